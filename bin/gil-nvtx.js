@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI lives in dist/cli (compiled from lib/cli by `npm install` / `npm run build:ts`).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write(
+    'gil-nvtx: the compiled CLI is missing (dist/cli/main.js).\n' +
+      'Run `npm install` (or `npm run build:ts`) in the gil-nvtx folder first.\n',
+  );
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,24 @@
+{
+  # Sources and defines come from native/build.json, the one list that CMakeLists.txt reads too.
+  # NVTX headers are looked up at build time (scripts/nvtx-headers.cjs), never vendored.
+  'variables': {
+    'nvtx_include_dir': '<!(node scripts/nvtx-headers.cjs)',
+  },
+  'targets': [
+    {
+      'target_name': 'gil_nvtx',
+      'sources': ['<!@(node -p "require(\'./native/build.json\').addon.sources.join(\' \')")'],
+      'defines': ['<!@(node -p "require(\'./native/build.json\').addon.defines.join(\' \')")'],
+      'include_dirs': [
+        '<!(node -p "require(\'node-addon-api\').include_dir")',
+        '<(nvtx_include_dir)',
+      ],
+      'cflags!': ['-fno-exceptions'],
+      'cflags_cc!': ['-fno-exceptions'],
+      'cflags': ['-fvisibility=hidden', '-O3'],
+      'cflags_cc': ['-fvisibility=hidden', '-fvisibility-inlines-hidden', '-std=c++17', '-O3'],
+      'ldflags': ['-Wl,-z,nodelete'],
+      'libraries': ['-ldl'],
+    },
+  ],
+}

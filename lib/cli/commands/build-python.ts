@@ -1,0 +1,5 @@
+import { GilNvtxError } from '../../errors.js';
+
+export async function run(_argv: string[]): Promise<number> {
+  throw new GilNvtxError('`gil-nvtx build-python` is not built yet.', { exitCode: 2 });
+}

@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GilNvtxError } from '../errors.js';
+
+// lib/nsys and dist/nsys both sit two levels under the package root.
+export const NSYS_LOCKED = fileURLToPath(new URL('../../scripts/nsys-locked.sh', import.meta.url));
+
+export function findNsys(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.GIL_NVTX_NSYS) return env.GIL_NVTX_NSYS;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, 'nsys');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return null;
+}
+
+export interface NsysProfileOptions {
+  /** Output path without extension; `.nsys-rep` (and `.sqlite`) are added. */
+  output: string;
+  /** `-t` list; default `['nvtx']`. */
+  trace?: string[];
+  /** `--sample`; default `none` (CPU sampling has hung report generation in 2022.4). */
+  sample?: string;
+  /** `--cpuctxsw`; default `none`. */
+  cpuctxsw?: string;
+  /** Pass `--trace-fork-before-exec=true` for programs that fork without exec. */
+  forkBeforeExec?: boolean;
+  extraArgs?: string[];
+  /** Seconds before `nsys profile` is killed; default 300. */
+  timeoutSec?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Export SQLite beside the report; default true. */
+  exportSqlite?: boolean;
+  /** Called with each chunk nsys or the program prints (default: collected only). */
+  onOutput?: (chunk: string) => void;
+}
+
+export interface NsysProfileResult {
+  report: string;
+  sqlite: string | null;
+  exitCode: number | null;
+  timedOut: boolean;
+  output: string;
+}
+
+interface Finished {
+  code: number | null;
+  output: string;
+}
+
+function runCollect(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; onOutput?: (s: string) => void }): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const take = (b: Buffer) => {
+      const s = b.toString();
+      output += s;
+      opts.onOutput?.(s);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+export function profileArgs(command: string[], opts: NsysProfileOptions): string[] {
+  const args = [
+    'profile',
+    `--trace=${(opts.trace ?? ['nvtx']).join(',')}`,
+    `--sample=${opts.sample ?? 'none'}`,
+    `--cpuctxsw=${opts.cpuctxsw ?? 'none'}`,
+    '--force-overwrite=true',
+    '--wait=all',
+    `--output=${opts.output}`,
+  ];
+  if (opts.forkBeforeExec) args.push('--trace-fork-before-exec=true');
+  args.push(...(opts.extraArgs ?? []), ...command);
+  return args;
+}
+
+/**
+ * Runs `nsys profile` on `command` (a real executable, not a shell-script shim) under `timeout`,
+ * one nsys at a time on this machine (scripts/nsys-locked.sh), then exports SQLite.
+ */
+export async function nsysProfile(command: string[], opts: NsysProfileOptions): Promise<NsysProfileResult> {
+  const nsys = findNsys(opts.env);
+  if (!nsys) {
+    throw new GilNvtxError('nsys (Nsight Systems) was not found on PATH.', {
+      hint: 'Install it (scripts/ci/install-nsys.sh does so from Debian non-free), or use `gil-nvtx trace`, which needs no nsys.',
+    });
+  }
+  const timeoutSec = opts.timeoutSec ?? 300;
+  const run = await runCollect(NSYS_LOCKED, [String(timeoutSec), ...profileArgs(command, opts)], {
+    env: { ...(opts.env ?? process.env), GIL_NVTX_NSYS: nsys },
+    cwd: opts.cwd,
+    onOutput: opts.onOutput,
+  });
+  // timeout(1) exits 124 when it had to stop the command, 137 when it needed -k.
+  const timedOut = run.code === 124 || run.code === 137;
+  const report = `${opts.output}.nsys-rep`;
+  if (!existsSync(report)) {
+    throw new GilNvtxError(
+      `nsys profile produced no report (${report})${timedOut ? ` after timing out at ${timeoutSec} s` : ''}.`,
+      { hint: `nsys said:\n${run.output.trim().split('\n').slice(-15).join('\n')}` },
+    );
+  }
+  let sqlite: string | null = null;
+  if (opts.exportSqlite !== false) sqlite = await exportSqlite(nsys, report, `${opts.output}.sqlite`, opts.env);
+  return { report, sqlite, exitCode: run.code, timedOut, output: run.output };
+}
+
+async function exportSqlite(nsys: string, report: string, out: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const run = await runCollect(
+    NSYS_LOCKED,
+    ['300', 'export', '--type=sqlite', '--force-overwrite=true', `--output=${out}`, report],
+    { env: { ...(env ?? process.env), GIL_NVTX_NSYS: nsys } },
+  );
+  if (run.code !== 0 || !existsSync(out)) {
+    throw new GilNvtxError(`nsys export --type=sqlite failed for ${report} (exit ${run.code}).`, {
+      hint: run.output.trim().split('\n').slice(-10).join('\n'),
+    });
+  }
+  return out;
+}
+
+/** `nsys export --type=sqlite`, under the same lock and timeout rules as profiling. */
+export async function nsysExportSqlite(report: string, out: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const nsys = findNsys(env);
+  if (!nsys) throw new GilNvtxError('nsys (Nsight Systems) was not found on PATH; it is needed to read a .nsys-rep file.', {
+    hint: 'Export the report to SQLite where nsys is installed (`nsys export --type sqlite`), or install it.',
+  });
+  return exportSqlite(nsys, report, out, env);
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Everything a fresh machine of ours lacks for building, tracing and testing gil-nvtx. Idempotent.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export DEBIAN_FRONTEND=noninteractive
+sudo_=""
+[ "$(id -u)" -eq 0 ] || sudo_="sudo"
+$sudo_ apt-get update -qq
+# Compilers and CPython's build dependencies (missing -dev packages would only skip stdlib modules, but
+# CPython's own test suites import several of them).
+$sudo_ apt-get install -y -qq --no-install-recommends \
+  build-essential pkg-config dpkg-dev xz-utils ca-certificates util-linux procps \
+  libssl-dev zlib1g-dev libbz2-dev liblzma-dev libffi-dev libsqlite3-dev libreadline-dev \
+  libncurses-dev libgdbm-dev uuid-dev valgrind sqlite3 chromium >/dev/null
+$sudo_ bash "$here/install-nsys.sh"
