@@ -1,0 +1,17 @@
+import { findNsys } from '../../lib/nsys/run.js';
+
+/**
+ * Tests that need a real tool (nsys, a patched interpreter, Chromium) run when it is present. CI sets
+ * GIL_NVTX_REQUIRE_NSYS=1 (and friends), which turns a missing tool into a failure instead of a skip,
+ * so a green CI always means the tool-backed tests ran.
+ */
+export function toolGate(tool: string, available: boolean, requireVar: string): { skip: boolean; reason: string } {
+  if (available) return { skip: false, reason: '' };
+  if (process.env[requireVar] === '1') {
+    throw new Error(`${tool} is required (${requireVar}=1) but was not found`);
+  }
+  return { skip: true, reason: `${tool} not found; set ${requireVar}=1 to make this a failure` };
+}
+
+export const nsysPath = findNsys();
+export const nsysGate = toolGate('nsys', nsysPath !== null, 'GIL_NVTX_REQUIRE_NSYS');
