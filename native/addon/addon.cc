@@ -34,6 +34,7 @@ class Nvtx : public Napi::Addon<Nvtx> {
                              InstanceMethod("startEx", &Nvtx::StartEx),
                              InstanceMethod("markEx", &Nvtx::MarkEx),
                              InstanceMethod("nameCategory", &Nvtx::NameCategory),
+                             InstanceMethod("categoryId", &Nvtx::CategoryId),
                              InstanceMethod("resourceCreate", &Nvtx::ResourceCreate),
                              InstanceMethod("resourceDestroy", &Nvtx::ResourceDestroy),
                              InstanceMethod("nameThread", &Nvtx::NameThread),
@@ -106,6 +107,19 @@ class Nvtx : public Napi::Addon<Nvtx> {
       ThrowArgError(info.Env(), false, "nameCategory", 0, "domain", "a domain index from domainCreate()");
     }
     return {};
+  }
+
+  Napi::Value CategoryId(const Napi::CallbackInfo& info) {
+    uint32_t domain;
+    std::string name;
+    if (!ArgUint32(info, 0, "categoryId", "domain", &domain)) return {};
+    if (!ArgString(info, 1, "categoryId", "name", &name)) return {};
+    uint32_t id = Registry::Get().CategoryId(domain, name);
+    if (id == 0) {
+      ThrowArgError(info.Env(), false, "categoryId", 0, "domain", "a domain index from domainCreate()");
+      return {};
+    }
+    return Napi::Number::New(info.Env(), id);
   }
 
   Napi::Value ResourceCreate(const Napi::CallbackInfo& info) {

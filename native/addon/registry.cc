@@ -12,6 +12,11 @@ struct Registry::Impl {
   std::unordered_map<std::string, uint32_t> domain_by_name;
   // Keys double as the registered text, so the pointer NVTX was given stays valid for the process lifetime.
   std::unordered_map<uint64_t, std::unordered_map<std::string, uint32_t>> strings_by_domain;
+  struct Categories {
+    std::unordered_map<std::string, uint32_t> by_name;
+    std::unordered_map<uint32_t, std::string> by_id;
+  };
+  std::unordered_map<uint32_t, Categories> categories;
   std::unordered_map<uint32_t, nvtxResourceHandle_t> resources;
   uint32_t next_resource = 1;
 };
@@ -70,8 +75,34 @@ bool Registry::RegisterString(uint32_t domain, const std::string& text, uint32_t
 bool Registry::NameCategory(uint32_t domain, uint32_t category, const std::string& name) {
   nvtxDomainHandle_t handle;
   if (!DomainHandle(domain, &handle)) return false;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    auto& table = impl_->categories[domain];
+    auto previous = table.by_id.find(category);
+    if (previous != table.by_id.end()) table.by_name.erase(previous->second);
+    table.by_id[category] = name;
+    table.by_name[name] = category;
+  }
   nvtxDomainNameCategoryA(handle, category, name.c_str());
   return true;
+}
+
+uint32_t Registry::CategoryId(uint32_t domain, const std::string& name) {
+  nvtxDomainHandle_t handle;
+  if (!DomainHandle(domain, &handle)) return 0;
+  uint32_t id = 1;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    auto& table = impl_->categories[domain];
+    auto found = table.by_name.find(name);
+    if (found != table.by_name.end()) return found->second;
+    while (table.by_id.count(id) != 0) ++id;
+    table.by_id[id] = name;
+    table.by_name[name] = id;
+    // Named under the lock so no event can carry the id before the tool knows its name.
+    nvtxDomainNameCategoryA(handle, id, name.c_str());
+  }
+  return id;
 }
 
 uint32_t Registry::CreateResource(uint32_t domain, int32_t identifier_type, uint64_t identifier,

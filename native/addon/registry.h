@@ -33,6 +33,9 @@ class Registry {
   // Same (domain, text) -> same handle. Returns false when the domain is unknown or the table is full.
   bool RegisterString(uint32_t domain, const std::string& text, uint32_t* handle);
   bool NameCategory(uint32_t domain, uint32_t category, const std::string& name);
+  // Category by name: the id already given to `name` in this domain, else the lowest id not yet named
+  // there (named through NVTX now). Process-wide, so every worker agrees on the numbers. 0 = bad domain.
+  uint32_t CategoryId(uint32_t domain, const std::string& name);
 
   // Resources get ids that are never reused, so destroying twice (or an unknown id) is a harmless no-op.
   uint32_t CreateResource(uint32_t domain, int32_t identifier_type, uint64_t identifier, const std::string& name);

@@ -1,0 +1,3 @@
+// gil-nvtx's public entry point (package.json "exports": dist/index.js).
+export * from './nvtx/index.js';
+export { GilNvtxError, isGilNvtxError } from './errors.js';

@@ -1,0 +1,76 @@
+// Event attributes as users write them ({ color, category, payload }) → the flat arguments of the addon's
+// *Ex calls. Kept apart from Domain so the encoding rules live in one place.
+import { PayloadKind } from './native.js';
+import { argError, checkUint32 } from './validate.js';
+
+export type PayloadType = 'int32' | 'uint32' | 'int64' | 'uint64' | 'float' | 'double';
+
+/**
+ * A number or BigInt picks its column: integers (safe) and BigInts that fit go to int64, other BigInts to
+ * uint64, fractions to double. `{ type, value }` chooses explicitly.
+ */
+export type Payload = number | bigint | { type: PayloadType; value: number | bigint };
+
+export interface EventAttributes {
+  /** ARGB as a 32-bit unsigned integer, e.g. `0xff00aa00` (opaque green). */
+  color?: number;
+  /** A category id (uint32) or a name; names get the lowest free id in the domain and are named in NVTX. */
+  category?: number | string;
+  payload?: Payload;
+}
+
+export interface EncodedAttributes {
+  category: number;
+  color: number | undefined;
+  payloadKind: number;
+  payload: number | bigint | undefined;
+}
+
+const INT64_MAX = 0x7fffffffffffffffn;
+const INT64_MIN = -0x8000000000000000n;
+const UINT64_MAX = 0xffffffffffffffffn;
+
+function encodePayload(payload: Payload, fn: string): { kind: number; value: number | bigint } {
+  if (typeof payload === 'number') {
+    return { kind: Number.isSafeInteger(payload) ? PayloadKind.int64 : PayloadKind.double, value: payload };
+  }
+  if (typeof payload === 'bigint') {
+    if (payload >= INT64_MIN && payload <= INT64_MAX) return { kind: PayloadKind.int64, value: payload };
+    if (payload > INT64_MAX && payload <= UINT64_MAX) return { kind: PayloadKind.uint64, value: payload };
+    throw argError(fn, 1, 'payload', 'a BigInt that fits in 64 bits', true);
+  }
+  if (typeof payload === 'object' && payload !== null && typeof payload.type === 'string') {
+    const kind = PayloadKind[payload.type as PayloadType];
+    const value = payload.value;
+    if (kind === undefined) throw argError(fn, 1, 'payload.type', "one of 'int32', 'uint32', 'int64', 'uint64', 'float', 'double'", true);
+    const wide = kind === PayloadKind.int64 || kind === PayloadKind.uint64;
+    if (typeof value === 'number' || (wide && typeof value === 'bigint')) return { kind, value };
+    throw argError(fn, 1, 'payload.value', wide ? 'a number or a BigInt' : 'a number');
+  }
+  throw argError(fn, 1, 'payload', 'a number, a BigInt or { type, value }');
+}
+
+export function encodeAttributes(
+  attrs: EventAttributes,
+  fn: string,
+  categoryId: (name: string) => number,
+): EncodedAttributes {
+  if (typeof attrs !== 'object' || attrs === null) throw argError(fn, 1, 'options', 'an object');
+  let category = 0;
+  if (attrs.category !== undefined) {
+    if (typeof attrs.category === 'string') category = categoryId(attrs.category);
+    else {
+      checkUint32(attrs.category, fn, 1, 'options.category');
+      category = attrs.category;
+    }
+  }
+  if (attrs.color !== undefined) checkUint32(attrs.color, fn, 1, 'options.color');
+  let payloadKind: number = PayloadKind.none;
+  let payload: number | bigint | undefined;
+  if (attrs.payload !== undefined) {
+    const encoded = encodePayload(attrs.payload, fn);
+    payloadKind = encoded.kind;
+    payload = encoded.value;
+  }
+  return { category, color: attrs.color, payloadKind, payload };
+}
