@@ -20,5 +20,18 @@
       'ldflags': ['-Wl,-z,nodelete'],
       'libraries': ['-ldl'],
     },
+    # The embedded NVTX collector (issue 4): an injection library loaded through NVTX_INJECTION64_PATH,
+    # not a Node addon. Plain C; only InitializeInjectionNvtx2 is exported.
+    {
+      'target_name': 'gil_nvtx_collector',
+      'type': 'shared_library',
+      'product_dir': '<(PRODUCT_DIR)',
+      'sources': ['<!@(node -p "require(\'./native/build.json\').collector.sources.join(\' \')")'],
+      'defines': ['<!@(node -p "require(\'./native/build.json\').collector.defines.join(\' \')")'],
+      'include_dirs': ['<(nvtx_include_dir)'],
+      'cflags': ['-std=gnu11', '-fvisibility=hidden', '-O2', '-Wall', '-Wextra'],
+      'ldflags': ['-Wl,-z,nodelete'],
+      'libraries': ['-lpthread'],
+    },
   ],
 }

@@ -1,0 +1,327 @@
+/* Trace file, chunk allocation, thread registration, fork and exit handling (raw_format.h). */
+#define _GNU_SOURCE
+#include "recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread struct rec_thread rec_tls;
+volatile int rec_enabled;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_fd = -1;
+static unsigned char *g_header;   /* mapped file header */
+static uint32_t g_chunk_size;     /* bytes */
+static uint64_t g_chunks_used;    /* chunks handed out */
+static uint64_t g_chunks_reserved; /* chunks the file has blocks for */
+static uint32_t g_next_slot;
+static struct rec_thread *g_threads; /* registered threads, for the fork child's cleanup */
+static pthread_key_t g_thread_key;
+static char g_dir[PATH_MAX];
+static int g_warned;
+
+#define GROW_CHUNKS 8u /* grow the file this many chunks at a time */
+
+struct definition {
+  unsigned kind;
+  uint32_t domain;
+  uint64_t value;
+  char *text;
+};
+static struct definition *g_defs;
+static size_t g_defs_len, g_defs_cap;
+
+static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static void warn_once(const char *what, int err) {
+  if (g_warned) return;
+  g_warned = 1;
+  fprintf(stderr,
+          "gil-nvtx collector: %s in '%s': %s. Tracing is off for this process (pid %d); the program "
+          "runs on. Set GIL_NVTX_TRACE_DIR to a writable folder.\n",
+          what, g_dir, strerror(err), (int)getpid());
+}
+
+static uint32_t env_chunk_size(void) {
+  const char *s = getenv("GIL_NVTX_CHUNK_KB");
+  long kb = s ? strtol(s, NULL, 10) : 0;
+  if (kb < 64 || kb > 65536) kb = 256;
+  long page = sysconf(_SC_PAGESIZE);
+  uint64_t bytes = (uint64_t)kb * 1024u;
+  bytes = (bytes + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page;
+  return (uint32_t)bytes;
+}
+
+static size_t read_cmdline(unsigned char *out, size_t cap) {
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, out, cap);
+  close(fd);
+  return n > 0 ? (size_t)n : 0;
+}
+
+/* Creates <dir>/<pid>-<start ns>.gnvtx (pid alone is not unique: exec keeps it) and maps its header. */
+static int open_trace_file(uint32_t forked_from) {
+  uint64_t start = rec_now();
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/%d-%llu.gnvtx", g_dir, (int)getpid(), (unsigned long long)start);
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    warn_once("cannot create the trace file", errno);
+    return 0;
+  }
+  int err = posix_fallocate(fd, 0, RAW_HEADER_SIZE);
+  void *h = err ? MAP_FAILED : mmap(NULL, RAW_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (h == MAP_FAILED) {
+    warn_once("cannot size the trace file", err ? err : errno);
+    close(fd);
+    unlink(path);
+    return 0;
+  }
+  unsigned char *hdr = h;
+  memcpy(hdr + RAW_OFF_MAGIC, RAW_MAGIC, 8);
+  put_u32(hdr + RAW_OFF_VERSION, RAW_FORMAT_VERSION);
+  put_u32(hdr + RAW_OFF_CHUNK_SIZE, g_chunk_size);
+  put_u32(hdr + RAW_OFF_PID, (uint32_t)getpid());
+  put_u32(hdr + RAW_OFF_PPID, (uint32_t)getppid());
+  put_u64(hdr + RAW_OFF_START_NS, start);
+  put_u64(hdr + RAW_OFF_START_REALTIME, rec_clock_ns(CLOCK_REALTIME));
+  put_u32(hdr + RAW_OFF_FORKED_FROM, forked_from);
+  size_t n = read_cmdline(hdr + RAW_OFF_CMDLINE, RAW_HEADER_SIZE - RAW_OFF_CMDLINE);
+  put_u32(hdr + RAW_OFF_CMDLINE_LEN, (uint32_t)n);
+  g_fd = fd;
+  g_header = hdr;
+  g_chunks_used = 0;
+  g_chunks_reserved = 0;
+  return 1;
+}
+
+static void on_exit_handler(void) {
+  if (g_header) put_u64(g_header + RAW_OFF_END_NS, rec_now());
+}
+
+static void on_thread_exit(void *arg) {
+  struct rec_thread *t = arg;
+  pthread_mutex_lock(&g_lock);
+  for (struct rec_thread **p = &g_threads; *p; p = &(*p)->next) {
+    if (*p == t) {
+      *p = t->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_lock);
+  if (t->chunk) munmap(t->chunk, g_chunk_size);
+  /* Events after this (from later TLS destructors) register the thread again. */
+  memset(t, 0, sizeof *t);
+}
+
+static void write_definitions_locked(void);
+
+static void atfork_prepare(void) { pthread_mutex_lock(&g_lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&g_lock); }
+
+/*
+ * The child inherits the parent's shared mappings: writing to them would scribble on the parent's
+ * file. Drop them all, start a file of its own, and restate the definitions its events refer to.
+ */
+static void atfork_child(void) {
+  pthread_mutex_init(&g_lock, NULL);
+  for (struct rec_thread *t = g_threads; t; t = t->next) {
+    if (t->chunk) munmap(t->chunk, g_chunk_size);
+  }
+  g_threads = NULL;
+  memset(&rec_tls, 0, sizeof rec_tls);
+  if (g_header) munmap(g_header, RAW_HEADER_SIZE);
+  g_header = NULL;
+  if (g_fd >= 0) close(g_fd);
+  g_fd = -1;
+  g_next_slot = 0;
+  if (!rec_enabled) return;
+  if (!open_trace_file((uint32_t)getppid())) {
+    rec_enabled = 0;
+    return;
+  }
+  pthread_mutex_lock(&g_lock);
+  write_definitions_locked();
+  pthread_mutex_unlock(&g_lock);
+}
+
+int rec_init(void) {
+  const char *dir = getenv("GIL_NVTX_TRACE_DIR");
+  if (!dir || !*dir) dir = "gil-nvtx-trace";
+  snprintf(g_dir, sizeof g_dir, "%s", dir);
+  g_chunk_size = env_chunk_size();
+  if (mkdir(g_dir, 0755) != 0 && errno != EEXIST) {
+    warn_once("cannot create the trace folder", errno);
+    return 0;
+  }
+  if (!open_trace_file(0)) return 0;
+  pthread_key_create(&g_thread_key, on_thread_exit);
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+  atexit(on_exit_handler);
+  rec_enabled = 1;
+  return 1;
+}
+
+/* Takes the next chunk of the file for `t`; the caller holds g_lock. */
+static int take_chunk_locked(struct rec_thread *t) {
+  if (g_chunks_used == g_chunks_reserved) {
+    off_t off = (off_t)RAW_HEADER_SIZE + (off_t)g_chunks_reserved * g_chunk_size;
+    int err = posix_fallocate(g_fd, off, (off_t)GROW_CHUNKS * g_chunk_size);
+    if (err) {
+      warn_once("cannot grow the trace file", err);
+      return 0;
+    }
+    g_chunks_reserved += GROW_CHUNKS;
+  }
+  off_t off = (off_t)RAW_HEADER_SIZE + (off_t)g_chunks_used * g_chunk_size;
+  void *chunk = mmap(NULL, g_chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd, off);
+  if (chunk == MAP_FAILED) {
+    warn_once("cannot map the trace file", errno);
+    return 0;
+  }
+  g_chunks_used++;
+  unsigned char *c = chunk;
+  put_u32(c + RAW_CHUNK_OFF_SLOT, t->slot);
+  put_u32(c + RAW_CHUNK_OFF_TID, t->tid);
+  put_u32(c + RAW_CHUNK_OFF_SEQ, t->seq++);
+  __atomic_store_n((uint32_t *)(c + RAW_CHUNK_OFF_MAGIC), RAW_CHUNK_MAGIC, __ATOMIC_RELEASE);
+  if (t->chunk) munmap(t->chunk, g_chunk_size);
+  t->chunk = chunk;
+  t->pos = (uint64_t *)(c + RAW_CHUNK_HEADER_SIZE);
+  t->end = (uint64_t *)(c + g_chunk_size);
+  return 1;
+}
+
+static void add_dropped(void) {
+  if (g_header) __atomic_fetch_add((uint64_t *)(g_header + RAW_OFF_DROPPED), 1, __ATOMIC_RELAXED);
+}
+
+static void write_thread_record(struct rec_thread *t) {
+  char path[64], comm[64] = "";
+  snprintf(path, sizeof path, "/proc/self/task/%u/comm", t->tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, comm, sizeof comm - 1);
+    close(fd);
+    if (n > 0) comm[comm[n - 1] == '\n' ? n - 1 : n] = 0;
+  }
+  size_t len = strlen(comm);
+  unsigned words = 3 + rec_string_words(len);
+  uint64_t *r = t->pos;
+  t->pos += words;
+  r[1] = rec_now();
+  r[2] = t->tid;
+  rec_put_string(r + 3, comm, len);
+  rec_commit(r, RAW_THREAD, 0, words, 0);
+}
+
+uint64_t *rec_reserve_slow(struct rec_thread *t, unsigned words) {
+  if (!rec_enabled) return NULL;
+  int first = t->slot == 0;
+  pthread_mutex_lock(&g_lock);
+  if (first) {
+    t->slot = ++g_next_slot;
+    t->tid = (uint32_t)syscall(SYS_gettid);
+    t->next = g_threads;
+    g_threads = t;
+  }
+  int ok = take_chunk_locked(t);
+  pthread_mutex_unlock(&g_lock);
+  if (!ok) {
+    rec_enabled = 0;
+    add_dropped();
+    return NULL;
+  }
+  if (first) {
+    pthread_setspecific(g_thread_key, t);
+    write_thread_record(t);
+  }
+  if ((size_t)(t->end - t->pos) < words) return NULL; /* larger than a chunk: cannot happen */
+  uint64_t *p = t->pos;
+  t->pos += words;
+  return p;
+}
+
+uint64_t *rec_put_string(uint64_t *w, const char *s, size_t len) {
+  w[0] = len;
+  memcpy(w + 1, s, len);
+  return w + 1 + (len + 7) / 8;
+}
+
+size_t rec_clamp_string(const char *s) {
+  if (!s) return 0;
+  size_t len = strnlen(s, REC_MAX_STRING + 1);
+  if (len <= REC_MAX_STRING) return len;
+  len = REC_MAX_STRING;
+  while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80) len--;
+  return len;
+}
+
+/* Writes one definition record into the calling thread's chunk. */
+static void write_definition(const struct definition *d) {
+  struct rec_thread *t = &rec_tls;
+  size_t len = rec_clamp_string(d->text);
+  int has_value = d->kind != RAW_DOMAIN;
+  unsigned words = 2 + (unsigned)has_value + rec_string_words(len);
+  uint64_t *r = t->pos && (size_t)(t->end - t->pos) >= words ? t->pos : NULL;
+  if (r) {
+    t->pos += words;
+  } else {
+    /* Called with g_lock held: take the chunk directly instead of through rec_reserve_slow. */
+    if (t->slot == 0) {
+      t->slot = ++g_next_slot;
+      t->tid = (uint32_t)syscall(SYS_gettid);
+      t->next = g_threads;
+      g_threads = t;
+      if (!take_chunk_locked(t)) {
+        rec_enabled = 0;
+        return;
+      }
+      pthread_setspecific(g_thread_key, t);
+      write_thread_record(t);
+    } else if (!take_chunk_locked(t)) {
+      rec_enabled = 0;
+      return;
+    }
+    r = t->pos;
+    t->pos += words;
+  }
+  r[1] = rec_now();
+  uint64_t *w = r + 2;
+  if (has_value) *w++ = d->value;
+  rec_put_string(w, d->text ? d->text : "", len);
+  rec_commit(r, d->kind, 0, words, d->domain);
+}
+
+static void write_definitions_locked(void) {
+  for (size_t i = 0; i < g_defs_len && rec_enabled; i++) write_definition(&g_defs[i]);
+}
+
+void rec_define(unsigned kind, uint32_t domain, uint64_t value, const char *text) {
+  pthread_mutex_lock(&g_lock);
+  if (g_defs_len == g_defs_cap) {
+    size_t cap = g_defs_cap ? g_defs_cap * 2 : 64;
+    struct definition *grown = realloc(g_defs, cap * sizeof *grown);
+    if (!grown) {
+      pthread_mutex_unlock(&g_lock);
+      return;
+    }
+    g_defs = grown;
+    g_defs_cap = cap;
+  }
+  struct definition d = {kind, domain, value, strndup(text ? text : "", REC_MAX_STRING)};
+  if (d.text) g_defs[g_defs_len++] = d;
+  if (rec_enabled) write_definition(&d);
+  pthread_mutex_unlock(&g_lock);
+}
