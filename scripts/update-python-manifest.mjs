@@ -15,7 +15,7 @@ if (!gitDir || !debianTsv) {
   process.exit(2);
 }
 const DIR = 'plugins/python-build/share/python-build';
-const git = (...args) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+const git = (...args) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
 const head = git('rev-parse', 'HEAD').trim();
 const names = [...new Set(git('log', '--all', '--name-only', '--format=', '--', `${DIR}/`).split('\n')
   .map((p) => p.slice(DIR.length + 1))
@@ -24,13 +24,23 @@ const names = [...new Set(git('log', '--all', '--name-only', '--format=', '--', 
 
 const releases = {};
 for (const name of names) {
-  // The newest stored text of the definition (files of withdrawn pre-releases only exist in history).
-  const commit = git('log', '--all', '-1', '--format=%H', '--diff-filter=AM', '--', `${DIR}/${name}`).trim();
-  const text = git('show', `${commit}:${DIR}/${name}`);
-  const urls = [...new Set(text.match(/https:\/\/www\.python\.org\/ftp\/python\/[^"\s]+#[0-9a-f]{64}/g) ?? [])];
-  if (urls.length === 0) continue;
+  // The newest text of the definition that names its own files: withdrawn pre-releases exist only in
+  // history, and pyenv sometimes edits a definition in place for the next pre-release before renaming it.
+  let own = [];
+  for (const commit of git('log', '--all', '--format=%H', '--', `${DIR}/${name}`).split('\n').filter(Boolean)) {
+    let text;
+    try {
+      text = git('show', `${commit}:${DIR}/${name}`);
+    } catch {
+      continue; // the commit that deleted it
+    }
+    const urls = [...new Set(text.match(/https:\/\/www\.python\.org\/ftp\/python\/[^"\s]+#[0-9a-f]{64}/g) ?? [])];
+    own = urls.filter((u) => u.split('#')[0].endsWith(`/Python-${name}.tar.xz`) || u.split('#')[0].endsWith(`/Python-${name}.tgz`));
+    if (own.length) break;
+  }
+  if (own.length === 0) continue;
   releases[name] = {
-    tarballs: urls.map((u) => {
+    tarballs: own.map((u) => {
       const [url, sha256] = u.split('#');
       const path = url.slice('https://www.python.org'.length);
       return { file: path.split('/').pop(), path, sha256 };

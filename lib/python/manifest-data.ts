@@ -1655,14 +1655,14 @@ export const MANIFEST_DATA: ManifestData = {
   "3.15.0a5": {
     "tarballs": [
       {
-        "file": "Python-3.15.0a6.tar.xz",
-        "path": "/ftp/python/3.15.0/Python-3.15.0a6.tar.xz",
-        "sha256": "8e2a4e1b2afb93a84d659d431b1f384544b3da00a4b8ff5bf3580f07ad4ff989"
+        "file": "Python-3.15.0a5.tar.xz",
+        "path": "/ftp/python/3.15.0/Python-3.15.0a5.tar.xz",
+        "sha256": "fee40da6450b67547c079dcb2852e8a03db6d57e06415466b2d3294449db22ef"
       },
       {
-        "file": "Python-3.15.0a6.tgz",
-        "path": "/ftp/python/3.15.0/Python-3.15.0a6.tgz",
-        "sha256": "2539a4693f26f5df1e59cd64b55c7624294ba296ad00f49e328083059720c20f"
+        "file": "Python-3.15.0a5.tgz",
+        "path": "/ftp/python/3.15.0/Python-3.15.0a5.tgz",
+        "sha256": "c4b535cd6f4c07889a53ce68fedf00c77c720086ab018723a8b5079b25a1e051"
       }
     ],
     "checksumSource": "pyenv"
