@@ -28,6 +28,8 @@ static struct rec_thread *g_threads; /* registered threads, for the fork child's
 static pthread_key_t g_thread_key;
 static char g_dir[PATH_MAX];
 static int g_warned;
+static int g_child_pending; /* fork child: its own file is created at its first event */
+static int g_need_definitions;
 
 #define GROW_CHUNKS 8u /* grow the file this many chunks at a time */
 
@@ -55,7 +57,7 @@ static void warn_once(const char *what, int err) {
 static uint32_t env_chunk_size(void) {
   const char *s = getenv("GIL_NVTX_CHUNK_KB");
   long kb = s ? strtol(s, NULL, 10) : 0;
-  if (kb < 64 || kb > 65536) kb = 256;
+  if (kb < 64 || kb > 65536) kb = 1024;
   long page = sysconf(_SC_PAGESIZE);
   uint64_t bytes = (uint64_t)kb * 1024u;
   bytes = (bytes + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page;
@@ -125,8 +127,6 @@ static void on_thread_exit(void *arg) {
   memset(t, 0, sizeof *t);
 }
 
-static void write_definitions_locked(void);
-
 static void atfork_prepare(void) { pthread_mutex_lock(&g_lock); }
 static void atfork_parent(void) { pthread_mutex_unlock(&g_lock); }
 
@@ -146,14 +146,8 @@ static void atfork_child(void) {
   if (g_fd >= 0) close(g_fd);
   g_fd = -1;
   g_next_slot = 0;
-  if (!rec_enabled) return;
-  if (!open_trace_file((uint32_t)getppid())) {
-    rec_enabled = 0;
-    return;
-  }
-  pthread_mutex_lock(&g_lock);
-  write_definitions_locked();
-  pthread_mutex_unlock(&g_lock);
+  /* Lazily: a child that only execs (subprocess) never records and needs no file. */
+  g_child_pending = rec_enabled;
 }
 
 int rec_init(void) {
@@ -173,8 +167,15 @@ int rec_init(void) {
   return 1;
 }
 
+static void write_definitions_locked(void);
+
 /* Takes the next chunk of the file for `t`; the caller holds g_lock. */
 static int take_chunk_locked(struct rec_thread *t) {
+  if (g_fd < 0) {
+    if (!g_child_pending || !open_trace_file((uint32_t)getppid())) return 0;
+    g_child_pending = 0;
+    g_need_definitions = 1;
+  }
   if (g_chunks_used == g_chunks_reserved) {
     off_t off = (off_t)RAW_HEADER_SIZE + (off_t)g_chunks_reserved * g_chunk_size;
     int err = posix_fallocate(g_fd, off, (off_t)GROW_CHUNKS * g_chunk_size);
@@ -185,7 +186,8 @@ static int take_chunk_locked(struct rec_thread *t) {
     g_chunks_reserved += GROW_CHUNKS;
   }
   off_t off = (off_t)RAW_HEADER_SIZE + (off_t)g_chunks_used * g_chunk_size;
-  void *chunk = mmap(NULL, g_chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd, off);
+  /* MAP_POPULATE: fault the whole chunk in now, in one go, instead of page by page on the hot path. */
+  void *chunk = mmap(NULL, g_chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g_fd, off);
   if (chunk == MAP_FAILED) {
     warn_once("cannot map the trace file", errno);
     return 0;
@@ -200,6 +202,11 @@ static int take_chunk_locked(struct rec_thread *t) {
   t->chunk = chunk;
   t->pos = (uint64_t *)(c + RAW_CHUNK_HEADER_SIZE);
   t->end = (uint64_t *)(c + g_chunk_size);
+  if (g_need_definitions) {
+    /* A fork child's first chunk restates the definitions its events refer to. */
+    g_need_definitions = 0;
+    write_definitions_locked();
+  }
   return 1;
 }
 
@@ -322,6 +329,7 @@ void rec_define(unsigned kind, uint32_t domain, uint64_t value, const char *text
   }
   struct definition d = {kind, domain, value, strndup(text ? text : "", REC_MAX_STRING)};
   if (d.text) g_defs[g_defs_len++] = d;
-  if (rec_enabled) write_definition(&d);
+  /* A fork child without its file yet writes every definition when the file is created. */
+  if (rec_enabled && g_fd >= 0) write_definition(&d);
   pthread_mutex_unlock(&g_lock);
 }

@@ -1,5 +1,65 @@
+import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
+import { traceCommand, type TraceResult } from '../../trace/run.js';
+import { writePerfettoForTrace } from '../../trace/perfetto.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new GilNvtxError('`gil-nvtx trace` is not built yet.', { exitCode: 2 });
+const HELP = `usage: gil-nvtx trace [-o DIR] [--format native|perfetto] [--quiet] -- <command…>
+
+Runs <command> with the gil-nvtx NVTX collector attached (no Nsight Systems needed). Every process
+of the command that makes NVTX calls - a patched CPython, Node with the gil-nvtx addon, children
+that inherit the environment - writes DIR/raw/<pid>-<ns>.gnvtx; they are merged into
+DIR/trace.sqlite (the nsys SQLite export schema), which \`gil-nvtx report DIR\` reads.
+
+options:
+  -o, --output DIR     trace folder (default: gil-nvtx-trace)
+  --format FORMAT      native (default): trace.sqlite only; perfetto: also DIR/trace.perfetto.json
+                       for ui.perfetto.dev / chrome://tracing
+  -q, --quiet          no summary on stderr (also when CI=true)
+  -h, --help           this text
+
+The exit code is the command's (128 + signal number if a signal ended it).
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      format: { type: 'string', default: 'native' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const format = values.format ?? 'native';
+  if (format !== 'native' && format !== 'perfetto') {
+    throw new GilNvtxError(`Unknown --format '${format}'.`, { hint: 'Use --format native or --format perfetto.', exitCode: 2 });
+  }
+  if (positionals.length === 0) {
+    throw new GilNvtxError('No command to trace.', { hint: 'usage: gil-nvtx trace [-o DIR] -- <command…>', exitCode: 2 });
+  }
+  const quiet = values.quiet || process.env.CI === 'true';
+  const result = await traceCommand(positionals, { outDir: values.output });
+  let perfetto: string | null = null;
+  if (format === 'perfetto') perfetto = await writePerfettoForTrace(result.database, result.outDir);
+  if (!quiet) process.stderr.write(summary(result, perfetto));
+  return result.exitCode;
+}
+
+function summary(r: TraceResult, perfetto: string | null): string {
+  const m = r.merge;
+  const lines = [
+    `gil-nvtx trace: ${m.processes} process(es), ${m.threads} thread(s), ${m.events} NVTX event(s) -> ${r.database}`,
+  ];
+  if (perfetto) lines.push(`gil-nvtx trace: Perfetto / Chrome trace -> ${perfetto}`);
+  if (m.withoutCleanExit.length) {
+    lines.push(`gil-nvtx trace: pid ${m.withoutCleanExit.join(', ')} ended without exit() (_exit or a signal); its events are kept, open ranges end at its last event`);
+  }
+  if (m.droppedEvents) lines.push(`gil-nvtx trace: ${m.droppedEvents} event(s) dropped: the trace file could not grow (disk full?)`);
+  if (r.signal) lines.push(`gil-nvtx trace: the command was ended by ${r.signal}`);
+  return `${lines.join('\n')}\n`;
 }

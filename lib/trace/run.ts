@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GilNvtxError } from '../errors.js';
+import { findCollector } from './collector-path.js';
+import { mergeTrace, type MergeSummary } from './merge.js';
+import { RAW_FILE_SUFFIX } from './raw-format.js';
+
+/** Layout of a trace folder: `raw/<pid>-<ns>.gnvtx` per process, merged into `trace.sqlite`. */
+export const RAW_SUBDIR = 'raw';
+export const TRACE_DB = 'trace.sqlite';
+
+export interface TraceOptions {
+  /** Trace folder; created if missing. Default `gil-nvtx-trace`. */
+  outDir?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Collector library; default: the built one (findCollector). */
+  collector?: string;
+  /** `inherit` (default) passes the program's stdio through; `pipe` collects it into the result. */
+  stdio?: 'inherit' | 'pipe';
+}
+
+export interface TraceResult {
+  outDir: string;
+  rawDir: string;
+  database: string;
+  /** The program's exit code, or 128 + signal number when a signal ended it. */
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  merge: MergeSummary;
+  output: string;
+}
+
+/** The environment that attaches the collector; children inherit it (keep it when spawning workers). */
+export function collectorEnv(collector: string, rawDir: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, NVTX_INJECTION64_PATH: collector, GIL_NVTX_TRACE_DIR: rawDir };
+}
+
+/** Prepares `<outDir>/raw`, removing collector files a previous run left there. */
+export function prepareTraceDir(outDir: string): string {
+  const rawDir = join(outDir, RAW_SUBDIR);
+  try {
+    mkdirSync(rawDir, { recursive: true });
+    for (const name of readdirSync(rawDir)) if (name.endsWith(RAW_FILE_SUFFIX)) rmSync(join(rawDir, name));
+  } catch (err) {
+    throw new GilNvtxError(`Cannot prepare the trace folder ${outDir}: ${(err as Error).message}`, {
+      hint: 'Pick a writable folder with -o DIR.',
+      cause: err,
+    });
+  }
+  return rawDir;
+}
+
+/**
+ * Runs `command` with the collector injected (NVTX_INJECTION64_PATH), waits for it, then merges every
+ * process's file into `<outDir>/trace.sqlite`. A program that fails or is killed is still merged:
+ * what it recorded up to then is in its file.
+ */
+export async function traceCommand(command: string[], opts: TraceOptions = {}): Promise<TraceResult> {
+  const [exe, ...args] = command;
+  if (!exe) throw new GilNvtxError('No command to trace.', { hint: 'usage: gil-nvtx trace [-o DIR] -- <command…>', exitCode: 2 });
+  const base = opts.env ?? process.env;
+  if (base.NVTX_INJECTION64_PATH && !base.NVTX_INJECTION64_PATH.endsWith('gil_nvtx_collector.so')) {
+    throw new GilNvtxError(`Another NVTX tool is attached already (NVTX_INJECTION64_PATH=${base.NVTX_INJECTION64_PATH}).`, {
+      hint: 'A process can have only one NVTX tool. Run `gil-nvtx trace` outside nsys, or use `gil-nvtx profile` for nsys.',
+      exitCode: 2,
+    });
+  }
+  const collector = opts.collector ?? findCollector(base);
+  const outDir = resolve(opts.outDir ?? 'gil-nvtx-trace');
+  const rawDir = prepareTraceDir(outDir);
+  const env = collectorEnv(collector, rawDir, base);
+
+  const { code, signal, output } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((res, rej) => {
+    const child = spawn(exe, args, { env, cwd: opts.cwd, stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    // Ctrl-C reaches the whole foreground group; the trace is merged once the program is gone.
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const done = () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    };
+    child.on('error', (err) => {
+      done();
+      rej(new GilNvtxError(`Cannot run ${exe}: ${err.message}`, { hint: 'Check the command name and PATH.', exitCode: 127, cause: err }));
+    });
+    child.on('close', (c, s) => {
+      done();
+      res({ code: c, signal: s, output: out });
+    });
+  });
+  const { constants } = await import('node:os');
+  const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+  const database = join(outDir, TRACE_DB);
+  const merge = mergeTrace(rawDir, database);
+  return { outDir, rawDir, database, exitCode, signal, merge, output };
+}
