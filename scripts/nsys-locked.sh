@@ -15,7 +15,7 @@ lock=${GIL_NVTX_NSYS_LOCK:-/tmp/gil-nvtx-nsys.lock}
 agents() {
   local d args
   for d in /proc/[0-9]*; do
-    args=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+    args=$( { tr "\0" " " < "$d/cmdline"; } 2>/dev/null) || continue
     case "$args" in
       *nsys*--start-agent*) echo "${d#/proc/}" ;;
     esac

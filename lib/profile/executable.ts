@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, closeSync, constants, openSync, readSync, realpathSync } from 'node:fs';
+import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { GilNvtxError } from '../errors.js';
+
+function which(name: string, env: NodeJS.ProcessEnv): string | null {
+  if (name.includes('/')) return resolve(name);
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return null;
+}
+
+function startsWithShebang(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head.toString() === '#!';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * nsys must profile the real executable: through a shell-script launcher such as a pyenv shim it hangs
+ * (notes/nsys.md §3). Resolves pyenv shims to the interpreter they stand for; refuses other scripts
+ * whose interpreter is a shell, naming what to pass instead.
+ */
+export function resolveRealExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string {
+  const found = which(command, env);
+  if (!found) {
+    throw new GilNvtxError(`cannot find '${command}' on PATH.`, { exitCode: 2 });
+  }
+  const real = realpathSync(found);
+  if (!startsWithShebang(real)) return real;
+  if (/\/shims\//.test(found) || /pyenv/.test(real)) {
+    try {
+      const target = execFileSync('pyenv', ['which', basename(command)], { env, encoding: 'utf8' }).trim();
+      if (target && isAbsolute(target) && !startsWithShebang(realpathSync(target))) return realpathSync(target);
+    } catch {
+      /* fall through to the error below */
+    }
+  }
+  const head = execFileSync('head', ['-n', '1', real], { encoding: 'utf8' }).trim();
+  if (/\b(sh|bash|dash|zsh)\b/.test(head)) {
+    throw new GilNvtxError(`'${command}' is a shell-script launcher (${real}); nsys hangs profiling those.`, {
+      hint: 'Pass the real executable instead (for pyenv: `$(pyenv which python3)`; for a venv: its bin/python).',
+      exitCode: 2,
+    });
+  }
+  // A script run by a real interpreter (a Node or Python script with a shebang) is profiled as it is.
+  return real;
+}
