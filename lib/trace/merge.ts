@@ -162,7 +162,8 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
             eventType,
             rangeId,
             globalTid: gt,
-            endGlobalTid: endTid === null ? null : globalTid(pid, endTid),
+            // nsys fills endGlobalTid only when another thread ended the range.
+            endGlobalTid: endTid === null || endTid === o.tid ? null : globalTid(pid, endTid),
             domainId: o.domainId,
           });
           events++;

@@ -70,7 +70,7 @@ describe('collector: what one process records', () => {
     const wInner = one(events, 'w-inner');
     expect([wOuter.tid, wInner.tid]).toEqual([worker.tid, worker.tid]);
     expect(wInner.start > wOuter.start && wInner.end! < wOuter.end!).toBe(true);
-    expect(one(events, 'same-thread')).toMatchObject({ eventType: 60, endTid: pid });
+    expect(one(events, 'same-thread')).toMatchObject({ eventType: 60, endTid: null });
 
     // Left open at exit: closed at the process end, like nsys closes it at the end of the trace.
     const [proc] = queryAll<{ end: number; cleanExit: number }>(db, 'SELECT end, cleanExit FROM GILNVTX_PROCESSES');
