@@ -1,5 +1,36 @@
+import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
+import { runDoctor } from '../../python/doctor.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new GilNvtxError('`gil-nvtx doctor` is not built yet.', { exitCode: 2 });
+const HELP = `usage: gil-nvtx doctor [python] [--json]
+
+Checks an interpreter (patched? version? free-threaded?), the NVTX headers, nsys (version, the
+QdstrmImporter link) and the embedded collector. Exits 1 when something required is missing.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    throw new GilNvtxError((err as Error).message, { hint: 'See `gil-nvtx doctor --help`.', exitCode: 2 });
+  }
+  if (parsed.values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length > 1) throw new GilNvtxError('doctor checks one interpreter at a time.', { exitCode: 2 });
+  const report = await runDoctor(parsed.positionals[0]);
+  if (parsed.values.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    const mark = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
+    const width = Math.max(...report.checks.map((c) => c.name.length));
+    for (const c of report.checks) {
+      process.stdout.write(`${mark[c.status]}  ${c.name.padEnd(width)}  ${c.detail.replace(/\n/g, `\n${' '.repeat(width + 8)}`)}\n`);
+      if (c.hint && c.status !== 'ok') process.stdout.write(`${' '.repeat(width + 8)}${c.hint.replace(/\n/g, `\n${' '.repeat(width + 8)}`)}\n`);
+    }
+    process.stdout.write(report.ok ? 'doctor: everything required is in place\n' : 'doctor: something required is missing (FAIL above)\n');
+  }
+  return report.ok ? 0 : 1;
 }

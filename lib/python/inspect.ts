@@ -1,0 +1,71 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GilNvtxError } from '../errors.js';
+import { hasGilNvtxSymbol, readStamp, type BuildStamp } from './build.js';
+import { capture } from './exec.js';
+
+export interface PythonInfo {
+  executable: string;
+  version: string;
+  prefix: string;
+  /** Built free-threaded (`Py_GIL_DISABLED`). */
+  freeThreaded: boolean;
+  /** The GIL is enabled in this run (always true for default builds). */
+  gilEnabled: boolean;
+  /** Value of `_Py_gil_nvtx_version` read through ctypes, or null when the symbol is absent. */
+  patchVersion: string | null;
+  /** From `nm` when ctypes could not tell (null: could not check). */
+  patchedSymbol: boolean | null;
+  stamp: BuildStamp | null;
+  patched: boolean;
+}
+
+// ctypes.pythonapi is the interpreter's own symbol table (python is linked with -export-dynamic).
+const PROBE = `
+import json, sys, sysconfig
+out = {"executable": sys.executable, "version": sys.version.split()[0], "prefix": sys.prefix,
+       "freeThreaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+       "gilEnabled": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+       "patchVersion": None, "ctypes": True}
+try:
+    import ctypes
+    try:
+        out["patchVersion"] = ctypes.c_char_p.in_dll(ctypes.pythonapi, "_Py_gil_nvtx_version").value.decode()
+    except ValueError:
+        pass
+except ImportError:
+    out["ctypes"] = False
+print(json.dumps(out))
+`;
+
+/** Asks an interpreter what it is and whether it carries the GIL NVTX patch. */
+export async function inspectPython(python: string): Promise<PythonInfo> {
+  if (!existsSync(python)) throw new GilNvtxError(`No such interpreter: ${python}.`, { exitCode: 2 });
+  const r = await capture(python, ['-I', '-c', PROBE], { env: { ...process.env, PYTHON_GIL_NVTX: '0' }, timeoutMs: 30_000 });
+  if (r.code !== 0) {
+    throw new GilNvtxError(`${python} did not run as a Python interpreter (exit ${r.code}).`, { hint: r.stderr.trim().split('\n').slice(-5).join('\n') || undefined, exitCode: 2 });
+  }
+  let probe: Omit<PythonInfo, 'stamp' | 'patched' | 'patchedSymbol'> & { ctypes: boolean };
+  try {
+    probe = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  } catch {
+    throw new GilNvtxError(`${python} printed something unexpected: ${r.stdout.slice(0, 200)}`, { exitCode: 2 });
+  }
+  const stamp = readStamp(probe.prefix);
+  const patchedSymbol = probe.patchVersion !== null ? true : await hasGilNvtxSymbol(probe.executable || python);
+  const { ctypes: _ctypes, ...info } = probe;
+  return { ...info, stamp, patchedSymbol, patched: probe.patchVersion !== null || patchedSymbol === true };
+}
+
+export function stampPath(prefix: string): string | null {
+  const p = join(prefix, 'gil-nvtx-build.json');
+  return existsSync(p) ? p : null;
+}
+
+export function readText(p: string): string | null {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+}
