@@ -1,5 +1,75 @@
+import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
+import { runReport } from '../../report/run.js';
+import { wantColor } from '../../report/format-text.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new GilNvtxError('`gil-nvtx report` is not built yet.', { exitCode: 2 });
+const HELP = `usage: gil-nvtx report <trace> [options]
+
+Analyse a GIL trace: check that holds never overlap, summarise holds and waits per thread, and explain
+the longest holds (whom they blocked, whether the holder was on CPU, concurrent OS calls and NVTX ranges).
+
+<trace> is a .nsys-rep (exported with nsys), its .sqlite export, or a \`gil-nvtx trace\` output folder.
+
+options:
+  --top N            explain the N longest holds (default 10)
+  --min-hold-ms X    only explain holds of at least X ms (default 0)
+  --json             print the report as JSON (schema gil-nvtx.report/1, see docs/report.md)
+  --html FILE        also write a self-contained HTML timeline to FILE
+  --perfetto FILE    also write Chrome trace-event JSON (ui.perfetto.dev) to FILE
+  --no-color         no colour (also: NO_COLOR=1); colour is used only on a terminal
+  --quiet            no progress on stderr (also when CI=true)
+  -h, --help         this text
+
+exit status: 0 report written; 4 the trace violates the no-overlap invariant (report still printed);
+1-3 the trace could not be read (the message says why).
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        top: { type: 'string' },
+        'min-hold-ms': { type: 'string' },
+        json: { type: 'boolean' },
+        html: { type: 'string' },
+        perfetto: { type: 'string' },
+        'no-color': { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new GilNvtxError((err as Error).message, { hint: 'Run `gil-nvtx report --help` for the options.', exitCode: 2 });
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new GilNvtxError(positionals.length === 0 ? 'no trace given.' : `one trace at a time (got ${positionals.length}).`, {
+      hint: 'usage: gil-nvtx report <trace.nsys-rep | trace.sqlite | trace-folder> [--json] [--html FILE]',
+      exitCode: 2,
+    });
+  }
+  const top = values.top === undefined ? 10 : Number(values.top);
+  if (!Number.isInteger(top) || top < 0) throw new GilNvtxError(`--top wants a whole number ≥ 0, not '${values.top}'.`, { exitCode: 2 });
+  const minHoldMs = values['min-hold-ms'] === undefined ? 0 : Number(values['min-hold-ms']);
+  if (!Number.isFinite(minHoldMs) || minHoldMs < 0) throw new GilNvtxError(`--min-hold-ms wants a number ≥ 0, not '${values['min-hold-ms']}'.`, { exitCode: 2 });
+  const quiet = values.quiet === true || process.env.CI === 'true';
+  const result = await runReport(positionals[0]!, {
+    top,
+    minHoldNs: Math.round(minHoldMs * 1e6),
+    format: values.json ? 'json' : 'text',
+    color: !values['no-color'] && wantColor(process.stdout),
+    html: values.html,
+    perfetto: values.perfetto,
+    onProgress: quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(result.output);
+  if (!quiet) for (const f of result.written) process.stderr.write(`wrote ${f}\n`);
+  return result.report.validation.ok ? 0 : 4;
 }

@@ -1,0 +1,277 @@
+// The top-N longest holds and why they hurt: whom they blocked, whether the holder was even running,
+// what the OS was doing in its process, and which other ranges (a Node request, say) were in flight.
+// The side tables are queried once for all N holds (a VALUES list joined to the big table), never once
+// per hold: each scan of a large table costs ~0.1 s.
+import type { Database } from 'better-sqlite3';
+import { pidOf, tidOf } from './load.js';
+import type { GilEvents, LoadedTrace } from './model.js';
+import { EventType } from './schema.js';
+import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
+import { threadRef } from './validate.js';
+
+export interface BlameOptions {
+  top?: number;
+  minHoldNs?: number;
+  /** Per hold, at most this many OS calls / concurrent ranges in each list. */
+  maxListed?: number;
+}
+
+interface Candidate {
+  gil: GilEvents;
+  index: number;
+  duration: number;
+}
+
+/** The N longest closed holds across all GILs (longest first, earlier first on ties). */
+function longestHolds(trace: LoadedTrace, top: number, minHoldNs: number): Candidate[] {
+  const best: Candidate[] = [];
+  let floor = minHoldNs;
+  for (const gil of trace.gils) {
+    const { start, end, open, count } = gil.holds;
+    for (let i = 0; i < count; i++) {
+      if (open[i]) continue;
+      const d = end[i]! - start[i]!;
+      if (d < floor || (best.length === top && d === floor)) continue;
+      let at = best.length;
+      while (at > 0 && best[at - 1]!.duration < d) at--;
+      best.splice(at, 0, { gil, index: i, duration: d });
+      if (best.length > top) best.pop();
+      if (best.length === top) floor = Math.max(minHoldNs, best[top - 1]!.duration);
+    }
+  }
+  return best;
+}
+
+function waitersOf(trace: LoadedTrace, gil: GilEvents, hs: number, he: number, holder: number, maxWait: number): Waiter[] {
+  const { start, end, thread, open, count } = gil.waits;
+  // Waits are sorted by start; find the first starting at or after the hold's end, then walk back.
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (start[mid]! < he) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: Waiter[] = [];
+  for (let i = lo - 1; i >= 0; i--) {
+    // No wait lasts longer than the GIL's longest one, so walking back further finds nothing.
+    if (start[i]! + maxWait < hs) break;
+    if (end[i]! <= hs) continue;
+    if (thread[i] === holder) continue;
+    const blocked = Math.min(end[i]!, he) - Math.max(start[i]!, hs);
+    if (blocked <= 0) continue;
+    out.push({
+      thread: threadRef(trace, thread[i]!),
+      waitStartNs: start[i]!,
+      waitEndNs: end[i]!,
+      waitNs: end[i]! - start[i]!,
+      blockedNs: blocked,
+      open: open[i] === 1,
+    });
+  }
+  return out.sort((a, b) => b.blockedNs - a.blockedNs || a.waitStartNs - b.waitStartNs);
+}
+
+function maxWaitNs(gil: GilEvents): number {
+  let m = 0;
+  // Open waits were stretched to trace end, so they count too.
+  for (let i = 0; i < gil.waits.count; i++) m = Math.max(m, gil.waits.end[i]! - gil.waits.start[i]!);
+  return m;
+}
+
+function refFor(trace: LoadedTrace, globalTid: number): ThreadRef {
+  const pid = pidOf(globalTid);
+  const tid = tidOf(globalTid);
+  return { pid, tid, name: trace.threadNames.get(globalTid) ?? (tid === pid ? 'main' : `thread ${tid}`) };
+}
+
+const holdValues = (holds: { s: number; e: number; pid: number }[]) =>
+  holds.map((h, i) => `(${i}, ${Math.trunc(h.s)}, ${Math.trunc(h.e)}, ${h.pid})`).join(', ');
+
+function osCalls(db: Database, holds: { s: number; e: number; pid: number }[]): { i: number; start: number; end: number; gt: number; name: string }[] {
+  const sql =
+    `WITH h(i, s, e, pid) AS (VALUES ${holdValues(holds)}) ` +
+    'SELECT h.i, o.start, o.end, o.globalTid, COALESCE(s.value, \'?\') FROM OSRT_API AS o CROSS JOIN h ' +
+    'LEFT JOIN StringIds AS s ON s.id = o.nameId ' +
+    `WHERE o.start < ${Math.max(...holds.map((h) => Math.trunc(h.e)))} AND o.end > ${Math.min(...holds.map((h) => Math.trunc(h.s)))} ` +
+    'AND o.start < h.e AND o.end > h.s AND ((o.globalTid >> 24) & 16777215) = h.pid';
+  return (db.prepare(sql).raw(true).all() as [number, number, number, number, string][]).map(([i, start, end, gt, name]) => ({ i, start, end, gt, name }));
+}
+
+function concurrentRanges(trace: LoadedTrace, holds: { s: number; e: number; pid: number }[]): { i: number; start: number; end: number | null; gt: number; name: string; domainId: number }[] {
+  const text = trace.schema.nvtxHasTextId ? 'COALESCE(n.text, s.value)' : 'n.text';
+  const join = trace.schema.nvtxHasTextId ? 'LEFT JOIN StringIds AS s ON s.id = n.textId' : '';
+  const sql =
+    `WITH h(i, s, e, pid) AS (VALUES ${holdValues(holds)}) ` +
+    `SELECT h.i, n.start, n.end, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n CROSS JOIN h ${join} ` +
+    `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+    // The outer bounds let SQLite skip most rows before it looks at the hold list.
+    `AND n.start < ${Math.max(...holds.map((h) => Math.trunc(h.e)))} AND COALESCE(n.end, 9e18) > ${Math.min(...holds.map((h) => Math.trunc(h.s)))} ` +
+    'AND n.start < h.e AND COALESCE(n.end, 9e18) > h.s';
+  return (db(trace).prepare(sql).raw(true).all() as [number, number, number | null, number, string | null, number | null][])
+    .map(([i, start, end, gt, name, domainId]) => ({ i, start, end, gt, name: name ?? '', domainId: domainId ?? 0 }));
+}
+
+const db = (trace: LoadedTrace) => trace.db;
+
+function cpuFromSched(db: Database, holds: { s: number; e: number; gt: number }[]): (number | null)[] {
+  const tids = [...new Set(holds.map((h) => h.gt))];
+  const rows = db
+    .prepare(`SELECT globalTid, start, isSchedIn FROM SCHED_EVENTS WHERE globalTid IN (${tids.map((t) => Math.trunc(t)).join(', ')}) ORDER BY globalTid, start`)
+    .raw(true)
+    .all() as [number, number, number][];
+  const byThread = new Map<number, [number, number][]>();
+  for (const [gt, t, inn] of rows) {
+    let list = byThread.get(gt);
+    if (!list) byThread.set(gt, (list = []));
+    list.push([t, inn]);
+  }
+  return holds.map((h) => {
+    const ev = byThread.get(h.gt);
+    if (!ev || ev.length === 0) return null;
+    // State at the hold's start: the last switch before it; before the first switch, the opposite of it.
+    let k = 0;
+    while (k < ev.length && ev[k]![0] <= h.s) k++;
+    let on = k > 0 ? ev[k - 1]![1] !== 0 : ev[0]![1] === 0;
+    let t = h.s;
+    let onNs = 0;
+    for (; k < ev.length && ev[k]![0] < h.e; k++) {
+      if (on) onNs += ev[k]![0] - t;
+      t = ev[k]![0];
+      on = ev[k]![1] !== 0;
+    }
+    if (on) onNs += h.e - t;
+    return onNs;
+  });
+}
+
+function cpuFromCollector(db: Database, holds: { s: number; e: number; gt: number }[]): (number | null)[] {
+  const values = holds.map((h) => `(${Math.trunc(h.gt)}, ${Math.trunc(h.s)})`).join(', ');
+  const rows = db.prepare(`SELECT globalTid, start, cpuNs FROM GILNVTX_RANGE_CPU WHERE (globalTid, start) IN (VALUES ${values})`).raw(true).all() as [number, number, number][];
+  const got = new Map(rows.map(([gt, s, cpu]) => [`${gt}/${s}`, cpu]));
+  return holds.map((h) => got.get(`${Math.trunc(h.gt)}/${Math.trunc(h.s)}`) ?? null);
+}
+
+export function cpuState(fraction: number | null): HolderCpu['state'] {
+  if (fraction === null) return 'unknown';
+  if (fraction >= 0.8) return 'on-cpu';
+  if (fraction <= 0.2) return 'off-cpu';
+  return 'partly-off-cpu';
+}
+
+export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedHold[] {
+  const top = opts.top ?? 10;
+  const maxListed = opts.maxListed ?? 20;
+  if (top <= 0) return [];
+  const picked = longestHolds(trace, top, opts.minHoldNs ?? 0);
+  if (picked.length === 0) return [];
+  const waitLimit = new Map<GilEvents, number>();
+  const holds = picked.map((c) => {
+    const t = trace.threads[c.gil.holds.thread[c.index]!]!;
+    return { s: c.gil.holds.start[c.index]!, e: c.gil.holds.end[c.index]!, pid: c.gil.pid, gt: t.globalTid, thread: t.index };
+  });
+  for (const c of picked) if (!waitLimit.has(c.gil)) waitLimit.set(c.gil, maxWaitNs(c.gil));
+
+  let cpu: (number | null)[] = holds.map(() => null);
+  let cpuSource: HolderCpu['source'] = 'none';
+  if (trace.has.sched) {
+    cpu = cpuFromSched(trace.db, holds);
+    if (cpu.some((v) => v !== null)) cpuSource = 'sched-events';
+  }
+  if (cpuSource === 'none' && trace.has.rangeCpu) {
+    cpu = cpuFromCollector(trace.db, holds);
+    if (cpu.some((v) => v !== null)) cpuSource = 'collector-cpu-time';
+  }
+  const calls = trace.has.osrt ? osCalls(trace.db, holds) : null;
+  const ranges = concurrentRanges(trace, holds);
+
+  return picked.map((c, rank) => {
+    const h = holds[rank]!;
+    const waiters = waitersOf(trace, c.gil, h.s, h.e, h.thread, waitLimit.get(c.gil)!);
+    const waiterTids = new Map<number, Waiter[]>();
+    for (const w of waiters) {
+      const key = w.thread.pid * 16777216 + w.thread.tid;
+      waiterTids.set(key, [...(waiterTids.get(key) ?? []), w]);
+    }
+    const toCall = (r: { start: number; end: number; gt: number; name: string }): OsCall => ({
+      thread: refFor(trace, r.gt),
+      name: r.name,
+      startNs: r.start,
+      endNs: r.end,
+      durationNs: r.end - r.start,
+      overlapNs: Math.min(r.end, h.e) - Math.max(r.start, h.s),
+    });
+    let holderOsCalls: OsCall[] | null = null;
+    let otherOsCalls: OsCall[] | null = null;
+    if (calls) {
+      const mine = calls.filter((r) => r.i === rank);
+      const holderKey = h.pid * 16777216 + tidOf(h.gt);
+      holderOsCalls = mine.filter((r) => r.gt % 2 ** 48 === holderKey).map(toCall);
+      otherOsCalls = mine
+        .filter((r) => r.gt % 2 ** 48 !== holderKey)
+        // A waiter's condition-variable waits inside its GIL wait are the GIL itself, not news.
+        .filter((r) => !(waiterTids.get(r.gt % 2 ** 48) ?? []).some((w) => r.start >= w.waitStartNs && r.end <= w.waitEndNs))
+        .map(toCall);
+      const byOverlap = (a: OsCall, b: OsCall) => b.overlapNs - a.overlapNs || a.startNs - b.startNs;
+      holderOsCalls = holderOsCalls.sort(byOverlap).slice(0, maxListed);
+      otherOsCalls = otherOsCalls.sort(byOverlap).slice(0, maxListed);
+    }
+    const concurrent: ConcurrentRange[] = ranges
+      .filter((r) => r.i === rank)
+      .sort((a, b) => a.start - b.start)
+      .slice(0, maxListed)
+      .map((r) => {
+        const pid = pidOf(r.gt);
+        return {
+          domain: r.domainId === 0 ? '' : trace.domainNames.get(`${pid}/${r.domainId}`) ?? `domain ${r.domainId}`,
+          name: r.name,
+          pid,
+          processName: trace.processes.get(pid)?.name ?? processName(trace, pid),
+          thread: refFor(trace, r.gt),
+          startNs: r.start,
+          endNs: r.end,
+        };
+      });
+    const onCpu = cpu[rank] ?? null;
+    const fraction = onCpu === null || c.duration <= 0 ? null : Math.min(1, Math.max(0, onCpu / c.duration));
+    let drops = 0;
+    for (let i = 0; i < c.gil.drops.count; i++) if (c.gil.drops.time[i]! >= h.s && c.gil.drops.time[i]! < h.e) drops++;
+    return {
+      rank: rank + 1,
+      gil: c.gil.key,
+      pid: c.gil.pid,
+      processName: trace.processes.get(c.gil.pid)?.name ?? `pid ${c.gil.pid}`,
+      interpreterId: c.gil.interpreterId,
+      thread: threadRef(trace, h.thread),
+      startNs: h.s,
+      endNs: h.e,
+      durationNs: c.duration,
+      waiterCount: new Set(waiters.map((w) => w.thread.tid)).size,
+      blockedNs: waiters.reduce((a, w) => a + w.blockedNs, 0),
+      waiters,
+      dropRequestsDuring: drops,
+      holderCpu: { source: onCpu === null ? 'none' : cpuSource, onCpuNs: onCpu, onCpuFraction: fraction, state: cpuState(fraction) },
+      holderOsCalls,
+      otherOsCalls,
+      concurrentRanges: concurrent,
+    };
+  });
+}
+
+const processNameCache = new WeakMap<LoadedTrace, Map<number, string>>();
+/** Names of processes outside the GIL ones (a Node process, say), read once from PROCESSES. */
+function processName(trace: LoadedTrace, pid: number): string {
+  let names = processNameCache.get(trace);
+  if (!names) {
+    names = new Map();
+    if (trace.has.processes) {
+      try {
+        for (const [p, n] of trace.db.prepare('SELECT pid, name FROM PROCESSES').raw(true).all() as [number, string | null][]) if (n != null) names.set(Number(p), n);
+      } catch {
+        /* a PROCESSES table without these columns: fall back to the pid */
+      }
+    }
+    processNameCache.set(trace, names);
+  }
+  return names.get(pid) ?? `pid ${pid}`;
+}

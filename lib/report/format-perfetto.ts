@@ -1,0 +1,112 @@
+// Chrome trace-event JSON (opens in ui.perfetto.dev and chrome://tracing). The single writer for both
+// `gil-nvtx report --perfetto` and `gil-nvtx trace --format perfetto`.
+//  - processes and threads are named (metadata events);
+//  - GIL waits and holds are complete ("X") slices on their thread: they never overlap on one thread;
+//  - every GIL also gets a lane of its own ("GIL (interpreter N)") showing who held it;
+//  - other NVTX ranges are async slices: push/pop ranges share one id per thread, so they nest as a
+//    stack; start/end ranges (which may cross threads and overlap) get one id each;
+//  - marks, including GIL drop requests, are thread-scoped instants.
+import { pidOf, tidOf } from './load.js';
+import type { LoadedTrace } from './model.js';
+import { EventType } from './schema.js';
+import { type ChunkWriter, writeFileAtomic } from './write.js';
+
+export interface PerfettoOptions {
+  /** Also export NVTX ranges and marks outside the GIL domain (default true). */
+  otherRanges?: boolean;
+}
+
+/** Synthetic tids for GIL lanes: far above Linux's pid_max (2^22). */
+const GIL_LANE_TID = 1_000_000_000;
+
+export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: PerfettoOptions = {}): number {
+  const t0 = trace.traceStart;
+  const us = (ns: number) => Math.round(ns - t0) / 1000;
+  let n = 0;
+  let first = true;
+  const emit = (ev: object) => {
+    out.write(first ? `\n${JSON.stringify(ev)}` : `,\n${JSON.stringify(ev)}`);
+    first = false;
+    n++;
+  };
+  out.write('{"displayTimeUnit":"ns","otherData":{"producer":"gil-nvtx","source":');
+  out.write(JSON.stringify(trace.source));
+  out.write('},"traceEvents":[');
+
+  const namedProcesses = new Set<number>();
+  const namedThreads = new Set<number>();
+  const processName = (pid: number) => {
+    if (namedProcesses.has(pid)) return;
+    namedProcesses.add(pid);
+    emit({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: trace.processes.get(pid)?.name ?? `pid ${pid}` } });
+  };
+  const threadName = (pid: number, tid: number, name: string) => {
+    const key = pid * 2 ** 24 + tid;
+    if (namedThreads.has(key)) return;
+    namedThreads.add(key);
+    processName(pid);
+    emit({ ph: 'M', name: 'thread_name', pid, tid, args: { name } });
+  };
+  for (const t of trace.threads) threadName(t.pid, t.tid, t.name);
+
+  trace.gils.forEach((gil, gi) => {
+    const laneTid = GIL_LANE_TID + gi;
+    threadName(gil.pid, laneTid, `GIL (interpreter ${gil.interpreterId})`);
+    emit({ ph: 'M', name: 'thread_sort_index', pid: gil.pid, tid: laneTid, args: { sort_index: -1 } });
+    const args = { interpreter: gil.interpreterId };
+    for (const [r, name] of [[gil.waits, 'Waiting for GIL'], [gil.holds, 'Holding GIL']] as const) {
+      for (let i = 0; i < r.count; i++) {
+        const th = trace.threads[r.thread[i]!]!;
+        const s = r.start[i]!;
+        const e = r.end[i]!;
+        const open = r.open[i] === 1;
+        emit({ ph: 'X', cat: 'CPython GIL', name, pid: th.pid, tid: th.tid, ts: us(s), dur: us(e) - us(s), args: open ? { ...args, open: true } : args });
+        if (name === 'Holding GIL') {
+          emit({ ph: 'X', cat: 'CPython GIL', name: `held by ${th.name}`, pid: gil.pid, tid: laneTid, ts: us(s), dur: us(e) - us(s), args: { tid: th.tid, ...(open ? { open: true } : {}) } });
+        }
+      }
+    }
+    for (let i = 0; i < gil.drops.count; i++) {
+      const th = trace.threads[gil.drops.thread[i]!]!;
+      emit({ ph: 'i', s: 't', cat: 'CPython GIL', name: 'GIL drop request', pid: th.pid, tid: th.tid, ts: us(gil.drops.time[i]!) });
+    }
+  });
+
+  if (opts.otherRanges !== false) {
+    const text = trace.schema.nvtxHasTextId ? 'COALESCE(n.text, s.value)' : 'n.text';
+    const join = trace.schema.nvtxHasTextId ? 'LEFT JOIN StringIds AS s ON s.id = n.textId' : '';
+    const sql =
+      `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
+      `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) ` +
+      `AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
+    let asyncId = 0;
+    for (const [start, end, type, gt, name, domainId] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<
+      [number, number | null, number, number, string | null, number | null]
+    >) {
+      const pid = pidOf(gt);
+      const tid = tidOf(gt);
+      threadName(pid, tid, trace.threadNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`));
+      const domain = domainId ? trace.domainNames.get(`${pid}/${domainId}`) ?? `domain ${domainId}` : 'default';
+      const label = name ?? '';
+      if (type === EventType.Mark) {
+        emit({ ph: 'i', s: 't', cat: domain, name: label, pid, tid, ts: us(start) });
+        continue;
+      }
+      const stop = end ?? trace.traceEnd;
+      const id = type === EventType.PushPopRange ? `pushpop-${pid}-${tid}` : `range-${++asyncId}`;
+      emit({ ph: 'b', cat: domain, name: label, pid, tid, id, ts: us(start), args: end === null ? { open: true } : {} });
+      emit({ ph: 'e', cat: domain, name: label, pid, tid, id, ts: us(stop) });
+    }
+  }
+  out.write('\n]}\n');
+  return n;
+}
+
+/** Writes the trace as Chrome trace-event JSON to `file` (atomically); returns the number of events. */
+export function writePerfetto(trace: LoadedTrace, file: string, opts: PerfettoOptions = {}): number {
+  let n = 0;
+  writeFileAtomic(file, (out) => {
+    n = writePerfettoEvents(trace, out, opts);
+  });
+  return n;
+}

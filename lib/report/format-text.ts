@@ -1,0 +1,128 @@
+// The terminal report: validation verdict, per-GIL statistics, then the longest holds explained.
+import type { BlamedHold, Distribution, GilStats, Report, ThreadRef } from './types.js';
+import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
+
+export interface TextOptions {
+  color?: boolean;
+}
+
+/** Colour when writing to a terminal, unless NO_COLOR is set (no-color.org); FORCE_COLOR forces it. */
+export function wantColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
+  return stream.isTTY === true && env.TERM !== 'dumb';
+}
+
+function palette(on: boolean) {
+  const wrap = (code: string) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+  return { bold: wrap('1'), dim: wrap('2'), red: wrap('31'), green: wrap('32'), yellow: wrap('33'), cyan: wrap('36'), magenta: wrap('35') };
+}
+
+const who = (t: ThreadRef) => `${safeText(t.name)} (tid ${t.tid})`;
+
+function dist(d: Distribution): string {
+  if (d.count === 0) return '—';
+  return `${d.count} × total ${fmtDuration(d.totalNs)}, p50 ${fmtDuration(d.p50Ns)} p95 ${fmtDuration(d.p95Ns)} p99 ${fmtDuration(d.p99Ns)} max ${fmtDuration(d.maxNs)}`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => [...r[c]!].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+}
+
+function gilSection(g: GilStats, c: ReturnType<typeof palette>): string[] {
+  const out: string[] = [];
+  out.push(c.bold(`GIL ${g.gil} — ${safeText(g.processName)} (pid ${g.pid}, interpreter ${g.interpreterId})`));
+  out.push(`  span ${fmtDuration(g.spanNs)}; GIL held ${fmtPercent(g.utilisation)} of it; someone waiting ${fmtPercent(g.contention)} (${fmtDuration(g.contendedNs)})`);
+  out.push(`  holds: ${dist(g.holds)}`);
+  out.push(`  waits: ${dist(g.waits)}`);
+  out.push(`  forced switches (drop requests): ${g.forcedSwitches}; handoff release→acquire: ${g.handoff.count ? `p50 ${fmtDuration(g.handoff.p50Ns)} p99 ${fmtDuration(g.handoff.p99Ns)} max ${fmtDuration(g.handoff.maxNs)}` : '—'}`);
+  const rows = [['  thread', 'holds', 'held', 'p50', 'p99', 'max', 'waits', 'waited', 'p50', 'p99', 'max', 'drops']];
+  for (const t of g.threads) {
+    rows.push([
+      `  ${who(t.thread)}`,
+      String(t.holds.count + t.openHolds),
+      fmtDuration(t.holds.totalNs),
+      fmtDuration(t.holds.p50Ns),
+      fmtDuration(t.holds.p99Ns),
+      fmtDuration(t.holds.maxNs),
+      String(t.waits.count + t.openWaits),
+      fmtDuration(t.waits.totalNs),
+      fmtDuration(t.waits.p50Ns),
+      fmtDuration(t.waits.p99Ns),
+      fmtDuration(t.waits.maxNs),
+      String(t.dropRequests),
+    ]);
+  }
+  const lines = table(rows);
+  out.push(c.dim(lines[0]!), ...lines.slice(1));
+  return out;
+}
+
+function holdSection(b: BlamedHold, traceStart: number, c: ReturnType<typeof palette>): string[] {
+  const out: string[] = [];
+  const cpu = b.holderCpu;
+  const state =
+    cpu.state === 'unknown'
+      ? c.dim('holder CPU state unknown (no SCHED_EVENTS, no collector CPU times)')
+      : `${cpu.state === 'on-cpu' ? c.green('holder on CPU') : cpu.state === 'off-cpu' ? c.red('holder OFF CPU') : c.yellow('holder partly off CPU')} ` +
+        `${fmtPercent(cpu.onCpuFraction ?? 0)} of the hold (${cpu.source === 'sched-events' ? 'SCHED_EVENTS' : 'collector CPU time'})`;
+  out.push(
+    `${c.bold(`#${b.rank}`)} ${c.bold(fmtDuration(b.durationNs))} by ${c.cyan(who(b.thread))} in ${safeText(b.processName)} (pid ${b.pid}), ` +
+      `${fmtAt(b.startNs, traceStart)} → ${fmtAt(b.endNs, traceStart)}`,
+  );
+  out.push(`   ${state}`);
+  if (b.waiters.length === 0) out.push('   blocked nobody');
+  else {
+    out.push(`   blocked ${b.waiterCount} thread${b.waiterCount === 1 ? '' : 's'} for ${fmtDuration(b.blockedNs)} in total:`);
+    for (const w of b.waiters.slice(0, 10)) {
+      out.push(`     ${who(w.thread)} waited ${fmtDuration(w.waitNs)}${w.open ? ' (still waiting at trace end)' : ''}, ${fmtDuration(w.blockedNs)} of it during this hold`);
+    }
+    if (b.waiters.length > 10) out.push(c.dim(`     … and ${b.waiters.length - 10} more waits`));
+  }
+  if (b.dropRequestsDuring > 0) out.push(`   ${b.dropRequestsDuring} drop request${b.dropRequestsDuring === 1 ? '' : 's'} ignored during the hold (the holder was not running Python bytecode)`);
+  const calls = (label: string, list: BlamedHold['holderOsCalls']) => {
+    if (list === null) return;
+    if (list.length === 0) out.push(`   ${label}: none`);
+    else out.push(`   ${label}: ${list.slice(0, 6).map((o) => `${c.magenta(safeText(o.name))} ${fmtDuration(o.overlapNs)}${label.startsWith('other') ? ` [${who(o.thread)}]` : ''}`).join(', ')}`);
+  };
+  calls('holder OS calls', b.holderOsCalls);
+  calls('other threads\u2019 OS calls', b.otherOsCalls);
+  if (b.holderOsCalls === null) out.push(c.dim('   OS calls unknown (no OSRT_API; profile with `-t nvtx,osrt`)'));
+  if (b.concurrentRanges.length > 0) {
+    out.push(`   in flight: ${b.concurrentRanges.slice(0, 6).map((r) => `${r.domain ? `${safeText(r.domain)}:` : ''}${safeText(r.name)} [${safeText(r.processName)} pid ${r.pid}, ${who(r.thread)}]`).join('; ')}`);
+  }
+  return out;
+}
+
+export function formatText(report: Report, opts: TextOptions = {}): string {
+  const c = palette(opts.color === true);
+  const out: string[] = [];
+  const span = report.trace.endNs - report.trace.startNs;
+  out.push(c.bold(`gil-nvtx report: ${safeText(report.source)}`));
+  out.push(c.dim(`  ${report.producer.name}${report.producer.version ? ` ${report.producer.version}` : ''}, trace ${fmtDuration(span)}; ` +
+    `OS calls ${report.sources.osrt ? 'yes' : 'no'}, scheduling ${report.sources.sched ? 'yes' : 'no'}, collector CPU times ${report.sources.collectorCpu ? 'yes' : 'no'}`));
+  out.push('');
+  const v = report.validation;
+  if (v.ok) out.push(`${c.green('✓ valid')}: ${v.checkedHolds} holds checked, no two holds of one GIL overlap`);
+  else {
+    out.push(`${c.red(`✗ INVALID: ${v.violationCount} overlapping hold${v.violationCount === 1 ? '' : 's'}`)} — the instrumentation is broken (e.g. ranges around gil->mutex instead of gil->locked); statistics below are not trustworthy`);
+    for (const x of v.violations.slice(0, 10)) {
+      out.push(`  GIL ${x.gil}: ${who(x.second.thread)} acquired at ${fmtAt(x.second.startNs, report.trace.startNs)} while ${who(x.first.thread)} held it since ${fmtAt(x.first.startNs, report.trace.startNs)} (overlap ${fmtDuration(x.overlapNs)})`);
+    }
+    if (v.violationCount > 10) out.push(c.dim(`  … ${v.violationCount - 10} more (see --json)`));
+  }
+  for (const n of v.notes.slice(0, 10)) out.push(c.dim(`  note: ${who(n.thread)} (pid ${n.thread.pid}) at ${fmtAt(n.atNs, report.trace.startNs)}: ${n.message}`));
+  if (v.notes.length > 10) out.push(c.dim(`  … ${v.notes.length - 10} more notes (see --json)`));
+  for (const g of report.gils) {
+    out.push('');
+    out.push(...gilSection(g, c));
+  }
+  out.push('');
+  if (report.blame.length === 0) out.push(`No holds${report.options.minHoldNs > 0 ? ` of at least ${fmtDuration(report.options.minHoldNs)}` : ''} to explain.`);
+  else {
+    out.push(c.bold(`Longest holds (top ${report.blame.length})`));
+    for (const b of report.blame) out.push(...holdSection(b, report.trace.startNs, c));
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,14 @@
+// gil-nvtx report library: load a trace, analyse it, format the result.
+export { loadTrace, readTrace, type LoadOptions } from './load.js';
+export { analyzeTrace, type AnalyzeOptions } from './analyze.js';
+export { validateTrace } from './validate.js';
+export { gilStats, distribution } from './stats.js';
+export { blameHolds, type BlameOptions } from './blame.js';
+export { formatText, wantColor, type TextOptions } from './format-text.js';
+export { formatJson } from './format-json.js';
+export { formatHtml, type HtmlOptions } from './format-html.js';
+export { writePerfetto, writePerfettoEvents, type PerfettoOptions } from './format-perfetto.js';
+export { writeFileAtomic } from './write.js';
+export { runReport, type ReportRunOptions, type ReportRunResult } from './run.js';
+export type { LoadedTrace, GilEvents, ThreadInfo, ProcessInfo } from './model.js';
+export * from './types.js';

@@ -1,0 +1,396 @@
+// loadTrace: from what the user named (.nsys-rep, .sqlite export, or a collector trace folder) to the
+// GIL ranges in typed columns. One pass over NVTX_EVENTS filtered in SQL to the GIL domain's rows; the
+// JS side only routes each row to its GIL and thread.
+import Database from 'better-sqlite3';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { GilNvtxError } from '../errors.js';
+import { nsysExportSqlite } from '../nsys/run.js';
+import {
+  Column,
+  DROP_REQUEST_MESSAGE,
+  GIL_DOMAIN,
+  HOLDING_MESSAGE,
+  WAITING_MESSAGE,
+  f64,
+  i32,
+  type GilEvents,
+  type LoadedTrace,
+  type ProcessInfo,
+  type RangeColumns,
+  type ThreadInfo,
+  type TraceProducer,
+} from './model.js';
+import { EventType, detectSchema, hasColumns, type TraceSchema } from './schema.js';
+
+export interface LoadOptions {
+  /** Environment for nsys (a .nsys-rep input is exported with it). */
+  env?: NodeJS.ProcessEnv;
+  /** Called with progress lines (exporting, reading). */
+  onProgress?: (line: string) => void;
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+const PID_MASK_SQL = '((globalTid >> 24) & 16777215)';
+const TWO24 = 16777216;
+
+export function pidOf(globalTid: number): number {
+  return Math.floor(globalTid / TWO24) % TWO24;
+}
+export function tidOf(globalTid: number): number {
+  return globalTid % TWO24;
+}
+
+/** Turns a low-level SQLite failure into the one-line error the CLI prints. */
+export function sqliteFailure(err: unknown, file: string): GilNvtxError {
+  const code = (err as { code?: string }).code ?? '';
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'SQLITE_NOTADB') {
+    return new GilNvtxError(`${file} is not an SQLite database (${msg}).`, { hint: 'Pass a .nsys-rep, its SQLite export, or a `gil-nvtx trace` folder.', cause: err });
+  }
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_IOERR_SHORT_READ' || code.startsWith('SQLITE_IOERR')) {
+    return new GilNvtxError(`${file} is damaged: ${msg}. It may be truncated (copied or exported while incomplete).`, {
+      hint: 'Export the .nsys-rep again (`nsys export --type sqlite --force-overwrite=true …`) or re-record the trace.',
+      cause: err,
+    });
+  }
+  return new GilNvtxError(`reading ${file} failed: ${msg}`, { cause: err });
+}
+
+interface ResolvedInput {
+  sqlitePath: string;
+  cleanup: () => void;
+}
+
+async function resolveInput(path: string, opts: LoadOptions): Promise<ResolvedInput> {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new GilNvtxError(`${path} does not exist.`, { hint: 'Pass a .nsys-rep, an .sqlite export, or a `gil-nvtx trace` output folder.' });
+  }
+  if (st.isDirectory()) {
+    const inside = join(path, 'trace.sqlite');
+    try {
+      statSync(inside);
+    } catch {
+      throw new GilNvtxError(`${path} is a folder without trace.sqlite, so it is not a gil-nvtx trace folder.`, {
+        hint: '`gil-nvtx trace -o <dir> -- <command>` writes <dir>/trace.sqlite when the traced program ends.',
+      });
+    }
+    return { sqlitePath: inside, cleanup: () => {} };
+  }
+  if (/\.(nsys-rep|qdrep)$/i.test(path)) {
+    const dir = mkdtempSync(join(tmpdir(), 'gil-nvtx-report-'));
+    const out = join(dir, `${basename(path).replace(/\.(nsys-rep|qdrep)$/i, '')}.sqlite`);
+    opts.onProgress?.(`exporting ${path} to SQLite with nsys…`);
+    try {
+      await nsysExportSqlite(path, out, opts.env);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return { sqlitePath: out, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  return { sqlitePath: path, cleanup: () => {} };
+}
+
+/** Header checks SQLite itself would only report later, with less helpful words. */
+function checkSqliteFile(file: string): void {
+  const size = statSync(file).size;
+  if (size === 0) throw new GilNvtxError(`${file} is empty.`, { hint: 'The export or trace was interrupted; record or export it again.' });
+  const head = Buffer.alloc(100);
+  const fd = openSync(file, 'r');
+  let got: number;
+  try {
+    got = readSync(fd, head, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (got < 16 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+    throw new GilNvtxError(`${file} is not an SQLite database.`, {
+      hint: 'Pass a .nsys-rep, its SQLite export (`nsys export --type sqlite`), or a `gil-nvtx trace` output folder.',
+    });
+  }
+  if (got < 100) throw new GilNvtxError(`${file} is truncated (${size} bytes, shorter than an SQLite header).`);
+  const rawPageSize = head.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  const pages = head.readUInt32BE(28);
+  // The in-header page count is valid when the two change counters agree (SQLite file format §1.3.7).
+  if (pages > 0 && head.readUInt32BE(24) === head.readUInt32BE(92) && size < pages * pageSize) {
+    throw new GilNvtxError(`${file} is truncated: ${size} bytes, but its header says ${pages * pageSize}.`, {
+      hint: 'The file was cut short (copied or exported while incomplete). Export the .nsys-rep again or re-record.',
+    });
+  }
+}
+
+interface DomainRow {
+  domainId: number;
+  pid: number;
+  name: string | null;
+}
+
+function gilDomains(db: Database.Database, schema: TraceSchema, source: string): { gil: DomainRow[]; all: DomainRow[] } {
+  const textExpr = schema.nvtxHasTextId ? 'COALESCE(e.text, s.value)' : 'e.text';
+  const join = schema.nvtxHasTextId ? 'LEFT JOIN StringIds AS s ON s.id = e.textId' : '';
+  const domains = db
+    .prepare(`SELECT e.domainId AS domainId, ${PID_MASK_SQL.replace(/globalTid/g, 'e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${EventType.DomainCreate}`)
+    .all() as DomainRow[];
+  const gil = domains.filter((d) => d.name === GIL_DOMAIN);
+  if (gil.length > 0) return { gil, all: domains };
+  const anyNvtx = db.prepare('SELECT 1 FROM NVTX_EVENTS LIMIT 1').get() !== undefined;
+  const others = [...new Set(domains.map((d) => d.name ?? '(unnamed)'))];
+  throw new GilNvtxError(
+    `${source} has no '${GIL_DOMAIN}' NVTX domain, so there are no GIL ranges to analyse` +
+      (anyNvtx ? ` (NVTX domains present: ${others.length ? others.map((n) => JSON.stringify(n)).join(', ') : 'only the default domain'}).` : ' (it holds no NVTX events at all).'),
+    {
+      hint:
+        'Either the Python that ran was not a GIL-instrumented build (check it with `gil-nvtx doctor <python>`; build one with ' +
+        '`gil-nvtx build-python`), or tracing was turned off with PYTHON_GIL_NVTX=0' +
+        (anyNvtx ? '.' : ', or NVTX tracing was not enabled (`nsys profile -t nvtx,osrt …`).'),
+      exitCode: 3,
+    },
+  );
+}
+
+class RangeBuilder {
+  start = f64();
+  end = f64();
+  thread = i32();
+  lastStart = -Infinity;
+  finish(traceEnd: number): RangeColumns {
+    const end = this.end.view();
+    const open = new Uint8Array(this.start.length);
+    for (let i = 0; i < end.length; i++) {
+      // nsys writes the trace end into a range that never closed; the collector leaves it NULL (NaN here).
+      if (!(end[i]! < traceEnd)) {
+        open[i] = 1;
+        end[i] = Math.max(traceEnd, this.start.data[i]!);
+      }
+    }
+    return { start: this.start.view(), end, thread: this.thread.view(), open, count: this.start.length };
+  }
+}
+
+interface GilBuilder {
+  key: string;
+  pid: number;
+  interpreterId: number;
+  holds: RangeBuilder;
+  waits: RangeBuilder;
+  dropTime: Column<Float64Array>;
+  dropThread: Column<Int32Array>;
+}
+
+function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: number; end: number | null } {
+  if (hasColumns(schema, 'ANALYSIS_DETAILS', ['duration'])) {
+    const row = db.prepare('SELECT duration FROM ANALYSIS_DETAILS LIMIT 1').get() as { duration: number } | undefined;
+    if (row && row.duration > 0) return { start: 0, end: Number(row.duration) };
+  }
+  if (hasColumns(schema, 'GILNVTX_META', ['key', 'value'])) {
+    const rows = db.prepare("SELECT key, value FROM GILNVTX_META WHERE key IN ('traceStart', 'traceEnd', 'startNs', 'endNs')").all() as { key: string; value: string }[];
+    const get = (...keys: string[]) => rows.find((r) => keys.includes(r.key))?.value;
+    const end = Number(get('traceEnd', 'endNs'));
+    if (Number.isFinite(end) && end > 0) return { start: Number(get('traceStart', 'startNs') ?? 0) || 0, end };
+  }
+  return { start: 0, end: null };
+}
+
+function readProducer(db: Database.Database, schema: TraceSchema): { producer: TraceProducer; version: string | null } {
+  if (hasColumns(schema, 'GILNVTX_META', ['key', 'value'])) {
+    const rows = db.prepare("SELECT key, value FROM GILNVTX_META WHERE key IN ('producer', 'version')").all() as { key: string; value: string }[];
+    const producer = rows.find((r) => r.key === 'producer')?.value;
+    if (producer === 'gil-nvtx collector') return { producer, version: rows.find((r) => r.key === 'version')?.value ?? null };
+  }
+  if (hasColumns(schema, 'EXPORT_META_DATA', ['name', 'value'])) {
+    const v = db.prepare("SELECT value FROM EXPORT_META_DATA WHERE name = 'EXPORT_PRODUCT_VERSION'").pluck().get() as string | undefined;
+    return { producer: 'nsys', version: v ?? null };
+  }
+  return { producer: schema.tables.has('GILNVTX_META') ? 'gil-nvtx collector' : 'unknown', version: null };
+}
+
+function threadNames(db: Database.Database, schema: TraceSchema): Map<number, string> {
+  const names = new Map<number, string>();
+  if (!hasColumns(schema, 'ThreadNames', ['nameId', 'globalTid'])) return names;
+  const prio = hasColumns(schema, 'ThreadNames', ['priority']) ? 'COALESCE(t.priority, 1000)' : '0';
+  // Lowest priority value wins: an NVTX-given name (0) beats nsys's own (10) and the OS comm (20).
+  const rows = db
+    .prepare(`SELECT t.globalTid, s.value FROM ThreadNames AS t JOIN StringIds AS s ON s.id = t.nameId ORDER BY t.globalTid, ${prio} DESC`)
+    .raw(true)
+    .all() as [number, string][];
+  for (const [gt, name] of rows) names.set(Number(gt), name);
+  return names;
+}
+
+function processNames(db: Database.Database, schema: TraceSchema): Map<number, string> {
+  const names = new Map<number, string>();
+  if (!hasColumns(schema, 'PROCESSES', ['pid', 'name'])) return names;
+  for (const [pid, name] of db.prepare('SELECT pid, name FROM PROCESSES').raw(true).all() as [number, string | null][]) {
+    if (name != null) names.set(Number(pid), name);
+  }
+  return names;
+}
+
+export async function loadTrace(path: string, opts: LoadOptions = {}): Promise<LoadedTrace> {
+  const input = await resolveInput(path, opts);
+  let db: Database.Database | undefined;
+  try {
+    checkSqliteFile(input.sqlitePath);
+    try {
+      db = new Database(input.sqlitePath, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      throw sqliteFailure(err, path);
+    }
+    const opened = db;
+    const trace = readTrace(opened, path, input.sqlitePath, opts);
+    const close = () => {
+      opened.close();
+      input.cleanup();
+    };
+    return { ...trace, db: opened, close };
+  } catch (err) {
+    db?.close();
+    input.cleanup();
+    if (err instanceof GilNvtxError) throw err;
+    throw sqliteFailure(err, path);
+  }
+}
+
+/** Reads everything but the lazily queried tables; exported so callers with an open handle can reuse it. */
+export function readTrace(db: Database.Database, source: string, sqlitePath: string, opts: LoadOptions = {}): Omit<LoadedTrace, 'db' | 'close'> {
+  const schema = detectSchema(db, source);
+  const { gil: domains, all: allDomains } = gilDomains(db, schema, source);
+  const ids = new Map<string, number>();
+  for (const row of db
+    .prepare('SELECT id, value FROM StringIds WHERE value IN (?, ?, ?)')
+    .raw(true)
+    .all(WAITING_MESSAGE, HOLDING_MESSAGE, DROP_REQUEST_MESSAGE) as [number, string][]) {
+    ids.set(row[1], row[0]);
+  }
+  const idOr = (v: string) => ids.get(v) ?? -1;
+  const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  const textMatch = (v: string) => (schema.nvtxHasTextId ? `(textId = ${idOr(v)} OR text = ${q(v)})` : `text = ${q(v)}`);
+  const kindExpr = `CASE WHEN ${textMatch(WAITING_MESSAGE)} THEN 0 WHEN ${textMatch(HOLDING_MESSAGE)} THEN 1 WHEN ${textMatch(DROP_REQUEST_MESSAGE)} THEN 2 ELSE 3 END`;
+  const byDomain = new Map<number, number[]>();
+  for (const d of domains) byDomain.set(d.domainId, [...(byDomain.get(d.domainId) ?? []), d.pid]);
+  const domainFilter = [...byDomain].map(([id, pids]) => `(domainId = ${Number(id)} AND ${PID_MASK_SQL} IN (${pids.map(Number).join(', ')}))`).join(' OR ');
+  const bounds = readTraceBounds(db, schema);
+
+  const read = (ordered: boolean) => {
+    // Payload and kind travel in one column: every column costs per row, and interpreter ids are small.
+    const sql =
+      `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
+      `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) AND (${domainFilter})` +
+      (ordered ? ' ORDER BY start' : '');
+    const gils = new Map<string, GilBuilder>();
+    const threadIndex = new Map<number, number>();
+    const threadIds: number[] = [];
+    // Per thread, the GIL of its last row: the pid is fixed per thread, so only the payload can change it.
+    const threadGil: (GilBuilder | undefined)[] = [];
+    const threadInterp: number[] = [];
+    let lastGt = NaN;
+    let lastThread = -1;
+    let prevStart = -Infinity;
+    let sorted = true;
+    let maxEnd = -Infinity;
+    for (const row of db.prepare(sql).raw(true).iterate() as IterableIterator<[number, number | null, number, number]>) {
+      const start = row[0];
+      const code = row[3];
+      const kind = code & 3;
+      if (kind === 3) continue;
+      if (start < prevStart) sorted = false;
+      prevStart = start;
+      const gt = row[2];
+      if (gt !== lastGt) {
+        lastGt = gt;
+        let t = threadIndex.get(gt);
+        if (t === undefined) {
+          t = threadIds.length;
+          threadIds.push(gt);
+          threadIndex.set(gt, t);
+          threadGil.push(undefined);
+          threadInterp.push(NaN);
+        }
+        lastThread = t;
+      }
+      const interp = (code - kind) / 4;
+      let lastGil = threadGil[lastThread];
+      if (lastGil === undefined || threadInterp[lastThread] !== interp) {
+        const pid = pidOf(gt);
+        const key = `${pid}/${interp}`;
+        lastGil = gils.get(key);
+        if (!lastGil) {
+          lastGil = { key, pid, interpreterId: interp, holds: new RangeBuilder(), waits: new RangeBuilder(), dropTime: f64(), dropThread: i32() };
+          gils.set(key, lastGil);
+        }
+        threadGil[lastThread] = lastGil;
+        threadInterp[lastThread] = interp;
+      }
+      if (kind === 2) {
+        lastGil.dropTime.push(start);
+        lastGil.dropThread.push(lastThread);
+        continue;
+      }
+      const r = kind === 1 ? lastGil.holds : lastGil.waits;
+      const end = row[1];
+      r.start.push(start);
+      r.end.push(end === null ? NaN : end);
+      r.thread.push(lastThread);
+      if (end !== null && end > maxEnd) maxEnd = end;
+    }
+    return { gils, threadIds, sorted, maxEnd };
+  };
+
+  opts.onProgress?.('reading GIL ranges…');
+  let pass = read(false);
+  // nsys 2022.4 exports rows in time order, so the cheap unordered scan usually suffices; newer nsys
+  // versions do not promise an order, and then SQL sorts.
+  if (!pass.sorted) pass = read(true);
+  const traceEnd = bounds.end ?? (Number.isFinite(pass.maxEnd) ? pass.maxEnd : 0);
+
+  const tNames = threadNames(db, schema);
+  const pNames = processNames(db, schema);
+  const threads: ThreadInfo[] = pass.threadIds.map((gt, index) => {
+    const pid = pidOf(gt);
+    const tid = tidOf(gt);
+    return { index, globalTid: gt, pid, tid, name: tNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`) };
+  });
+  const processes = new Map<number, ProcessInfo>();
+  for (const d of domains) processes.set(d.pid, { pid: d.pid, name: pNames.get(d.pid) ?? `pid ${d.pid}` });
+
+  const gils: GilEvents[] = [...pass.gils.values()]
+    .sort((a, b) => a.pid - b.pid || a.interpreterId - b.interpreterId)
+    .map((g) => ({
+      key: g.key,
+      pid: g.pid,
+      interpreterId: g.interpreterId,
+      holds: g.holds.finish(traceEnd),
+      waits: g.waits.finish(traceEnd),
+      drops: { time: g.dropTime.view(), thread: g.dropThread.view(), count: g.dropTime.length },
+    }));
+  const { producer, version } = readProducer(db, schema);
+  const rangeCpuRows = schema.tables.has('GILNVTX_RANGE_CPU');
+  return {
+    source,
+    sqlitePath,
+    producer,
+    producerVersion: version,
+    traceStart: bounds.start,
+    traceEnd,
+    processes,
+    threads,
+    threadNames: tNames,
+    domainNames: new Map(allDomains.map((d) => [`${d.pid}/${d.domainId}`, d.name ?? ''])),
+    gils,
+    gilRowFilter: domainFilter,
+    has: {
+      osrt: hasColumns(schema, 'OSRT_API', ['start', 'end', 'globalTid', 'nameId']),
+      sched: hasColumns(schema, 'SCHED_EVENTS', ['start', 'isSchedIn', 'globalTid']) && db.prepare('SELECT 1 FROM SCHED_EVENTS LIMIT 1').get() !== undefined,
+      rangeCpu: rangeCpuRows && hasColumns(schema, 'GILNVTX_RANGE_CPU', ['globalTid', 'start', 'cpuNs']),
+      threadNames: schema.tables.has('ThreadNames'),
+      processes: schema.tables.has('PROCESSES'),
+    },
+    schema,
+  };
+}

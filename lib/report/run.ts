@@ -1,0 +1,49 @@
+// The whole `gil-nvtx report` pipeline as one call (the CLI and `gil-nvtx profile`/`demo` use it).
+import { analyzeTrace } from './analyze.js';
+import { formatHtml } from './format-html.js';
+import { formatJson } from './format-json.js';
+import { writePerfetto } from './format-perfetto.js';
+import { formatText } from './format-text.js';
+import { loadTrace } from './load.js';
+import type { Report } from './types.js';
+import { writeFileAtomic } from './write.js';
+
+export interface ReportRunOptions {
+  top?: number;
+  minHoldNs?: number;
+  /** 'text' (default) or 'json' for the returned `output`. */
+  format?: 'text' | 'json';
+  color?: boolean;
+  html?: string;
+  perfetto?: string;
+  env?: NodeJS.ProcessEnv;
+  onProgress?: (line: string) => void;
+}
+
+export interface ReportRunResult {
+  report: Report;
+  output: string;
+  written: string[];
+}
+
+export async function runReport(tracePath: string, opts: ReportRunOptions = {}): Promise<ReportRunResult> {
+  const trace = await loadTrace(tracePath, { env: opts.env, onProgress: opts.onProgress });
+  try {
+    opts.onProgress?.('analysing…');
+    const report = analyzeTrace(trace, { top: opts.top, minHoldNs: opts.minHoldNs });
+    const written: string[] = [];
+    if (opts.html) {
+      const page = formatHtml(trace, report);
+      writeFileAtomic(opts.html, (out) => out.write(page));
+      written.push(opts.html);
+    }
+    if (opts.perfetto) {
+      writePerfetto(trace, opts.perfetto);
+      written.push(opts.perfetto);
+    }
+    const output = opts.format === 'json' ? formatJson(report) : formatText(report, { color: opts.color });
+    return { report, output, written };
+  } finally {
+    trace.close();
+  }
+}

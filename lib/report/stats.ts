@@ -1,0 +1,140 @@
+// Per-GIL and per-thread statistics. Open ranges (stretched to trace end) are counted but kept out of
+// the durations: a ≤3.11 exit hold would otherwise dominate every maximum.
+import type { GilEvents, LoadedTrace, RangeColumns } from './model.js';
+import type { Distribution, GilStats, ThreadStats } from './types.js';
+import { threadRef } from './validate.js';
+
+/** Nearest-rank percentiles over a sorted array. */
+export function distribution(sortedNs: Float64Array): Distribution {
+  const n = sortedNs.length;
+  if (n === 0) return { count: 0, totalNs: 0, meanNs: 0, p50Ns: 0, p95Ns: 0, p99Ns: 0, maxNs: 0 };
+  let total = 0;
+  for (let i = 0; i < n; i++) total += sortedNs[i]!;
+  const rank = (p: number) => sortedNs[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]!;
+  return { count: n, totalNs: total, meanNs: Math.round(total / n), p50Ns: rank(0.5), p95Ns: rank(0.95), p99Ns: rank(0.99), maxNs: sortedNs[n - 1]! };
+}
+
+/** Closed-range durations grouped by thread index (plus all of them), each sorted. */
+function durationsByThread(r: RangeColumns, nThreads: number): { all: Float64Array; byThread: (Float64Array | undefined)[]; open: Int32Array } {
+  const counts = new Int32Array(nThreads);
+  const open = new Int32Array(nThreads);
+  let closed = 0;
+  for (let i = 0; i < r.count; i++) {
+    const t = r.thread[i]!;
+    if (r.open[i]) open[t]!++;
+    else {
+      counts[t]!++;
+      closed++;
+    }
+  }
+  const byThread: (Float64Array | undefined)[] = [];
+  for (let t = 0; t < nThreads; t++) byThread.push(counts[t]! > 0 ? new Float64Array(counts[t]!) : undefined);
+  const fill = new Int32Array(nThreads);
+  const all = new Float64Array(closed);
+  let k = 0;
+  for (let i = 0; i < r.count; i++) {
+    if (r.open[i]) continue;
+    const t = r.thread[i]!;
+    const d = r.end[i]! - r.start[i]!;
+    all[k++] = d;
+    byThread[t]![fill[t]!++] = d;
+  }
+  all.sort();
+  for (const a of byThread) a?.sort();
+  return { all, byThread, open };
+}
+
+/** Union of the closed waits: the intervals during which at least one thread waited. */
+export function contendedIntervals(waits: RangeColumns): { starts: Float64Array; ends: Float64Array; totalNs: number } {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let total = 0;
+  let cs = NaN;
+  let ce = -Infinity;
+  for (let i = 0; i < waits.count; i++) {
+    if (waits.open[i]) continue;
+    const s = waits.start[i]!;
+    const e = waits.end[i]!;
+    if (s > ce) {
+      if (ce > cs) {
+        starts.push(cs);
+        ends.push(ce);
+        total += ce - cs;
+      }
+      cs = s;
+      ce = e;
+    } else if (e > ce) ce = e;
+  }
+  if (ce > cs) {
+    starts.push(cs);
+    ends.push(ce);
+    total += ce - cs;
+  }
+  return { starts: Float64Array.from(starts), ends: Float64Array.from(ends), totalNs: total };
+}
+
+function handoffs(holds: RangeColumns, contended: { starts: Float64Array; ends: Float64Array }): Float64Array {
+  const out: number[] = [];
+  let j = 0;
+  for (let i = 0; i + 1 < holds.count; i++) {
+    const release = holds.end[i]!;
+    while (j < contended.ends.length && contended.ends[j]! <= release) j++;
+    if (j < contended.starts.length && contended.starts[j]! <= release) {
+      const gap = holds.start[i + 1]! - release;
+      if (gap >= 0) out.push(gap);
+    }
+  }
+  return Float64Array.from(out).sort();
+}
+
+export function gilStats(trace: LoadedTrace, gil: GilEvents): GilStats {
+  const n = trace.threads.length;
+  const holdD = durationsByThread(gil.holds, n);
+  const waitD = durationsByThread(gil.waits, n);
+  let first = Infinity;
+  let last = -Infinity;
+  for (const r of [gil.holds, gil.waits]) {
+    if (r.count > 0) first = Math.min(first, r.start[0]!);
+    for (let i = 0; i < r.count; i++) if (!r.open[i] && r.end[i]! > last) last = r.end[i]!;
+  }
+  if (!Number.isFinite(first)) first = 0;
+  if (!Number.isFinite(last)) last = first;
+  const span = Math.max(0, last - first);
+  const holds = distribution(holdD.all);
+  const contended = contendedIntervals(gil.waits);
+  const drops = new Int32Array(n);
+  for (let i = 0; i < gil.drops.count; i++) drops[gil.drops.thread[i]!]!++;
+  const empty = new Float64Array(0);
+  const threads: ThreadStats[] = [];
+  for (let t = 0; t < n; t++) {
+    if (!holdD.byThread[t] && !waitD.byThread[t] && !holdD.open[t] && !waitD.open[t] && !drops[t]) continue;
+    const h = distribution(holdD.byThread[t] ?? empty);
+    threads.push({
+      thread: threadRef(trace, t),
+      holds: h,
+      waits: distribution(waitD.byThread[t] ?? empty),
+      openHolds: holdD.open[t]!,
+      openWaits: waitD.open[t]!,
+      dropRequests: drops[t]!,
+      holdShare: holds.totalNs > 0 ? h.totalNs / holds.totalNs : 0,
+    });
+  }
+  threads.sort((a, b) => b.holds.totalNs - a.holds.totalNs || b.waits.totalNs - a.waits.totalNs || a.thread.tid - b.thread.tid);
+  return {
+    gil: gil.key,
+    pid: gil.pid,
+    processName: trace.processes.get(gil.pid)?.name ?? `pid ${gil.pid}`,
+    interpreterId: gil.interpreterId,
+    firstNs: first,
+    lastNs: last,
+    spanNs: span,
+    holds,
+    waits: distribution(waitD.all),
+    utilisation: span > 0 ? holds.totalNs / span : 0,
+    contendedNs: contended.totalNs,
+    contention: span > 0 ? contended.totalNs / span : 0,
+    forcedSwitches: gil.drops.count,
+    handoff: distribution(handoffs(gil.holds, contended)),
+    threads,
+  };
+}
