@@ -207,7 +207,7 @@ function draw(){
   data.drops.forEach(function(d){if(d[1]<a||d[1]>b)return;var x=LABEL+(d[1]-a)*k;el('line',{'class':'drop',x1:x,x2:x,y1:AXIS+d[0]*LANE+2,y2:AXIS+d[0]*LANE+LANE-2},g);});
   data.blamed.forEach(function(m){if(m.end<a||m.start>b)return;var x=LABEL+Math.max(m.start-a,0)*k,x2=LABEL+(Math.min(m.end,b)-a)*k;
     el('rect',{'class':'marker',x:x-1,y:AXIS+m.lane*LANE,width:Math.max(2,x2-x+2),height:LANE-1},g);
-    var t=el('text',{'class':'marker-label',x:x+2,y:AXIS+m.lane*LANE+LANE-4,fill:'#c62828'},g);t.textContent=m.label;});
+    if(x2-x>80){var t=el('text',{'class':'marker-label',x:x+2,y:AXIS+m.lane*LANE+LANE-4,fill:'#c62828'},g);t.textContent=m.label;}});
   svg.setAttribute('data-holds',counts.hold);svg.setAttribute('data-waits',counts.wait);
   document.getElementById('range').textContent=fmt(a)+' – '+fmt(b)+' (window '+fmt(b-a)+')';
 }
