@@ -54,6 +54,6 @@ export function capture(cmd: string, args: string[], opts: { cwd?: string; env?:
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('error', (err) => resolve({ code: null, stdout, stderr: String(err.message) }));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr }));
   });
 }

@@ -21,6 +21,8 @@ export interface PythonInfo {
 }
 
 // ctypes.pythonapi is the interpreter's own symbol table (python is linked with -export-dynamic).
+// The symbol is a `const char[]`, not a pointer: c_char_p.in_dll would read the text as an address
+// and crash, so read the NUL-terminated bytes at the symbol's address instead.
 const PROBE = `
 import json, sys, sysconfig
 out = {"executable": sys.executable, "version": sys.version.split()[0], "prefix": sys.prefix,
@@ -30,7 +32,8 @@ out = {"executable": sys.executable, "version": sys.version.split()[0], "prefix"
 try:
     import ctypes
     try:
-        out["patchVersion"] = ctypes.c_char_p.in_dll(ctypes.pythonapi, "_Py_gil_nvtx_version").value.decode()
+        sym = ctypes.c_char.in_dll(ctypes.pythonapi, "_Py_gil_nvtx_version")
+        out["patchVersion"] = ctypes.string_at(ctypes.addressof(sym)).decode()
     except ValueError:
         pass
 except ImportError:
@@ -43,7 +46,7 @@ export async function inspectPython(python: string): Promise<PythonInfo> {
   if (!existsSync(python)) throw new GilNvtxError(`No such interpreter: ${python}.`, { exitCode: 2 });
   const r = await capture(python, ['-I', '-c', PROBE], { env: { ...process.env, PYTHON_GIL_NVTX: '0' }, timeoutMs: 30_000 });
   if (r.code !== 0) {
-    throw new GilNvtxError(`${python} did not run as a Python interpreter (exit ${r.code}).`, { hint: r.stderr.trim().split('\n').slice(-5).join('\n') || undefined, exitCode: 2 });
+    throw new GilNvtxError(`${python} did not run as a Python interpreter (${r.code === null ? 'crashed or timed out' : `exit ${r.code}`}).`, { hint: r.stderr.trim().split('\n').slice(-5).join('\n') || undefined, exitCode: 2 });
   }
   let probe: Omit<PythonInfo, 'stamp' | 'patched' | 'patchedSymbol'> & { ctypes: boolean };
   try {
