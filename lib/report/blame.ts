@@ -258,20 +258,7 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
   });
 }
 
-const processNameCache = new WeakMap<LoadedTrace, Map<number, string>>();
-/** Names of processes outside the GIL ones (a Node process, say), read once from PROCESSES. */
+/** Name of any process in the trace (a Node process, say), or its pid. */
 function processName(trace: LoadedTrace, pid: number): string {
-  let names = processNameCache.get(trace);
-  if (!names) {
-    names = new Map();
-    if (trace.has.processes) {
-      try {
-        for (const [p, n] of trace.db.prepare('SELECT pid, name FROM PROCESSES').raw(true).all() as [number, string | null][]) if (n != null) names.set(Number(p), n);
-      } catch {
-        /* a PROCESSES table without these columns: fall back to the pid */
-      }
-    }
-    processNameCache.set(trace, names);
-  }
-  return names.get(pid) ?? `pid ${pid}`;
+  return trace.processNames.get(pid) ?? `pid ${pid}`;
 }

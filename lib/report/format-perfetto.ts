@@ -38,7 +38,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
   const processName = (pid: number) => {
     if (namedProcesses.has(pid)) return;
     namedProcesses.add(pid);
-    emit({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: trace.processes.get(pid)?.name ?? `pid ${pid}` } });
+    emit({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: trace.processes.get(pid)?.name ?? trace.processNames.get(pid) ?? `pid ${pid}` } });
   };
   const threadName = (pid: number, tid: number, name: string) => {
     const key = pid * 2 ** 24 + tid;

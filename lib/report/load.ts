@@ -379,6 +379,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     traceStart: bounds.start,
     traceEnd,
     processes,
+    processNames: pNames,
     threads,
     threadNames: tNames,
     domainNames: new Map(allDomains.map((d) => [`${d.pid}/${d.domainId}`, d.name ?? ''])),

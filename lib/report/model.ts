@@ -83,7 +83,10 @@ export interface LoadedTrace {
   /** Trace end in the trace's clock (ns); open ranges end here. */
   traceStart: number;
   traceEnd: number;
+  /** Processes that have a GIL domain. */
   processes: Map<number, ProcessInfo>;
+  /** Every process the trace names (PROCESSES), GIL or not, by pid. */
+  processNames: Map<number, string>;
   /** Threads that have GIL ranges; GIL columns index into this. */
   threads: ThreadInfo[];
   /** Best name of every thread in the trace (ThreadNames, lowest priority wins), by globalTid. */
