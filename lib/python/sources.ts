@@ -40,7 +40,7 @@ export async function obtainTarball(release: Release, opts: ObtainOptions = {}):
       throw new GilNvtxError(`--tarball ${opts.tarball}: no such file.`, { exitCode: 2 });
     }
     say(`verifying ${opts.tarball}`);
-    const tarball = await verifyAgainst(release, opts.tarball, release.tarballs);
+    const tarball = await verifyAgainst(release, opts.tarball, [release.preferred, ...release.tarballs.filter((t) => t !== release.preferred)]);
     return { path: cacheCopy(opts.tarball, tarball, env, false), tarball, source: '--tarball' };
   }
 
