@@ -197,6 +197,22 @@ describe('buildPython with a small fake release', () => {
     expect(s.steps()).toEqual([]);
   });
 
+  it('--pyenv installs as <version>-gil-nvtx (<version>t-gil-nvtx free-threaded) under $(pyenv root)/versions', async () => {
+    const s = setup();
+    const bin = join(s.dir, 'bin');
+    const root = join(s.dir, 'pyenv-root');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'pyenv'), `#!/bin/sh\n[ "$1" = root ] && echo ${root}\n`, { mode: 0o755 });
+    const env = { ...s.env, PATH: `${bin}:${process.env.PATH}` };
+    const r = await buildPython(s.opts({ env, prefix: undefined, pyenv: true }));
+    expect(r.prefix).toBe(join(root, 'versions', `${FAKE_VERSION}-gil-nvtx`));
+    expect(existsSync(r.python)).toBe(true);
+    const t = await buildPython(s.opts({ env, prefix: undefined, pyenv: true, disableGil: true }));
+    expect(t.prefix).toBe(join(root, 'versions', `${FAKE_VERSION}t-gil-nvtx`));
+    const noPyenv = await buildError(buildPython(s.opts({ env: { ...s.env, PATH: '/nonexistent' }, prefix: undefined, pyenv: true })));
+    expect(noPyenv.message).toMatch(/pyenv root/);
+  });
+
   it('--disable-gil is refused for minors before 3.13', async () => {
     const s = setup();
     const err = await buildError(buildPython(s.opts({ release: undefined, version: '3.11.2', disableGil: true })));
