@@ -105,6 +105,14 @@ describe('buildPython with a small fake release', () => {
     expect(err.message).toMatch(/already exists and holds a different build/);
   });
 
+  it('two runs with the same arguments at once: one builds, the other waits and reuses it', async () => {
+    const s = setup();
+    const [a, b] = await Promise.all([buildPython(s.opts()), buildPython(s.opts())]);
+    expect([a.reused, b.reused].sort()).toEqual([false, true]);
+    expect(a.python).toBe(b.python);
+    expect(s.steps()).toEqual(['configure', 'make', 'install']);
+  });
+
   it('a failed install step does not rebuild on the re-run', async () => {
     const s = setup({ FAKE_INSTALL_FAIL: '1' });
     const err = await buildError(buildPython(s.opts()));
