@@ -1,0 +1,73 @@
+// Side by side, in one run: gil-nvtx's full analysis vs `nsys stats --report nvtxsum` on the same
+// generated nsys-schema export (1,000,000 holds + 1,000,000 waits). Wall time and peak RSS come from
+// /usr/bin/time -v for both; runs alternate so that machine noise hits both alike.
+// Usage: npm run build:ts && node bench/report/bench.mjs [--holds N] [--runs K] [--out file.sqlite]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateTrace } from './generate-trace.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const { values } = parseArgs({ options: { holds: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
+const holds = Number(values.holds ?? 1_000_000);
+const runs = Number(values.runs ?? 3);
+const file = values.out ?? join(homedir(), '.cache', 'gil-nvtx', 'bench', `report-${holds}.sqlite`);
+mkdirSync(dirname(file), { recursive: true });
+if (!existsSync(file)) {
+  process.stderr.write(`generating ${file} (${holds} holds + ${holds} waits)…\n`);
+  const g = generateTrace(file, { holds, threads: 8 });
+  process.stderr.write(`  ${g.nvtxRows} NVTX rows\n`);
+}
+
+function timed(cmd, args) {
+  const r = spawnSync('/usr/bin/time', ['-v', cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
+  const user = /User time \(seconds\): ([\d.]+)/.exec(r.stderr);
+  const sys = /System time \(seconds\): ([\d.]+)/.exec(r.stderr);
+  if (r.status !== 0 || !wall || !rss) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return {
+    wallS: Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]),
+    cpuS: Number(user?.[1] ?? 0) + Number(sys?.[1] ?? 0),
+    rssMB: Number(rss[1]) / 1024,
+    stdout: r.stdout,
+  };
+}
+
+const nsysReport = (() => {
+  const help = spawnSync(join(root, 'scripts/nsys-locked.sh'), ['120', 'stats', '--help-reports'], { encoding: 'utf8' });
+  return /\bnvtx_sum\b/.test(help.stdout) ? 'nvtx_sum' : 'nvtxsum';
+})();
+const csvOut = join(tmpdir(), `gil-nvtx-bench-${process.pid}`);
+const contenders = {
+  'gil-nvtx report (validation + stats + blame)': () => timed(process.execPath, [join(here, 'analyze-once.mjs'), file]),
+  [`nsys stats --report ${nsysReport}`]: () =>
+    timed(join(root, 'scripts/nsys-locked.sh'), ['600', 'stats', '--report', nsysReport, '--format', 'csv', '--force-overwrite=true', '--output', csvOut, file]),
+};
+const results = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+for (let i = 0; i < runs; i++) {
+  for (const [name, run] of Object.entries(contenders)) {
+    const r = run();
+    results[name].push(r);
+    process.stderr.write(`run ${i + 1}/${runs} ${name}: ${r.wallS.toFixed(2)} s, ${r.rssMB.toFixed(0)} MB\n`);
+  }
+}
+rmSync(`${csvOut}_${nsysReport}.csv`, { force: true });
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rows = Object.entries(results).map(([name, rs]) => ({
+  name,
+  wall: median(rs.map((r) => r.wallS)),
+  cpu: median(rs.map((r) => r.cpuS)),
+  rss: median(rs.map((r) => r.rssMB)),
+}));
+const [ours, theirs] = rows;
+console.log(`\n${holds.toLocaleString('en')} holds + ${holds.toLocaleString('en')} waits, median of ${runs} alternating runs\n`);
+console.log('| tool | wall time | CPU time | peak RSS |');
+console.log('|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.name} | ${r.wall.toFixed(2)} s | ${r.cpu.toFixed(2)} s | ${r.rss.toFixed(0)} MB |`);
+console.log(`| ratio (gil-nvtx / nsys) | ${(ours.wall / theirs.wall).toFixed(2)} | ${(ours.cpu / theirs.cpu).toFixed(2)} | ${(ours.rss / theirs.rss).toFixed(2)} |`);
+console.log(`\n${results[ours.name][0].stdout.trim()}`);
