@@ -103,6 +103,8 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
   let events = 0;
   let threads = 0;
   let dropped = 0;
+  let traceStart = Infinity;
+  let traceEnd = 0;
   const withoutCleanExit: number[] = [];
 
   const run = db.transaction(() => {
@@ -128,6 +130,8 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         }
         const processEnd = h.endNs ?? lastTs;
         if (h.endNs === null) withoutCleanExit.push(pid);
+        traceStart = Math.min(traceStart, h.startNs);
+        traceEnd = Math.max(traceEnd, processEnd);
         dropped += h.droppedEvents;
         const gilDomains = new Set([...domainNames].filter(([, n]) => n === GIL_DOMAIN).map(([d]) => d));
 
@@ -306,6 +310,9 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
       clock: COLLECTOR_CLOCK,
       version: traceFormatVersion(),
       timeUnit: 'ns',
+      // CLOCK_MONOTONIC bounds of the recording: first collector attach, last process end.
+      traceStart: String(traceStart),
+      traceEnd: String(traceEnd),
       processes: String(processNames.size),
       droppedEvents: String(dropped),
     })) insMeta.run(k, v);

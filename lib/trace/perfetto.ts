@@ -1,12 +1,19 @@
-import { GilNvtxError } from '../errors.js';
+import { join } from 'node:path';
+import { loadTrace, writePerfetto } from '../report/index.js';
+
+export const PERFETTO_FILE = 'trace.perfetto.json';
 
 /**
  * `gil-nvtx trace --format perfetto`: the Perfetto writer lives in lib/report (one source of truth);
- * this only hands it the merged trace.
+ * this only hands it the merged trace. Returns the file written.
  */
-export async function writePerfettoForTrace(_database: string, _outDir: string): Promise<string> {
-  throw new GilNvtxError('--format perfetto is not available yet: the Perfetto writer of lib/report is not in this build.', {
-    hint: `The trace itself was written. Use --format native for now.`,
-    exitCode: 2,
-  });
+export async function writePerfettoForTrace(database: string, outDir: string): Promise<string> {
+  const file = join(outDir, PERFETTO_FILE);
+  const trace = await loadTrace(database);
+  try {
+    writePerfetto(trace, file);
+  } finally {
+    trace.close();
+  }
+  return file;
 }
