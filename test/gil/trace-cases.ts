@@ -1,0 +1,119 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { nsysProfile, type NsysProfileResult } from '../../lib/nsys/run.js';
+import { nsysGate } from '../helpers/tools.js';
+import { checkGilInvariants, count, isOpen, readGilTrace, type GilRange, type GilTrace } from './gil-invariants.js';
+
+export const WORKLOAD = fileURLToPath(new URL('../../examples/workloads/gil_mix.py', import.meta.url));
+
+export interface TraceCase {
+  version: string;
+  disableGil?: boolean;
+  /** Extra environment for the traced run (PYTHON_GIL for free-threaded builds). */
+  env?: Record<string, string>;
+  /** PYTHON_GIL=0 on a free-threaded build: the GIL never exists, so no GIL events at all. */
+  expectNoGil?: boolean;
+}
+
+export type GetPython = (version: string, opts: { disableGil?: boolean }) => Promise<string>;
+
+const minorOf = (v: string) => Number(v.split('.')[1]);
+
+function label(c: TraceCase): string {
+  return `${c.version}${c.disableGil ? 't' : ''}${c.env ? ` ${Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
+}
+
+/** Which thread of a process is its main thread: the workload forks from it, so tid == pid in both. */
+const isMainThread = (r: GilRange) => r.tid === r.pid;
+
+async function traceWorkload(python: string, c: TraceCase, env: Record<string, string>, tag: string): Promise<{ run: NsysProfileResult; trace: GilTrace }> {
+  const dir = mkdtempSync(join(tmpdir(), `gil-trace-${tag}-`));
+  const run = await nsysProfile([python, '-u', WORKLOAD, '--seconds', '0.8'], {
+    output: join(dir, 'trace'),
+    forkBeforeExec: true,
+    timeoutSec: 240,
+    env: { ...process.env, ...c.env, ...env },
+  });
+  return { run, trace: readGilTrace(run.sqlite!) };
+}
+
+/**
+ * Builds (once) the patched interpreter, traces the workload under nsys, and checks what the patch
+ * promises. Shared by the CI test (interpreters from ensurePatchedPython) and local development.
+ */
+export function defineTraceCase(c: TraceCase, getPython: GetPython): void {
+  const minor = minorOf(c.version);
+  describe.skipIf(nsysGate.skip)(`GIL ranges of CPython ${label(c)} under nsys`, () => {
+    let python = '';
+    let run: NsysProfileResult;
+    let trace: GilTrace;
+    let parentPid = 0;
+
+    beforeAll(async () => {
+      python = await getPython(c.version, { disableGil: c.disableGil ?? false });
+      ({ run, trace } = await traceWorkload(python, c, {}, 'on'));
+      parentPid = Number(/^pid (\d+)/m.exec(run.output)?.[1] ?? 0);
+    }, 3_600_000);
+
+    it('is a patched build and the workload runs to the end under nsys', () => {
+      const probe = spawnSync(python, ['-c', "import ctypes; a = ctypes.c_char.in_dll(ctypes.pythonapi, '_Py_gil_nvtx_version'); print(ctypes.string_at(ctypes.addressof(a)).decode())"], { encoding: 'utf8' });
+      expect(probe.stdout.trim()).toBe('gil-nvtx 1');
+      expect(run.timedOut).toBe(false);
+      expect(run.output).toContain('fork child exited with status 0');
+      expect(run.output).toContain('main done');
+      expect(parentPid).toBeGreaterThan(0);
+    });
+
+    if (c.expectNoGil) {
+      it('emits no GIL event while the GIL is disabled', () => {
+        expect(trace.ranges).toEqual([]);
+        expect(trace.marks).toEqual([]);
+      });
+      return;
+    }
+
+    it('keeps every invariant: no overlapping holds per GIL, each hold right after a wait, nothing open', () => {
+      // Up to 3.11 the main thread never releases the GIL at exit (notes §8): its last hold, in the
+      // parent and in the fork child, is the one range allowed to stay open.
+      const allowOpen = (r: GilRange) => minor <= 11 && r.name === 'Holding GIL' && isMainThread(r);
+      const violations = checkGilInvariants(trace, allowOpen, { freeThreaded: c.disableGil });
+      expect(violations.slice(0, 10)).toEqual([]);
+      const open = trace.ranges.filter((r) => isOpen(trace, r));
+      if (minor <= 11) expect(open.length).toBeLessThanOrEqual(2);
+      else expect(open).toEqual([]);
+    });
+
+    it('records the parent and the fork child, each with its own waits and holds', () => {
+      const pids = [...new Set(trace.ranges.map((r) => r.pid))];
+      expect(pids).toContain(parentPid);
+      const child = pids.find((p) => p !== parentPid);
+      expect(child, `pids seen: ${pids.join(', ')}`).toBeDefined();
+      expect(count(trace, parentPid, 'Holding GIL')).toBeGreaterThan(100);
+      expect(count(trace, child!, 'Holding GIL')).toBeGreaterThan(3);
+      expect(count(trace, child!, 'Waiting for GIL')).toBeGreaterThanOrEqual(count(trace, child!, 'Holding GIL'));
+    });
+
+    it('raises drop-request marks under contention, with the interpreter id as payload', () => {
+      expect(trace.marks.filter((m) => m.pid === parentPid).length).toBeGreaterThan(10);
+      expect(new Set(trace.ranges.map((r) => r.interpId))).toEqual(new Set([0]));
+      expect(new Set(trace.marks.map((m) => m.interpId))).toEqual(new Set([0]));
+    });
+
+    it('shows the thread that sleeps in C while holding the GIL as one long hold', () => {
+      // usleep(200000) through ctypes.PyDLL keeps the GIL: a hold of at least that long must exist.
+      const long = trace.ranges.filter((r) => r.name === 'Holding GIL' && r.pid === parentPid && !isOpen(trace, r) && r.end! - r.start >= 190e6);
+      expect(long.length).toBeGreaterThanOrEqual(1);
+    });
+
+    it('emits nothing with PYTHON_GIL_NVTX=0', async () => {
+      const off = await traceWorkload(python, c, { PYTHON_GIL_NVTX: '0' }, 'off');
+      expect(off.run.output).toContain('main done');
+      expect(off.trace.ranges).toEqual([]);
+      expect(off.trace.marks).toEqual([]);
+    }, 600_000);
+  });
+}
