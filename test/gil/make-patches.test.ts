@@ -100,6 +100,8 @@ describe('the committed patches', () => {
     for (const [call, n] of Object.entries(expectedCalls(minor))) {
       expect(added.filter((l) => l.includes(call)), `${call} in 3.${minor}`).toHaveLength(n);
     }
+    // pyenv's python-build picks -p1 only for patches with a git header.
+    expect(patch).toMatch(/^diff --git a\/Python\/ceval_gil_nvtx\.h b\/Python\/ceval_gil_nvtx\.h$/m);
     // Only insertions: the patch never changes or removes a CPython line.
     expect(gilFileDiff(patch).split('\n').filter((l) => l.startsWith('-') && !l.startsWith('---'))).toEqual([]);
     expect(added).toHaveLength(Object.values(expectedCalls(minor)).reduce((a, b) => a + b, 0));
