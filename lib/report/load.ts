@@ -154,6 +154,19 @@ function gilDomains(db: Database.Database, schema: TraceSchema, source: string):
   );
 }
 
+type Row = [number, number | null, number, number];
+const ROWID_WINDOW = 65536;
+
+/** rowid range of NVTX_EVENTS, or null when it has none (a view, say). */
+function rowidBounds(db: Database.Database): { min: number; max: number } | null {
+  try {
+    const r = db.prepare('SELECT min(rowid), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number | null, number | null];
+    return r[0] === null || r[1] === null ? null : { min: Number(r[0]), max: Number(r[1]) };
+  } catch {
+    return null;
+  }
+}
+
 class RangeBuilder {
   start = f64();
   end = f64();
@@ -281,8 +294,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     // Payload and kind travel in one column: every column costs per row, and interpreter ids are small.
     const sql =
       `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
-      `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) AND (${domainFilter})` +
-      (ordered ? ' ORDER BY start' : '');
+      `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) AND (${domainFilter})`;
     const gils = new Map<string, GilBuilder>();
     const threadIndex = new Map<number, number>();
     const threadIds: number[] = [];
@@ -294,11 +306,11 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     let prevStart = -Infinity;
     let sorted = true;
     let maxEnd = -Infinity;
-    for (const row of db.prepare(sql).raw(true).iterate() as IterableIterator<[number, number | null, number, number]>) {
+    const take = (row: Row): void => {
       const start = row[0];
       const code = row[3];
       const kind = code & 3;
-      if (kind === 3) continue;
+      if (kind === 3) return;
       if (start < prevStart) sorted = false;
       prevStart = start;
       const gt = row[2];
@@ -330,7 +342,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
       if (kind === 2) {
         lastGil.dropTime.push(start);
         lastGil.dropThread.push(lastThread);
-        continue;
+        return;
       }
       const r = kind === 1 ? lastGil.holds : lastGil.waits;
       const end = row[1];
@@ -338,6 +350,18 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
       r.end.push(end === null ? NaN : end);
       r.thread.push(lastThread);
       if (end !== null && end > maxEnd) maxEnd = end;
+    };
+    const bounds = ordered ? null : rowidBounds(db);
+    if (bounds) {
+      // Storage order in rowid windows: `.all()` per window costs a quarter less than a row-by-row
+      // iterator (one native call per window instead of one per row) and keeps memory bounded.
+      const stmt = db.prepare(`${sql} AND rowid >= ? AND rowid < ?`).raw(true);
+      for (let lo = bounds.min; lo <= bounds.max; lo += ROWID_WINDOW) {
+        const rows = stmt.all(lo, lo + ROWID_WINDOW) as Row[];
+        for (let i = 0; i < rows.length; i++) take(rows[i]!);
+      }
+    } else {
+      for (const row of db.prepare(ordered ? `${sql} ORDER BY start` : sql).raw(true).iterate() as IterableIterator<Row>) take(row);
     }
     return { gils, threadIds, sorted, maxEnd };
   };
