@@ -1,0 +1,123 @@
+/*
+ * Native unit test (ctest): loads the collector through NVTX's own injection path, makes NVTX calls,
+ * then decodes this process's raw file and checks the records against raw_format.h.
+ * Usage: raw_format_test <path of gil_nvtx_collector.so>
+ */
+#define _GNU_SOURCE
+#include <nvtx3/nvToolsExt.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "raw_format.h"
+
+static int failures;
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                     \
+    }                                                                 \
+  } while (0)
+
+static const unsigned char *map_trace(const char *dir, size_t *size) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[4096] = "";
+  while (d && (e = readdir(d)) != NULL) {
+    if (strstr(e->d_name, ".gnvtx")) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+  }
+  if (d) closedir(d);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return NULL;
+  struct stat st;
+  fstat(fd, &st);
+  *size = (size_t)st.st_size;
+  void *p = mmap(NULL, *size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  char dir[] = "/tmp/gil-nvtx-raw-test-XXXXXX";
+  if (!mkdtemp(dir)) return 2;
+  setenv("NVTX_INJECTION64_PATH", argv[1], 1);
+  setenv("GIL_NVTX_TRACE_DIR", dir, 1);
+
+  /* Only the injection entry point is visible. */
+  void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  CHECK(lib != NULL);
+  CHECK(lib && dlsym(lib, "InitializeInjectionNvtx2") != NULL);
+  CHECK(lib && dlsym(lib, "rec_init") == NULL);
+  CHECK(lib && dlsym(lib, "rec_reserve_slow") == NULL);
+
+  nvtxDomainHandle_t gil = nvtxDomainCreateA("CPython GIL");
+  nvtxStringHandle_t holding = nvtxDomainRegisterStringA(gil, "Holding GIL");
+  nvtxEventAttributes_t a;
+  memset(&a, 0, sizeof a);
+  a.version = NVTX_VERSION;
+  a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
+  a.messageType = NVTX_MESSAGE_TYPE_REGISTERED;
+  a.message.registered = holding;
+  a.payloadType = NVTX_PAYLOAD_TYPE_UNSIGNED_INT64;
+  a.payload.ullValue = 5;
+  CHECK(nvtxDomainRangePushEx(gil, &a) == 0);
+  CHECK(nvtxDomainRangePop(gil) == 0);
+  nvtxRangeId_t id = nvtxDomainRangeStartEx(gil, &a);
+  CHECK(id != 0);
+  nvtxDomainRangeEnd(gil, id);
+  nvtxMarkA("m");
+
+  size_t size = 0;
+  const unsigned char *f = map_trace(dir, &size);
+  CHECK(f != NULL);
+  if (!f) return 1;
+  CHECK(memcmp(f, RAW_MAGIC, 8) == 0);
+  uint32_t pid, chunk_size;
+  memcpy(&pid, f + RAW_OFF_PID, 4);
+  memcpy(&chunk_size, f + RAW_OFF_CHUNK_SIZE, 4);
+  CHECK(pid == (uint32_t)getpid());
+  CHECK(size >= RAW_HEADER_SIZE + chunk_size);
+
+  const unsigned char *chunk = f + RAW_HEADER_SIZE;
+  uint32_t magic;
+  memcpy(&magic, chunk, 4);
+  CHECK(magic == RAW_CHUNK_MAGIC);
+  const uint64_t *w = (const uint64_t *)(chunk + RAW_CHUNK_HEADER_SIZE);
+  const unsigned expected[] = {RAW_THREAD, RAW_DOMAIN, RAW_STRING, RAW_PUSH, RAW_POP, RAW_START, RAW_END, RAW_MARK};
+  uint64_t last_ts = 0, start_id = 0;
+  for (unsigned i = 0; i < sizeof expected / sizeof *expected; i++) {
+    uint64_t h = w[0];
+    unsigned kind = h & 0xff, flags = (h >> 8) & 0xff, words = (h >> 16) & 0xffff;
+    CHECK(kind == expected[i]);
+    CHECK(words >= 2);
+    CHECK(w[1] >= last_ts); /* one thread's records are in time order */
+    last_ts = w[1];
+    if (kind == RAW_PUSH || kind == RAW_START) {
+      CHECK((flags & RAW_F_REGISTERED) != 0);
+      CHECK(((flags & RAW_F_PAYLOAD_MASK) >> RAW_F_PAYLOAD_SHIFT) == NVTX_PAYLOAD_TYPE_UNSIGNED_INT64);
+      CHECK((flags & RAW_F_CPU) != 0); /* CPython GIL domain: thread CPU time recorded */
+    }
+    if (kind == RAW_POP || kind == RAW_END) CHECK((flags & RAW_F_CPU) != 0);
+    if (kind == RAW_START) start_id = w[2];
+    if (kind == RAW_END) CHECK(w[2] == start_id && (start_id & RAW_RANGE_GIL_BIT));
+    if (kind == RAW_MARK) CHECK((flags & RAW_F_CPU) == 0 && (uint32_t)(h >> 32) == 0);
+    w += words;
+  }
+  CHECK(w[0] == 0); /* nothing after the last record yet */
+
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  return failures ? 1 : 0;
+}
