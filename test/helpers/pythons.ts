@@ -84,3 +84,24 @@ export async function patchedPythonOrSkip(version: string, opts: { disableGil?: 
     return { skip: `patched CPython ${buildName(version, opts.disableGil ?? false)} unavailable: ${e.message}` };
   }
 }
+
+/** Whether the test interpreter is already built (with any patch); cheap, for deciding to build lazily. */
+export function testPythonBuilt(version: string, disableGil = false): boolean {
+  const stamp = readStamp(testPythonPrefix(version, disableGil));
+  return stamp !== null && stamp.python !== undefined;
+}
+
+/**
+ * Which interpreters a long-running test file should use: all of the CI set in CI; locally the ones
+ * named in GIL_NVTX_TEST_PYTHONS (built on demand) plus those already built, so a plain local `npm test`
+ * does not start five CPython builds.
+ */
+export function pythonsToTest(env: NodeJS.ProcessEnv = process.env): { version: string; disableGil?: boolean; reason?: string }[] {
+  if (env[REQUIRE_PYTHONS] === '1') return CI_PYTHONS;
+  const named = env.GIL_NVTX_TEST_PYTHONS ? testPythons(env) : [];
+  return CI_PYTHONS.map((p) =>
+    named.includes(p) || testPythonBuilt(p.version, p.disableGil)
+      ? p
+      : { ...p, reason: `not built yet; GIL_NVTX_TEST_PYTHONS=${buildName(p.version, p.disableGil ?? false)} builds it (or set ${REQUIRE_PYTHONS}=1)` },
+  );
+}

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qdstrmImporterProblem, runDoctor } from '../../lib/python/doctor.js';
+import { patchedPythonOrSkip, pythonsToTest } from '../helpers/pythons.js';
 import { nsysGate, nsysPath } from '../helpers/tools.js';
 
 let work: string;
@@ -37,6 +38,21 @@ describe('gil-nvtx doctor', () => {
     expect(byName.patched).toMatchObject({ status: 'fail', required: true });
     expect(report.python).toMatchObject({ patched: false, patchVersion: null, stamp: null });
     expect(report.ok).toBe(false);
+  });
+
+  // A patched interpreter from the test set (CI builds them all; locally only if already built).
+  const patchedCase = pythonsToTest().find((p) => !p.disableGil && p.reason === undefined);
+  it.skipIf(!patchedCase)('reports a patched interpreter: symbol value, build stamp, version', { timeout: 3_600_000 }, async (ctx) => {
+    const got = await patchedPythonOrSkip(patchedCase!.version);
+    if ('skip' in got) return ctx.skip(got.skip);
+    const report = await runDoctor(got.python, { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
+    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
+    expect(byName.patched!.status).toBe('ok');
+    expect(report.python!.patchVersion).toMatch(/^gil-nvtx /);
+    expect(report.python!.version).toBe(patchedCase!.version);
+    expect(report.python!.stamp).toMatchObject({ version: patchedCase!.version, patchedSymbol: true });
+    expect(byName['build stamp']!.status).toBe('ok');
+    expect(report.ok).toBe(true);
   });
 
   it('finds the NVTX headers and says where; fails when they are missing', async () => {
