@@ -172,14 +172,19 @@ class RangeBuilder {
   end = f64();
   thread = i32();
   lastStart = -Infinity;
-  finish(traceEnd: number): RangeColumns {
+  /**
+   * `openAt`: where the producer cuts ranges that never closed — nsys at trace end, the collector at
+   * the end of the process; a range ending there (or with no end at all) is open. `Infinity` when
+   * unknown: then only a missing end means open, and it is cut at `traceEnd`.
+   */
+  finish(openAt: number, traceEnd: number): RangeColumns {
     const end = this.end.view();
     const open = new Uint8Array(this.start.length);
+    const cut = Number.isFinite(openAt) ? openAt : traceEnd;
     for (let i = 0; i < end.length; i++) {
-      // nsys writes the trace end into a range that never closed; the collector leaves it NULL (NaN here).
-      if (!(end[i]! < traceEnd)) {
+      if (!(end[i]! < openAt)) {
         open[i] = 1;
-        end[i] = Math.max(traceEnd, this.start.data[i]!);
+        end[i] = Math.max(Number.isNaN(end[i]!) ? cut : end[i]!, this.start.data[i]!);
       }
     }
     return { start: this.start.view(), end, thread: this.thread.view(), open, count: this.start.length };
@@ -196,7 +201,7 @@ interface GilBuilder {
   dropThread: Column<Int32Array>;
 }
 
-function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: number; end: number | null } {
+function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: number | null; end: number | null } {
   if (hasColumns(schema, 'ANALYSIS_DETAILS', ['duration'])) {
     const row = db.prepare('SELECT duration FROM ANALYSIS_DETAILS LIMIT 1').get() as { duration: number } | undefined;
     if (row && row.duration > 0) return { start: 0, end: Number(row.duration) };
@@ -207,7 +212,21 @@ function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: n
     const end = Number(get('traceEnd', 'endNs'));
     if (Number.isFinite(end) && end > 0) return { start: Number(get('traceStart', 'startNs') ?? 0) || 0, end };
   }
-  return { start: 0, end: null };
+  return { start: null, end: null };
+}
+
+/** Per-process end times the collector records (GILNVTX_PROCESSES); open ranges are cut there. */
+function processEnds(db: Database.Database, schema: TraceSchema): Map<number, number> {
+  const ends = new Map<number, number>();
+  if (!schema.tables.has('GILNVTX_PROCESSES')) return ends;
+  try {
+    for (const [pid, end] of db.prepare('SELECT pid, max(end) FROM GILNVTX_PROCESSES WHERE end IS NOT NULL GROUP BY pid').raw(true).all() as [number, number][]) {
+      ends.set(Number(pid), Number(end));
+    }
+  } catch {
+    /* an older collector table without these columns: fall back to the trace bounds */
+  }
+  return ends;
 }
 
 function readProducer(db: Database.Database, schema: TraceSchema): { producer: TraceProducer; version: string | null } {
@@ -306,12 +325,14 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     let prevStart = -Infinity;
     let sorted = true;
     let maxEnd = -Infinity;
+    let minStart = Infinity;
     const take = (row: Row): void => {
       const start = row[0];
       const code = row[3];
       const kind = code & 3;
       if (kind === 3) return;
       if (start < prevStart) sorted = false;
+      else if (start < minStart) minStart = start;
       prevStart = start;
       const gt = row[2];
       if (gt !== lastGt) {
@@ -363,7 +384,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     } else {
       for (const row of db.prepare(ordered ? `${sql} ORDER BY start` : sql).raw(true).iterate() as IterableIterator<Row>) take(row);
     }
-    return { gils, threadIds, sorted, maxEnd };
+    return { gils, threadIds, sorted, maxEnd, minStart };
   };
 
   opts.onProgress?.('reading GIL ranges…');
@@ -371,7 +392,11 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   // nsys 2022.4 exports rows in time order, so the cheap unordered scan usually suffices; newer nsys
   // versions do not promise an order, and then SQL sorts.
   if (!pass.sorted) pass = read(true);
-  const traceEnd = bounds.end ?? (Number.isFinite(pass.maxEnd) ? pass.maxEnd : 0);
+  const procEnds = processEnds(db, schema);
+  const traceEnd = bounds.end ?? (procEnds.size > 0 ? Math.max(...procEnds.values()) : Number.isFinite(pass.maxEnd) ? pass.maxEnd : 0);
+  const traceStart = bounds.start ?? (Number.isFinite(pass.minStart) ? pass.minStart : 0);
+  // Where each process's never-closed ranges were cut (see RangeBuilder.finish).
+  const openAt = (pid: number) => procEnds.get(pid) ?? (bounds.end !== null ? bounds.end : Infinity);
 
   const tNames = threadNames(db, schema);
   const pNames = processNames(db, schema);
@@ -389,8 +414,8 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
       key: g.key,
       pid: g.pid,
       interpreterId: g.interpreterId,
-      holds: g.holds.finish(traceEnd),
-      waits: g.waits.finish(traceEnd),
+      holds: g.holds.finish(openAt(g.pid), traceEnd),
+      waits: g.waits.finish(openAt(g.pid), traceEnd),
       drops: { time: g.dropTime.view(), thread: g.dropThread.view(), count: g.dropTime.length },
     }));
   const { producer, version } = readProducer(db, schema);
@@ -400,7 +425,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     sqlitePath,
     producer,
     producerVersion: version,
-    traceStart: bounds.start,
+    traceStart,
     traceEnd,
     processes,
     processNames: pNames,

@@ -94,6 +94,20 @@ describe('report analysis on synthetic nsys exports', () => {
     expect(collector.blame[1]!.holderCpu.state).toBe('on-cpu');
   });
 
+  it('collector traces: a range cut at its process end (not trace end) is open', async () => {
+    const g = fixture('collector-open', { collector: true, openFinalHold: true });
+    const db = new Database(g.path);
+    db.exec('DROP TABLE ANALYSIS_DETAILS');
+    db.exec('CREATE TABLE GILNVTX_PROCESSES (globalPid INTEGER, pid INTEGER, ppid INTEGER, forkedFrom INTEGER, start INTEGER, end INTEGER, cleanExit INTEGER, droppedEvents INTEGER, commandLine TEXT, file TEXT)');
+    // The Node process outlives Python by 50 ms: the trace ends later than Python's open hold.
+    db.prepare('INSERT INTO GILNVTX_PROCESSES (pid, start, end) VALUES (?, 0, ?), (?, 0, ?)').run(g.pid, g.traceEnd, g.nodePid, g.traceEnd + 50_000_000);
+    db.close();
+    const r = await reportOf(g.path);
+    expect(r.trace.endNs).toBe(g.traceEnd + 50_000_000);
+    expect(r.validation.notes.map((n) => n.kind)).toEqual(['open-final-hold']);
+    expect(r.blame[0]!.durationNs).toBe(200_000_000);
+  });
+
   it('reads a collector trace folder (<dir>/trace.sqlite)', async () => {
     const g = fixture('trace', { collector: true });
     const dir = g.path.replace(/\/[^/]+$/, '');
