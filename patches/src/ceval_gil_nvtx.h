@@ -55,9 +55,20 @@ __attribute__((visibility("default"), used))
 #endif
 const char _Py_gil_nvtx_version[] = _PY_GIL_NVTX_VERSION;
 
-/* 0 = not yet initialised, 1 = on, -1 = off (PYTHON_GIL_NVTX=0). Set once, by the first take_gil,
-   which runs single-threaded in _PyEval_InitGIL. */
+/* 0 = not yet initialised, 2 = being initialised, 1 = on, -1 = off (PYTHON_GIL_NVTX=0). The first
+   take_gil normally runs single-threaded in _PyEval_InitGIL; a free-threaded build whose GIL starts
+   disabled may first get here from several threads at once, hence the compare-and-swap. */
 static int _py_gil_nvtx_state = 0;
+#if defined(__GNUC__) || defined(__clang__)
+#  define _PY_GIL_NVTX_STATE() __atomic_load_n(&_py_gil_nvtx_state, __ATOMIC_ACQUIRE)
+#  define _PY_GIL_NVTX_SET_STATE(v) __atomic_store_n(&_py_gil_nvtx_state, (v), __ATOMIC_RELEASE)
+#  define _PY_GIL_NVTX_CLAIM_INIT() \
+       __atomic_compare_exchange_n(&_py_gil_nvtx_state, &(int){0}, 2, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#else
+#  define _PY_GIL_NVTX_STATE() (_py_gil_nvtx_state)
+#  define _PY_GIL_NVTX_SET_STATE(v) (_py_gil_nvtx_state = (v))
+#  define _PY_GIL_NVTX_CLAIM_INIT() (_py_gil_nvtx_state == 0 ? (_py_gil_nvtx_state = 2, 1) : 0)
+#endif
 static nvtxDomainHandle_t _py_gil_nvtx_domain;
 static nvtxEventAttributes_t _py_gil_nvtx_wait_attr;
 static nvtxEventAttributes_t _py_gil_nvtx_hold_attr;
@@ -98,11 +109,11 @@ _py_gil_nvtx_init(void)
     int saved_errno = errno;
     const char *env = getenv("PYTHON_GIL_NVTX");
     if (env != NULL && strcmp(env, "0") == 0) {
-        _py_gil_nvtx_state = -1;
+        _PY_GIL_NVTX_SET_STATE(-1);
     }
     else {
         _py_gil_nvtx_register();
-        _py_gil_nvtx_state = 1;
+        _PY_GIL_NVTX_SET_STATE(1);
     }
     errno = saved_errno;
 }
@@ -110,10 +121,12 @@ _py_gil_nvtx_init(void)
 static inline void
 _py_gil_nvtx_wait_begin(uint64_t interp_id, uint32_t gil_id)
 {
-    if (_py_gil_nvtx_state == 0) {
+    int state = _PY_GIL_NVTX_STATE();
+    if (state == 0 && _PY_GIL_NVTX_CLAIM_INIT()) {
         _py_gil_nvtx_init();
+        state = _PY_GIL_NVTX_STATE();
     }
-    if (_py_gil_nvtx_state < 0) {
+    if (state != 1) {
         return;
     }
     int saved_errno = errno;
@@ -127,7 +140,7 @@ _py_gil_nvtx_wait_begin(uint64_t interp_id, uint32_t gil_id)
 static inline void
 _py_gil_nvtx_wait_end(void)
 {
-    if (_py_gil_nvtx_state <= 0 || _py_gil_nvtx_wait_id == 0) {
+    if (_py_gil_nvtx_wait_id == 0 || _PY_GIL_NVTX_STATE() != 1) {
         return;
     }
     int saved_errno = errno;
@@ -139,7 +152,7 @@ _py_gil_nvtx_wait_end(void)
 static inline void
 _py_gil_nvtx_hold_begin(const void *gil, uint64_t interp_id, uint32_t gil_id)
 {
-    if (_py_gil_nvtx_state <= 0) {
+    if (_PY_GIL_NVTX_STATE() != 1) {
         return;
     }
     int saved_errno = errno;
@@ -164,7 +177,7 @@ _py_gil_nvtx_hold_begin(const void *gil, uint64_t interp_id, uint32_t gil_id)
 static inline void
 _py_gil_nvtx_hold_end(const void *gil)
 {
-    if (_py_gil_nvtx_state <= 0) {
+    if (_PY_GIL_NVTX_STATE() != 1) {
         return;
     }
     for (int i = _py_gil_nvtx_nheld - 1; i >= 0; i--) {
@@ -185,7 +198,7 @@ _py_gil_nvtx_hold_end(const void *gil)
 static inline void
 _py_gil_nvtx_drop_request(uint64_t interp_id, uint32_t gil_id)
 {
-    if (_py_gil_nvtx_state <= 0) {
+    if (_PY_GIL_NVTX_STATE() != 1) {
         return;
     }
     int saved_errno = errno;
@@ -206,7 +219,7 @@ _py_gil_nvtx_fork_child(void)
 {
     _py_gil_nvtx_wait_id = 0;
     _py_gil_nvtx_nheld = 0;
-    if (_py_gil_nvtx_state > 0) {
+    if (_PY_GIL_NVTX_STATE() == 1) {
         int saved_errno = errno;
         _py_gil_nvtx_register();
         errno = saved_errno;

@@ -29,18 +29,19 @@ export function readGilTrace(sqlite: string): GilTrace {
   try {
     const hasNvtx = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'NVTX_EVENTS'").get();
     if (!hasNvtx) return { ranges: [], marks: [], sessionEnd: Number.POSITIVE_INFINITY };
-    // Domain ids are per process: resolve the GIL domain per pid (notes/nsys.md §6).
+    // Domain ids are per process: resolve the GIL domain per pid (notes/nsys.md §6). A process may
+    // create it twice (the patch registers again in a fork child), hence DISTINCT.
     const rows = db
       .prepare(
         `SELECT e.eventType AS type, e.start, e.end, (e.globalTid >> 24) & 0xFFFFFF AS pid,
                 e.globalTid & 0xFFFFFF AS tid, COALESCE(s.value, e.text) AS name,
                 e.uint64Value AS interpId, COALESCE(e.category, 0) AS gilId
            FROM NVTX_EVENTS AS e
-           JOIN NVTX_EVENTS AS d
-             ON d.eventType = 75 AND d.domainId = e.domainId
-            AND ((d.globalTid >> 24) & 0xFFFFFF) = ((e.globalTid >> 24) & 0xFFFFFF)
+           JOIN (SELECT DISTINCT domainId, (globalTid >> 24) & 0xFFFFFF AS pid FROM NVTX_EVENTS
+                  WHERE eventType = 75 AND text = 'CPython GIL') AS d
+             ON d.domainId = e.domainId AND d.pid = ((e.globalTid >> 24) & 0xFFFFFF)
            LEFT JOIN StringIds AS s ON s.id = e.textId
-          WHERE e.eventType IN (34, 59, 60) AND d.text = 'CPython GIL'
+          WHERE e.eventType IN (34, 59, 60)
           ORDER BY e.start`,
       )
       .all() as { type: number; start: number; end: number | null; pid: number; tid: number; name: string; interpId: number | null; gilId: number }[];
