@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPython, readStamp } from '../../lib/python/build.js';
 import { sha256File } from '../../lib/python/checksum.js';
@@ -28,45 +28,63 @@ export function testPythons(env: NodeJS.ProcessEnv = process.env): { version: st
   return CI_PYTHONS.filter((p) => only.includes(buildName(p.version, p.disableGil ?? false)));
 }
 
-export function testPythonPrefix(version: string, disableGil = false): string {
-  return join(cacheRoot(), 'test-pythons', buildName(version, disableGil));
+/**
+ * Test interpreters live in ~/.cache/gil-nvtx/test-pythons/<name>-<patch sha256[:12]>: a changed patch
+ * gets a new folder instead of replacing one that another test process may be running right now.
+ */
+export function testPythonPrefix(version: string, disableGil: boolean, patchSha256: string): string {
+  return join(cacheRoot(), 'test-pythons', `${buildName(version, disableGil)}-${patchSha256.slice(0, 12)}`);
+}
+
+// Builds for patches that changed more than this long ago are removed when a newer one is built.
+const STALE_MS = 2 * 3600_000;
+
+function pruneStale(version: string, disableGil: boolean, keep: string): void {
+  const dir = join(cacheRoot(), 'test-pythons');
+  const prefix = `${buildName(version, disableGil)}-`;
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (!entry.startsWith(prefix) || entry.endsWith('.lock') || path === keep || existsSync(`${path}.lock`)) continue;
+    const builtAt = Date.parse(readStamp(path)?.builtAt ?? '');
+    if (Number.isFinite(builtAt) && Date.now() - builtAt > STALE_MS) rmSync(path, { recursive: true, force: true });
+  }
 }
 
 /**
- * Path of a patched interpreter for tests. Builds it once into ~/.cache/gil-nvtx/test-pythons/<name>
- * (lock-protected across vitest's worker processes) and reuses it across runs while its build stamp
- * matches the current patch file; a stale one (patch changed) is rebuilt. CPython's own test modules
+ * Path of a patched interpreter for tests. Builds it once (lock-protected across vitest's worker
+ * processes) and reuses it across runs while the patch file is unchanged. CPython's own test modules
  * stay in (no --disable-test-modules): the regression suites need _testcapi.
  */
 export async function ensurePatchedPython(version: string, opts: { disableGil?: boolean } = {}): Promise<string> {
   const disableGil = opts.disableGil ?? false;
-  const prefix = testPythonPrefix(version, disableGil);
   const patchFile = process.env.GIL_NVTX_PATCH_FILE ?? (await resolvePatchFile(version));
   const patchSha256 = await sha256File(patchFile);
+  const prefix = testPythonPrefix(version, disableGil, patchSha256);
+  const label = buildName(version, disableGil);
   return withLock(`${prefix}.lock`, async () => {
-    const stamp = readStamp(prefix);
-    if (stamp && stamp.patchSha256 !== patchSha256) {
-      process.stderr.write(`[test-pythons] ${buildName(version, disableGil)}: the patch changed since it was built; rebuilding\n`);
-      rmSync(prefix, { recursive: true, force: true });
-    }
     const quiet = process.env.CI === 'true';
     const started = Date.now();
-    const r = await buildPython({
-      version,
-      prefix,
-      disableGil,
-      patchFile,
-      quiet,
-      onProgress: quiet ? () => {} : (stage, message) => process.stderr.write(`[test-pythons ${buildName(version, disableGil)}] [${stage}] ${message}\n`),
-    }).catch((err: unknown) => {
+    const build = () =>
+      buildPython({
+        version,
+        prefix,
+        disableGil,
+        patchFile,
+        quiet,
+        onProgress: quiet ? () => {} : (stage, message) => process.stderr.write(`[test-pythons ${label}] [${stage}] ${message}\n`),
+      });
+    const r = await build().catch((err: unknown) => {
       if (/already exists and holds a different build/.test(String((err as Error).message))) {
-        // built with other flags or NVTX headers: this folder is ours to replace
+        // same patch, other NVTX headers or flags: this folder is ours to replace
         rmSync(prefix, { recursive: true, force: true });
-        return buildPython({ version, prefix, disableGil, patchFile, quiet: true });
+        return build();
       }
       throw err;
     });
-    if (!r.reused) process.stderr.write(`[test-pythons] built ${buildName(version, disableGil)} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+    if (!r.reused) {
+      process.stderr.write(`[test-pythons] built ${label} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+      pruneStale(version, disableGil, prefix);
+    }
     return r.python;
   });
 }
@@ -85,10 +103,11 @@ export async function patchedPythonOrSkip(version: string, opts: { disableGil?: 
   }
 }
 
-/** Whether the test interpreter is already built (with any patch); cheap, for deciding to build lazily. */
+/** Whether a test interpreter of that version was built here before (for any patch); cheap and sync. */
 export function testPythonBuilt(version: string, disableGil = false): boolean {
-  const stamp = readStamp(testPythonPrefix(version, disableGil));
-  return stamp !== null && stamp.python !== undefined;
+  const dir = join(cacheRoot(), 'test-pythons');
+  const prefix = `${buildName(version, disableGil)}-`;
+  return existsSync(dir) && readdirSync(dir).some((e) => e.startsWith(prefix) && !e.endsWith('.lock') && readStamp(join(dir, e))?.python !== undefined);
 }
 
 /**
