@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { GilNvtxError } from '../errors.js';
@@ -312,7 +312,7 @@ export async function hasGilNvtxSymbol(python: string): Promise<boolean | null> 
   const candidates = [python];
   const lib = join(dirname(python), '..', 'lib');
   try {
-    for (const f of (await import('node:fs')).readdirSync(lib)) if (/^libpython3.*\.so/.test(f)) candidates.push(join(lib, f));
+    for (const f of readdirSync(lib)) if (/^libpython3.*\.so/.test(f)) candidates.push(join(lib, f));
   } catch {
     /* no lib folder */
   }
@@ -320,7 +320,10 @@ export async function hasGilNvtxSymbol(python: string): Promise<boolean | null> 
   for (const file of candidates) {
     try {
       if (!statSync(file).isFile()) continue;
-      const head = readFileSync(file).subarray(0, 4);
+      const head = Buffer.alloc(4);
+      const fd = openSync(file, 'r');
+      readSync(fd, head, 0, 4, 0);
+      closeSync(fd);
       if (head.toString('latin1') !== '\x7fELF') continue;
     } catch {
       continue;
