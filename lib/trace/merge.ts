@@ -70,12 +70,48 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
 }
 
 function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'output'> {
+  // Positional parameters: this statement runs once per event (millions of times).
   const insEvent = db.prepare(
     `INSERT INTO NVTX_EVENTS (start, end, eventType, rangeId, category, color, text, globalTid, endGlobalTid, textId, domainId,
        uint64Value, int64Value, doubleValue, uint32Value, int32Value, floatValue)
-     VALUES (@start, @end, @eventType, @rangeId, @category, @color, @text, @globalTid, @endGlobalTid, @textId, @domainId,
-       @uint64Value, @int64Value, @doubleValue, @uint32Value, @int32Value, @floatValue)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  const PAYLOAD_INDEX: Record<string, number> = { uint64Value: 11, int64Value: 12, doubleValue: 13, uint32Value: 14, int32Value: 15, floatValue: 16 };
+  const row: unknown[] = new Array(17).fill(null);
+  /** One NVTX_EVENTS row; `r` supplies category, color, message and payload. */
+  const insertEvent = (
+    r: RawRecord | null,
+    resolveString: (id: number) => number | null,
+    start: number,
+    end: number | null,
+    eventType: number,
+    rangeId: number | null,
+    gtid: number,
+    endGtid: number | null,
+    domainId: number,
+    text: string | null = null,
+    category: number | null = null,
+  ) => {
+    row.fill(null);
+    row[0] = start;
+    row[1] = end;
+    row[2] = eventType;
+    row[3] = rangeId;
+    row[7] = gtid;
+    row[8] = endGtid;
+    row[10] = domainId;
+    if (r) {
+      row[4] = r.category ?? null;
+      row[5] = r.color ?? null;
+      if (r.stringId !== undefined) row[9] = resolveString(r.stringId);
+      else row[6] = r.text ?? null;
+      if (r.payload) row[PAYLOAD_INDEX[r.payload.column]!] = r.payload.value;
+    } else {
+      row[4] = category;
+      row[6] = text;
+    }
+    insEvent.run(row);
+  };
   const insString = db.prepare('INSERT INTO StringIds (id, value) VALUES (?, ?)');
   const insThreadName = db.prepare('INSERT INTO ThreadNames (nameId, priority, globalTid) VALUES (?, ?, ?)');
   const insCpu = db.prepare('INSERT INTO GILNVTX_RANGE_CPU (globalTid, start, end, cpuNs) VALUES (?, ?, ?, ?)');
@@ -141,53 +177,21 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         const earlyEnds = new Map<string, { ts: number; tid: number; cpuNs?: number }>();
         const resources = new Map<string, unknown[]>();
 
-        const attrs = (r: RawRecord) => {
-          const row: Record<string, unknown> = {
-            category: r.category ?? null,
-            color: r.color ?? null,
-            text: r.stringId === undefined ? (r.text ?? null) : null,
-            textId: r.stringId === undefined ? null : (strings.get(r.stringId) ?? null),
-            uint64Value: null,
-            int64Value: null,
-            doubleValue: null,
-            uint32Value: null,
-            int32Value: null,
-            floatValue: null,
-          };
-          if (r.payload) row[r.payload.column] = r.payload.value;
-          return row;
-        };
+        const resolveString = (id: number) => strings.get(id) ?? null;
         const emitRange = (eventType: number, o: OpenRange, end: number, endTid: number | null, endCpu: number | undefined, rangeId: number | null) => {
           const gt = globalTid(pid, o.tid);
-          insEvent.run({
-            ...attrs(o.rec),
-            start: o.start,
-            end,
-            eventType,
-            rangeId,
-            globalTid: gt,
-            // nsys fills endGlobalTid only when another thread ended the range.
-            endGlobalTid: endTid === null || endTid === o.tid ? null : globalTid(pid, endTid),
-            domainId: o.domainId,
-          });
+          // nsys fills endGlobalTid only when another thread ended the range.
+          const endGt = endTid === null || endTid === o.tid ? null : globalTid(pid, endTid);
+          insertEvent(o.rec, resolveString, o.start, end, eventType, rangeId, gt, endGt, o.domainId);
           events++;
           if (gilDomains.has(o.rec.domain) && o.rec.cpuNs !== undefined) {
             const cpu = endCpu !== undefined && (endTid === null || endTid === o.tid) ? endCpu - o.rec.cpuNs : null;
             insCpu.run(gt, o.start, end, cpu);
           }
         };
-        const point = (eventType: number, r: RawRecord, tid: number, extra: Record<string, unknown>) => {
-          insEvent.run({
-            ...attrs({ ...r, stringId: undefined, payload: undefined, category: undefined, color: undefined }),
-            start: r.ts,
-            end: null,
-            eventType,
-            rangeId: null,
-            globalTid: globalTid(pid, tid),
-            endGlobalTid: null,
-            domainId: dom(r.domain),
-            ...extra,
-          });
+        /** Definition rows (domain, category, thread name): text inline, no payload. */
+        const point = (eventType: number, r: RawRecord, tid: number, text: string | null, category: number | null = null) => {
+          insertEvent(null, resolveString, r.ts, null, eventType, null, globalTid(pid, tid), null, dom(r.domain), text, category);
           events++;
         };
 
@@ -230,30 +234,21 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
                 break;
               }
               case RawKind.mark:
-                insEvent.run({
-                  ...attrs(r),
-                  start: r.ts,
-                  end: null,
-                  eventType: NsysEventType.mark,
-                  rangeId: null,
-                  globalTid: globalTid(pid, t.tid),
-                  endGlobalTid: null,
-                  domainId: dom(r.domain),
-                });
+                insertEvent(r, resolveString, r.ts, null, NsysEventType.mark, null, globalTid(pid, t.tid), null, dom(r.domain));
                 events++;
                 break;
               case RawKind.domain:
                 maxDomain = Math.max(maxDomain, r.domain);
-                point(NsysEventType.domainCreate, r, t.tid, {});
+                point(NsysEventType.domainCreate, r, t.tid, r.text ?? '');
                 break;
               case RawKind.domainEnd:
-                point(NsysEventType.domainDestroy, r, t.tid, { text: null });
+                point(NsysEventType.domainDestroy, r, t.tid, null);
                 break;
               case RawKind.category:
-                point(NsysEventType.category, r, t.tid, { category: r.value });
+                point(NsysEventType.category, r, t.tid, r.text ?? '', r.value);
                 break;
               case RawKind.threadName:
-                point(NsysEventType.threadName, r, r.value!, {});
+                point(NsysEventType.threadName, r, r.value!, r.text ?? '');
                 insThreadName.run(stringId(r.text ?? ''), 0, globalTid(pid, r.value!));
                 break;
               case RawKind.thread:

@@ -195,5 +195,13 @@ describe('collector: bounded memory', () => {
     // 24-byte push + 16-byte pop records: the file holds them all (1 MiB chunks, pre-allocated 8 at a time).
     const [file] = readdirSync(rawDir);
     expect(statSync(join(rawDir, file!)).size).toBeGreaterThanOrEqual(pairs * 40);
+
+    // The merge streams too: peak RSS grows by far less than the 200 MB of raw records it reads.
+    const rssBefore = process.memoryUsage().rss;
+    const summary = mergeTrace(rawDir, join(dir, 'trace.sqlite'));
+    const peakGrowthKb = process.resourceUsage().maxRSS - rssBefore / 1024;
+    expect(summary.events).toBe(pairs + 1); // + the domain-create row
+    expect(queryAll(join(dir, 'trace.sqlite'), 'SELECT COUNT(*) AS n FROM NVTX_EVENTS WHERE eventType = 59')).toEqual([{ n: pairs }]);
+    expect(peakGrowthKb).toBeLessThan(128 * 1024);
   }, 300_000);
 });
