@@ -3,8 +3,8 @@
 // /usr/bin/time -v for both; runs alternate so that machine noise hits both alike.
 // Usage: npm run build:ts && node bench/report/bench.mjs [--holds N] [--runs K] [--out file.sqlite]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,13 +23,20 @@ if (!existsSync(file)) {
   process.stderr.write(`  ${g.nvtxRows} NVTX rows\n`);
 }
 
-function timed(cmd, args) {
-  const r = spawnSync('/usr/bin/time', ['-v', cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
-  const user = /User time \(seconds\): ([\d.]+)/.exec(r.stderr);
-  const sys = /System time \(seconds\): ([\d.]+)/.exec(r.stderr);
-  if (r.status !== 0 || !wall || !rss) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+const timeFile = join(tmpdir(), `gil-nvtx-bench-time-${process.pid}.txt`);
+
+/** Runs `cmd` under GNU time; `inside` means the command itself writes the time -v output to timeFile. */
+function timed(cmd, args, { env, inside = false } = {}) {
+  rmSync(timeFile, { force: true });
+  const r = inside
+    ? spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env })
+    : spawnSync('/usr/bin/time', ['-v', '-o', timeFile, cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env });
+  const report = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(report);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report);
+  const user = /User time \(seconds\): ([\d.]+)/.exec(report);
+  const sys = /System time \(seconds\): ([\d.]+)/.exec(report);
+  if (r.status !== 0 || !wall || !rss) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n${report}`);
   return {
     wallS: Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]),
     cpuS: Number(user?.[1] ?? 0) + Number(sys?.[1] ?? 0),
@@ -43,10 +50,20 @@ const nsysReport = (() => {
   return /\bnvtx_sum\b/.test(help.stdout) ? 'nvtx_sum' : 'nvtxsum';
 })();
 const csvOut = join(tmpdir(), `gil-nvtx-bench-${process.pid}`);
+// nsys runs through scripts/nsys-locked.sh (one nsys at a time on this machine). Timing the script would
+// count the wait for that lock, so the script is handed a wrapper as its nsys (GIL_NVTX_NSYS) that
+// times nsys alone, inside the lock.
+const realNsys = spawnSync('sh', ['-c', 'command -v nsys'], { encoding: 'utf8' }).stdout.trim();
+if (!realNsys) throw new Error('nsys not found on PATH');
+const wrapper = join(tmpdir(), `gil-nvtx-bench-nsys-${process.pid}.sh`);
+writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -v -o '${timeFile}' '${realNsys}' "$@"\n`, { mode: 0o755 });
 const contenders = {
   'gil-nvtx report (validation + stats + blame)': () => timed(process.execPath, [join(here, 'analyze-once.mjs'), file]),
   [`nsys stats --report ${nsysReport}`]: () =>
-    timed(join(root, 'scripts/nsys-locked.sh'), ['600', 'stats', '--report', nsysReport, '--format', 'csv', '--force-overwrite=true', '--output', csvOut, file]),
+    timed(join(root, 'scripts/nsys-locked.sh'), ['600', 'stats', '--report', nsysReport, '--format', 'csv', '--force-overwrite=true', '--output', csvOut, file], {
+      env: { ...process.env, GIL_NVTX_NSYS: wrapper },
+      inside: true,
+    }),
 };
 const results = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
 for (let i = 0; i < runs; i++) {
@@ -57,6 +74,8 @@ for (let i = 0; i < runs; i++) {
   }
 }
 rmSync(`${csvOut}_${nsysReport}.csv`, { force: true });
+rmSync(wrapper, { force: true });
+rmSync(timeFile, { force: true });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = Object.entries(results).map(([name, rs]) => ({
   name,
@@ -65,7 +84,7 @@ const rows = Object.entries(results).map(([name, rs]) => ({
   rss: median(rs.map((r) => r.rssMB)),
 }));
 const [ours, theirs] = rows;
-console.log(`\n${holds.toLocaleString('en')} holds + ${holds.toLocaleString('en')} waits, median of ${runs} alternating runs\n`);
+console.log(`\n${holds.toLocaleString('en')} holds + ${holds.toLocaleString('en')} waits, median of ${runs} alternating runs, load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores\n`);
 console.log('| tool | wall time | CPU time | peak RSS |');
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.name} | ${r.wall.toFixed(2)} s | ${r.cpu.toFixed(2)} s | ${r.rss.toFixed(0)} MB |`);

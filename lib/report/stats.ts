@@ -87,6 +87,12 @@ function durationsByThread(r: RangeColumns, nThreads: number): { all: Float64Arr
   return { all, byThread, open };
 }
 
+/** Distributions of one kind of range, overall and per thread; the duration arrays die here. */
+function summarize(r: RangeColumns, nThreads: number): { all: Distribution; byThread: (Distribution | undefined)[]; open: Int32Array } {
+  const d = durationsByThread(r, nThreads);
+  return { all: distribution(d.all), byThread: d.byThread.map((a) => (a ? distribution(a) : undefined)), open: d.open };
+}
+
 /** Union of the closed waits: the intervals during which at least one thread waited. */
 export function contendedIntervals(waits: RangeColumns): { starts: Float64Array; ends: Float64Array; totalNs: number } {
   const starts: number[] = [];
@@ -132,8 +138,9 @@ function handoffs(holds: RangeColumns, contended: { starts: Float64Array; ends: 
 
 export function gilStats(trace: LoadedTrace, gil: GilEvents): GilStats {
   const n = trace.threads.length;
-  const holdD = durationsByThread(gil.holds, n);
-  const waitD = durationsByThread(gil.waits, n);
+  // One kind at a time, so only one set of duration copies is alive at once.
+  const holdD = summarize(gil.holds, n);
+  const waitD = summarize(gil.waits, n);
   let first = Infinity;
   let last = -Infinity;
   for (const r of [gil.holds, gil.waits]) {
@@ -143,7 +150,7 @@ export function gilStats(trace: LoadedTrace, gil: GilEvents): GilStats {
   if (!Number.isFinite(first)) first = 0;
   if (!Number.isFinite(last)) last = first;
   const span = Math.max(0, last - first);
-  const holds = distribution(holdD.all);
+  const holds = holdD.all;
   const contended = contendedIntervals(gil.waits);
   const drops = new Int32Array(n);
   for (let i = 0; i < gil.drops.count; i++) drops[gil.drops.thread[i]!]!++;
@@ -151,11 +158,11 @@ export function gilStats(trace: LoadedTrace, gil: GilEvents): GilStats {
   const threads: ThreadStats[] = [];
   for (let t = 0; t < n; t++) {
     if (!holdD.byThread[t] && !waitD.byThread[t] && !holdD.open[t] && !waitD.open[t] && !drops[t]) continue;
-    const h = distribution(holdD.byThread[t] ?? empty);
+    const h = holdD.byThread[t] ?? distribution(empty);
     threads.push({
       thread: threadRef(trace, t),
       holds: h,
-      waits: distribution(waitD.byThread[t] ?? empty),
+      waits: waitD.byThread[t] ?? distribution(empty),
       openHolds: holdD.open[t]!,
       openWaits: waitD.open[t]!,
       dropRequests: drops[t]!,
@@ -172,7 +179,7 @@ export function gilStats(trace: LoadedTrace, gil: GilEvents): GilStats {
     lastNs: last,
     spanNs: span,
     holds,
-    waits: distribution(waitD.all),
+    waits: waitD.all,
     utilisation: span > 0 ? holds.totalNs / span : 0,
     contendedNs: contended.totalNs,
     contention: span > 0 ? contended.totalNs / span : 0,
