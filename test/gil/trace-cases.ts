@@ -78,13 +78,15 @@ export function defineTraceCase(c: TraceCase, getPython: GetPython): void {
 
     it('keeps every invariant: no overlapping holds per GIL, each hold right after a wait, nothing open', () => {
       // Up to 3.11 the main thread never releases the GIL at exit (notes §8): its last hold, in the
-      // parent and in the fork child, is the one range allowed to stay open.
-      const allowOpen = (r: GilRange) => minor <= 11 && r.name === 'Holding GIL' && isMainThread(r);
+      // parent and in the fork child, may stay open. So may the wait of a daemon thread that was still
+      // queued for the GIL when the process ended (it had no chance to see the must-exit check).
+      const allowOpen = (r: GilRange) =>
+        (minor <= 11 && r.name === 'Holding GIL' && isMainThread(r)) || (r.name === 'Waiting for GIL' && !isMainThread(r));
       const violations = checkGilInvariants(trace, allowOpen, { freeThreaded: c.disableGil });
       expect(violations.slice(0, 10)).toEqual([]);
-      const open = trace.ranges.filter((r) => isOpen(trace, r));
-      if (minor <= 11) expect(open.length).toBeLessThanOrEqual(2);
-      else expect(open).toEqual([]);
+      const openHolds = trace.ranges.filter((r) => r.name === 'Holding GIL' && isOpen(trace, r));
+      if (minor <= 11) expect(openHolds.length).toBeLessThanOrEqual(2);
+      else expect(openHolds).toEqual([]);
     });
 
     it('records the parent and the fork child, each with its own waits and holds', () => {
