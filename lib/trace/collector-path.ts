@@ -1,8 +1,11 @@
-import { existsSync } from 'node:fs';
-import { arch, platform } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { arch, homedir, platform } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GilNvtxError } from '../errors.js';
+import { findNvtxHeaders } from '../nvtx-headers.js';
 
 export const COLLECTOR_FILE = 'gil_nvtx_collector.so';
 
@@ -34,4 +37,59 @@ export function findCollector(env: NodeJS.ProcessEnv = process.env, root: string
       '(`node scripts/nvtx-headers.cjs` says where it looks). Or point GIL_NVTX_COLLECTOR at a built copy.',
     exitCode: 2,
   });
+}
+
+/**
+ * Compiles the collector with the system C compiler into `outDir` (no node-gyp, no CMake): what
+ * `gil-nvtx trace` and `demo` fall back to when nothing was built at install time (an install from
+ * prebuilds, which carry only the Node addon). Same sources as binding.gyp and CMakeLists.txt.
+ */
+export function buildCollector(outDir: string, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  const root = opts.root ?? PACKAGE_ROOT;
+  const env = opts.env ?? process.env;
+  const manifest = JSON.parse(readFileSync(join(root, 'native', 'build.json'), 'utf8')) as { collector: { sources: string[]; defines?: string[] } };
+  const include = findNvtxHeaders(env).includeDir;
+  const out = join(outDir, COLLECTOR_FILE);
+  const tmp = `${out}.tmp-${process.pid}`;
+  mkdirSync(outDir, { recursive: true });
+  const cc = env.CC || 'cc';
+  const args = [
+    '-std=gnu11', '-O2', '-fPIC', '-fvisibility=hidden', '-shared', '-Wl,-z,nodelete',
+    `-I${include}`,
+    ...(manifest.collector.defines ?? []).map((d) => `-D${d}`),
+    ...manifest.collector.sources.map((s) => join(root, s)),
+    '-o', tmp, '-lpthread',
+  ];
+  const r = spawnSync(cc, args, { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new GilNvtxError(`Building the gil-nvtx collector with ${cc} failed${r.error ? `: ${r.error.message}` : ''}.`, {
+      hint: `${(r.stderr ?? '').trim().split('\n').slice(-8).join('\n')}\nInstall a C compiler (build-essential), or build with \`npm run build:native\`.`,
+      exitCode: 2,
+    });
+  }
+  renameSync(tmp, out);
+  return out;
+}
+
+/** findCollector, else a build into the user cache (once per source version), reported through onProgress. */
+export function findOrBuildCollector(opts: { env?: NodeJS.ProcessEnv; root?: string; onProgress?: (line: string) => void } = {}): string {
+  const env = opts.env ?? process.env;
+  const root = opts.root ?? PACKAGE_ROOT;
+  try {
+    return findCollector(env, root);
+  } catch (err) {
+    if (env.GIL_NVTX_COLLECTOR) throw err; // an explicit path that does not exist: say so, do not guess
+    const manifest = readFileSync(join(root, 'native', 'build.json'));
+    const hash = createHash('sha256').update(manifest);
+    for (const f of readdirSync(join(root, 'native', 'collector')).sort()) {
+      if (/\.[ch]$/.test(f)) hash.update(f).update(readFileSync(join(root, 'native', 'collector', f)));
+    }
+    const cacheBase = env.GIL_NVTX_CACHE ?? join(env.HOME ?? homedir(), '.cache', 'gil-nvtx');
+    const dir = join(cacheBase, 'collector', hash.digest('hex').slice(0, 16));
+    const cached = join(dir, COLLECTOR_FILE);
+    if (existsSync(cached)) return cached;
+    opts.onProgress?.(`building the collector into ${dir} (no build found in the package)…`);
+    return buildCollector(dir, { root, env });
+  }
 }

@@ -83,7 +83,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     trace = r.sqlite;
   } else {
     progress(`tracing the workload with the gil-nvtx collector into ${outDir}…`);
-    const r = await traceCommand(command, { outDir, env, stdio: 'pipe' });
+    const r = await traceCommand(command, { outDir, env, stdio: 'pipe', onProgress: progress });
     opts.onOutput?.(r.output);
     if (r.exitCode !== 0) {
       throw new GilNvtxError(`The demo workload failed (exit ${r.exitCode}).`, { hint: r.output.trim().split('\n').slice(-10).join('\n') });

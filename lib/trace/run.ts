@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GilNvtxError } from '../errors.js';
-import { findCollector } from './collector-path.js';
+import { findOrBuildCollector } from './collector-path.js';
 import { mergeTrace, type MergeSummary } from './merge.js';
 import { RAW_FILE_SUFFIX } from './raw-format.js';
 
@@ -19,6 +19,8 @@ export interface TraceOptions {
   collector?: string;
   /** `inherit` (default) passes the program's stdio through; `pipe` collects it into the result. */
   stdio?: 'inherit' | 'pipe';
+  /** Progress lines (e.g. when the collector has to be compiled first). */
+  onProgress?: (line: string) => void;
 }
 
 export interface TraceResult {
@@ -67,7 +69,7 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
       exitCode: 2,
     });
   }
-  const collector = opts.collector ?? findCollector(base);
+  const collector = opts.collector ?? findOrBuildCollector({ env: base, onProgress: opts.onProgress });
   const outDir = resolve(opts.outDir ?? 'gil-nvtx-trace');
   const rawDir = prepareTraceDir(outDir);
   const env = collectorEnv(collector, rawDir, base);

@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../lib/cli/main.js';
-import { findCollector } from '../../lib/trace/collector-path.js';
-import { ensureCollector, ensureEventsProgram, queryAll, scratchDir } from './helpers.js';
+import { buildCollector, findCollector, findOrBuildCollector } from '../../lib/trace/collector-path.js';
+import { mergeTrace } from '../../lib/trace/merge.js';
+import { ROOT, ensureCollector, ensureEventsProgram, queryAll, runWithCollector, scratchDir } from './helpers.js';
 
 let program: string;
 beforeAll(() => {
@@ -80,4 +81,14 @@ describe('gil-nvtx trace', () => {
       expect((err as { hint: string }).hint).toContain('npm run build:native');
     }
   });
+
+  it('compiles the collector itself when the package has no build (an install from prebuilds)', () => {
+    const dir = scratchDir('cc-build');
+    const lib = buildCollector(dir, { root: ROOT });
+    const run = runWithCollector([program, 'basic'], join(dir, 'raw'), { NVTX_INJECTION64_PATH: lib });
+    expect(run.status).toBe(0);
+    expect(mergeTrace(join(dir, 'raw'), join(dir, 'trace.sqlite')).events).toBeGreaterThan(10);
+    // An explicit GIL_NVTX_COLLECTOR that does not exist is an error, not a reason to build.
+    expect(() => findOrBuildCollector({ env: { GIL_NVTX_COLLECTOR: join(dir, 'missing.so') }, root: '/nonexistent-root' })).toThrow(/not built/);
+  }, 120_000);
 });

@@ -43,7 +43,12 @@ export async function run(argv: string[]): Promise<number> {
     throw new GilNvtxError('No command to trace.', { hint: 'usage: gil-nvtx trace [-o DIR] -- <command…>', exitCode: 2 });
   }
   const quiet = values.quiet || process.env.CI === 'true';
-  const result = await traceCommand(positionals, { outDir: values.output });
+  const result = await traceCommand(positionals, {
+    outDir: values.output,
+    onProgress: (line) => {
+      if (!quiet) process.stderr.write(`gil-nvtx trace: ${line}\n`);
+    },
+  });
   let perfetto: string | null = null;
   if (format === 'perfetto') perfetto = await writePerfettoForTrace(result.database, result.outDir);
   if (!quiet) process.stderr.write(summary(result, perfetto));
