@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GilNvtxError } from '../../lib/errors.js';
+import { debianCodename, isDebianFamily } from '../../lib/python/debian.js';
+import { defaultDemoVersion, defaultPrefix } from '../../lib/python/build.js';
 import { debianReleases, findRelease, minorOf, releases } from '../../lib/python/manifest.js';
 
 // Facts from shared/notes/cpython-gil-hooks.md §1 (python.org tarballs; Debian orig tarballs).
@@ -75,5 +77,15 @@ describe('CPython version manifest', () => {
     }
     expect(() => findRelease('banana')).toThrow(/Unknown CPython version 'banana'/);
     expect(() => findRelease('3.8.10')).toThrow(GilNvtxError);
+  });
+
+  it('defaultDemoVersion is one this machine can get offline (its Debian suite\'s), defaultPrefix names free-threaded builds with t', () => {
+    const env = { ...process.env, GIL_NVTX_CACHE_DIR: '/nonexistent/gil-nvtx-cache', XDG_DATA_HOME: '/data' };
+    const demo = defaultDemoVersion(env);
+    const suite = isDebianFamily() ? debianCodename() : null;
+    const carried = debianReleases().find((r) => r.debian!.suite === suite);
+    expect(demo).toBe(carried ? carried.version : '3.11.2');
+    expect(defaultPrefix('3.13.5', { disableGil: true }, env)).toBe('/data/gil-nvtx/pythons/3.13.5t');
+    expect(defaultPrefix('3.11.2', {}, env)).toBe('/data/gil-nvtx/pythons/3.11.2');
   });
 });
