@@ -8,7 +8,7 @@ import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';
 
 export interface HtmlOptions {
-  /** At most this many waits + holds are embedded; shorter ones are dropped first (default 40,000). */
+  /** About this many waits + holds are embedded, half each; shorter ones are dropped first (default 40,000). */
   maxRanges?: number;
 }
 
@@ -30,7 +30,7 @@ interface TimelineData {
   waits: [number, number, number, number][];
   drops: [number, number][];
   blamed: { rank: number; lane: number; start: number; end: number; label: string }[];
-  shown: { ranges: number; of: number; minNs: number };
+  shown: { ranges: number; of: number; minHoldNs: number; minWaitNs: number };
 }
 
 function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): TimelineData {
@@ -49,14 +49,24 @@ function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): Ti
   const blamedKey = new Set(report.blame.map((b) => `${b.gil}@${b.startNs}@${b.thread.tid}`));
   let total = 0;
   for (const g of trace.gils) total += g.holds.count + g.waits.count;
-  let minNs = 0;
-  if (total > maxRanges) {
-    const d = new Float64Array(total);
+  // Holds and waits get half the budget each (waits are usually longer and would crowd holds out);
+  // within a kind the shortest go first.
+  const threshold = (pick: (g: (typeof trace.gils)[number]) => { start: Float64Array; end: Float64Array; count: number }): number => {
+    let n = 0;
+    for (const g of trace.gils) n += pick(g).count;
+    const budget = Math.floor(maxRanges / 2);
+    if (n <= budget) return 0;
+    const d = new Float64Array(n);
     let k = 0;
-    for (const g of trace.gils) for (const r of [g.holds, g.waits]) for (let i = 0; i < r.count; i++) d[k++] = r.end[i]! - r.start[i]!;
+    for (const g of trace.gils) {
+      const r = pick(g);
+      for (let i = 0; i < r.count; i++) d[k++] = r.end[i]! - r.start[i]!;
+    }
     d.sort();
-    minNs = d[total - maxRanges]! + 1;
-  }
+    return d[n - budget]! + 1;
+  };
+  const minHold = threshold((g) => g.holds);
+  const minWait = threshold((g) => g.waits);
   const holds: TimelineData['holds'] = [];
   const waits: TimelineData['waits'] = [];
   const drops: TimelineData['drops'] = [];
@@ -67,7 +77,7 @@ function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): Ti
         const e = r.end[i]!;
         const th = trace.threads[r.thread[i]!]!;
         const blamed = isHold && blamedKey.has(`${g.key}@${s}@${th.tid}`);
-        if (e - s < minNs && !blamed && !r.open[i]) continue;
+        if (e - s < (isHold ? minHold : minWait) && !blamed && !r.open[i]) continue;
         out.push([laneOf.get(`${g.key}#${r.thread[i]!}`)!, s - t0, e - t0, (r.open[i] ? 1 : 0) | (blamed ? 2 : 0)]);
       }
     }
@@ -94,7 +104,7 @@ function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): Ti
     waits,
     drops,
     blamed,
-    shown: { ranges: holds.length + waits.length, of: total, minNs },
+    shown: { ranges: holds.length + waits.length, of: total, minHoldNs: minHold, minWaitNs: minWait },
   };
 }
 
@@ -238,7 +248,7 @@ export function formatHtml(trace: LoadedTrace, report: Report, opts: HtmlOptions
   const data = timelineData(trace, report, opts.maxRanges ?? 40_000);
   const shown =
     data.shown.ranges < data.shown.of
-      ? `showing ${data.shown.ranges} of ${data.shown.of} waits and holds (those of at least ${fmtDuration(data.shown.minNs)}, plus the longest holds)`
+      ? `showing ${data.shown.ranges} of ${data.shown.of} waits and holds (holds ≥ ${fmtDuration(data.shown.minHoldNs)}, waits ≥ ${fmtDuration(data.shown.minWaitNs)}, and every open or blamed one)`
       : `${data.shown.of} waits and holds`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
