@@ -124,9 +124,10 @@ static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvt
   } else if (text) {
     w = rec_put_string(w, text, len);
   }
-  /* CPU time first, wall clock last, so a range's wall time encloses its CPU time. */
-  if (gil) *w++ = rec_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  /* Begin: wall clock, then CPU clock; close: the reverse. The CPU interval then lies inside the
+   * wall interval, so cpuNs <= end - start always holds. */
   r[1] = rec_now();
+  if (gil) *w++ = rec_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   rec_commit(r, kind, flags, words, domain_index(domain));
   free(converted);
   return range_id;
@@ -135,6 +136,7 @@ static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvt
 /* Pop and end: header, timestamp, [range id], [thread CPU time]. */
 static void record_close(unsigned kind, nvtxDomainHandle_t domain, uint64_t range_id, int gil) {
   struct rec_thread *t = &rec_tls;
+  uint64_t cpu = gil ? rec_clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
   uint64_t now = rec_now();
   unsigned words = 2 + (kind == RAW_END) + (gil ? 1 : 0);
   uint64_t *r = rec_reserve(t, words);
@@ -142,7 +144,7 @@ static void record_close(unsigned kind, nvtxDomainHandle_t domain, uint64_t rang
   r[1] = now;
   uint64_t *w = r + 2;
   if (kind == RAW_END) *w++ = range_id;
-  if (gil) *w = rec_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  if (gil) *w = cpu;
   rec_commit(r, kind, gil ? RAW_F_CPU : 0, words, domain_index(domain));
 }
 
