@@ -63,8 +63,12 @@ export function defineTraceCase(c: TraceCase, getPython: GetPython): void {
       const probe = spawnSync(python, ['-c', "import ctypes; a = ctypes.c_char.in_dll(ctypes.pythonapi, '_Py_gil_nvtx_version'); print(ctypes.string_at(ctypes.addressof(a)).decode())"], { encoding: 'utf8' });
       expect(probe.stdout.trim()).toBe('gil-nvtx 1');
       expect(run.timedOut).toBe(false);
-      expect(run.output).toContain('fork child exited with status 0');
       expect(run.output).toContain('main done');
+      // nsys 2022.4 (--trace-fork-before-exec) segfaults in its own exit-time destructors in a fork
+      // child of a process that never initialised NVTX: Debian's unpatched python3 does the same.
+      // Where the GIL hooks are active NVTX is initialised, and the child must exit cleanly.
+      if (!c.expectNoGil) expect(run.output).toContain('fork child exited with status 0');
+      else expect(run.output).toMatch(/fork child exited with status \d+/);
       expect(parentPid).toBeGreaterThan(0);
     });
 
@@ -113,7 +117,7 @@ export function defineTraceCase(c: TraceCase, getPython: GetPython): void {
 
     it('emits nothing with PYTHON_GIL_NVTX=0', async () => {
       const off = await traceWorkload(python, c, { PYTHON_GIL_NVTX: '0' }, 'off');
-      expect(off.run.output).toContain('main done');
+      expect(off.run.output).toContain('main done'); // (the fork child may hit the nsys crash above)
       expect(off.trace.ranges).toEqual([]);
       expect(off.trace.marks).toEqual([]);
     }, 600_000);
