@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { nsysProfile } from '../../lib/nsys/run.js';
 import { mergeTrace } from '../../lib/trace/merge.js';
 import { nsysGate } from '../helpers/tools.js';
-import { ensureCollector, ensureEventsProgram, readEvents, runWithCollector, scratchDir, type NormalizedEvent } from './helpers.js';
+import { ensureCollector, ensureEventsProgram, normalizeForComparison as normalize, readEvents, runWithCollector, scratchDir } from './helpers.js';
 
 // The promise of the collector: for the same program, the rows the report reads are the rows nsys
 // 2022.4 exports - same ranges, nesting, threads, payloads, categories, colors and domains.
@@ -13,33 +13,6 @@ beforeAll(() => {
   ensureCollector();
   program = ensureEventsProgram();
 }, 300_000);
-
-/** Everything but timestamps and ids: thread and process ids become roles, nesting becomes a path. */
-function normalize(events: NormalizedEvent[], mainPid: number): string[] {
-  const role = (pid: number, tid: number | null) => (tid === null ? null : `${pid === mainPid ? 'main' : 'child'}:${tid === pid ? 'main' : 'thread'}`);
-  const ranges = events.filter((e) => e.eventType === 59);
-  const parents = (e: NormalizedEvent) =>
-    ranges
-      .filter((o) => o !== e && o.tid === e.tid && o.pid === e.pid && o.domain === e.domain && o.start <= e.start && o.end! >= e.end!)
-      .map((o) => o.name)
-      .join('/');
-  return events
-    .filter((e) => [33, 34, 39, 59, 60, 75].includes(e.eventType))
-    .map((e) =>
-      JSON.stringify([
-        e.eventType,
-        e.name,
-        e.domain,
-        role(e.pid, e.tid),
-        e.eventType === 60 ? role(e.pid, e.endTid) : null,
-        e.category,
-        e.color,
-        e.payload,
-        e.eventType === 59 ? parents(e) : null,
-      ]),
-    )
-    .sort();
-}
 
 describe.skipIf(nsysGate.skip)('collector vs nsys 2022.4 on the same program', () => {
   for (const mode of ['basic', 'fork']) {

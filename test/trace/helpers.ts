@@ -118,3 +118,30 @@ export function queryAll<T = Record<string, unknown>>(dbPath: string, sql: strin
     db.close();
   }
 }
+
+/** Everything but timestamps and ids: thread and process ids become roles, nesting becomes a path. */
+export function normalizeForComparison(events: NormalizedEvent[], mainPid: number): string[] {
+  const role = (pid: number, tid: number | null) => (tid === null ? null : `${pid === mainPid ? 'main' : 'child'}:${tid === pid ? 'main' : 'thread'}`);
+  const ranges = events.filter((e) => e.eventType === 59);
+  const parents = (e: NormalizedEvent) =>
+    ranges
+      .filter((o) => o !== e && o.tid === e.tid && o.pid === e.pid && o.domain === e.domain && o.start <= e.start && o.end! >= e.end!)
+      .map((o) => o.name)
+      .join('/');
+  return events
+    .filter((e) => [33, 34, 39, 59, 60, 75].includes(e.eventType))
+    .map((e) =>
+      JSON.stringify([
+        e.eventType,
+        e.name,
+        e.domain,
+        role(e.pid, e.tid),
+        e.eventType === 60 ? role(e.pid, e.endTid) : null,
+        e.category,
+        e.color,
+        e.payload,
+        e.eventType === 59 ? parents(e) : null,
+      ]),
+    )
+    .sort();
+}
