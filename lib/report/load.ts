@@ -235,9 +235,12 @@ function readProducer(db: Database.Database, schema: TraceSchema): { producer: T
     const producer = rows.find((r) => r.key === 'producer')?.value;
     if (producer === 'gil-nvtx collector') return { producer, version: rows.find((r) => r.key === 'version')?.value ?? null };
   }
-  if (hasColumns(schema, 'EXPORT_META_DATA', ['name', 'value'])) {
-    const v = db.prepare("SELECT value FROM EXPORT_META_DATA WHERE name = 'EXPORT_PRODUCT_VERSION'").pluck().get() as string | undefined;
-    return { producer: 'nsys', version: v ?? null };
+  // EXPORT_META_DATA since 2021.x; older exports called it META_DATA_EXPORT.
+  for (const table of ['EXPORT_META_DATA', 'META_DATA_EXPORT']) {
+    if (hasColumns(schema, table, ['name', 'value'])) {
+      const v = db.prepare(`SELECT value FROM ${table} WHERE name = 'EXPORT_PRODUCT_VERSION'`).pluck().get() as string | undefined;
+      return { producer: 'nsys', version: v ?? null };
+    }
   }
   return { producer: schema.tables.has('GILNVTX_META') ? 'gil-nvtx collector' : 'unknown', version: null };
 }
