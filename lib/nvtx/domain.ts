@@ -23,17 +23,32 @@ export const INTERN_LIMIT = 4096;
 
 const NOT_STARTED = new Range(0);
 
+// Zero-argument native functions bound to one registered string, by handle (handles are dense small
+// integers, so these stay fast element lookups). Filled on first use of a handle in this environment.
+const boundPush: (() => void)[] = [];
+const boundMark: (() => void)[] = [];
+
+function pushFor(handle: number): () => void {
+  return (boundPush[handle] = binding.bindPush(handle));
+}
+
+function markFor(handle: number): () => void {
+  return (boundMark[handle] = binding.bindMark(handle));
+}
+
 export class Domain {
   /** The domain name ('' for NVTX's default domain). */
   readonly name: string;
   /** @internal index into the process-wide native domain registry (0 = default domain). */
   readonly index: number;
   readonly #interned = new Map<string, number>();
+  readonly #pop: () => void;
 
   /** @internal use `domain(name)` */
   constructor(name: string, index: number) {
     this.name = name;
     this.index = index;
+    this.#pop = binding.bindPop(index);
   }
 
   /** Registers `text` once in this domain and returns its handle; the same text always gives the same handle. */
@@ -50,7 +65,7 @@ export class Domain {
   /** Opens a push/pop range on the current thread. Synchronous scopes only: prefer `range()`. */
   push(message: Message, attrs?: EventAttributes): void {
     if (attrs === undefined && typeof message === 'number') {
-      binding.push(message);
+      (boundPush[message] ?? pushFor(message))();
       return;
     }
     this.#emit('push', message, attrs);
@@ -58,7 +73,7 @@ export class Domain {
 
   /** Closes the innermost push/pop range of this domain on this thread (a no-op on an empty stack). */
   pop(): void {
-    binding.pop(this.index);
+    this.#pop();
   }
 
   /** Runs `fn` inside a push/pop range, popping even when it throws. For synchronous code. */
@@ -78,7 +93,7 @@ export class Domain {
     try {
       return fn();
     } finally {
-      binding.pop(this.index);
+      this.#pop();
     }
   }
 
@@ -114,7 +129,7 @@ export class Domain {
   /** An instantaneous event. */
   mark(message: Message, attrs?: EventAttributes): void {
     if (attrs === undefined && typeof message === 'number') {
-      binding.mark(message);
+      (boundMark[message] ?? markFor(message))();
       return;
     }
     this.#emit('mark', message, attrs);
@@ -161,7 +176,8 @@ export class Domain {
     if (attrs === undefined) {
       if (typeof wire === 'number') {
         if (kind === 'start') return binding.start(wire);
-        binding[kind](wire);
+        if (kind === 'push') (boundPush[wire] ?? pushFor(wire))();
+        else (boundMark[wire] ?? markFor(wire))();
         return 0;
       }
       attrs = {};

@@ -17,6 +17,9 @@ export function createNoopBinding(): RawBinding {
     start: () => 0,
     end: nothing,
     mark: nothing,
+    bindPush: () => nothing,
+    bindMark: () => nothing,
+    bindPop: () => nothing,
     domainCreate(name) {
       let index = domains.get(name);
       if (index === undefined) domains.set(name, (index = domains.size));

@@ -30,6 +30,9 @@ class Nvtx : public Napi::Addon<Nvtx> {
     DefineAddon(exports, {
                              InstanceMethod("domainCreate", &Nvtx::DomainCreate),
                              InstanceMethod("registerString", &Nvtx::RegisterString),
+                             InstanceMethod("bindPush", &Nvtx::BindPush),
+                             InstanceMethod("bindMark", &Nvtx::BindMark),
+                             InstanceMethod("bindPop", &Nvtx::BindPop),
                              InstanceMethod("pushEx", &Nvtx::PushEx),
                              InstanceMethod("startEx", &Nvtx::StartEx),
                              InstanceMethod("markEx", &Nvtx::MarkEx),
@@ -75,6 +78,37 @@ class Nvtx : public Napi::Addon<Nvtx> {
       return {};
     }
     return Napi::Number::New(info.Env(), handle);
+  }
+
+  // Zero-argument push/mark functions for one registered string, and pop for one domain (hot.h).
+  Napi::Value BindPush(const Napi::CallbackInfo& info) { return BindString(info, "bindPush", MakeBoundPush); }
+  Napi::Value BindMark(const Napi::CallbackInfo& info) { return BindString(info, "bindMark", MakeBoundMark); }
+
+  Napi::Value BindString(const Napi::CallbackInfo& info, const char* fn,
+                         napi_status (*make)(napi_env, uint32_t, napi_value*)) {
+    uint32_t handle;
+    if (!ArgUint32(info, 0, fn, "message", &handle)) return {};
+    const StringEntry* entry = Registry::Get().String(handle);
+    if (entry == nullptr) {
+      ThrowArgError(info.Env(), false, fn, 0, "message", "a handle from registerString()");
+      return {};
+    }
+    napi_value out = nullptr;
+    make(info.Env(), handle, &out);
+    return Napi::Value(info.Env(), out);
+  }
+
+  Napi::Value BindPop(const Napi::CallbackInfo& info) {
+    uint32_t index;
+    nvtxDomainHandle_t domain;
+    if (!ArgUint32(info, 0, "bindPop", "domain", &index)) return {};
+    if (!Registry::Get().DomainHandle(index, &domain)) {
+      ThrowArgError(info.Env(), false, "bindPop", 0, "domain", "a domain index from domainCreate()");
+      return {};
+    }
+    napi_value out = nullptr;
+    MakeBoundPop(info.Env(), index, &out);
+    return Napi::Value(info.Env(), out);
   }
 
   Napi::Value PushEx(const Napi::CallbackInfo& info) {

@@ -1,5 +1,8 @@
 #include "hot.h"
 
+#include <array>
+#include <utility>
+
 #include "check.h"
 #include "ranges.h"
 #include "registry.h"
@@ -7,16 +10,6 @@
 namespace gilnvtx {
 
 namespace {
-
-// A registered-message attribute block; the tool skips copying the text for these.
-inline nvtxEventAttributes_t RegisteredAttributes(nvtxStringHandle_t message) {
-  nvtxEventAttributes_t attribs = {};
-  attribs.version = NVTX_VERSION;
-  attribs.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
-  attribs.messageType = NVTX_MESSAGE_TYPE_REGISTERED;
-  attribs.message.registered = message;
-  return attribs;
-}
 
 // Reads the single uint32 argument. While a worker terminates napi calls fail with napi_cannot_run_js;
 // then we return quietly (false with nothing thrown) instead of throwing into a dying environment.
@@ -43,8 +36,7 @@ napi_value Push(napi_env env, napi_callback_info info) {
   GILNVTX_ONE_UINT32(env, info, handle, "push", "message", nullptr);
   const StringEntry* entry = LookupString(env, handle, "push");
   if (entry == nullptr) return nullptr;
-  nvtxEventAttributes_t attribs = RegisteredAttributes(entry->handle);
-  nvtxDomainRangePushEx(entry->domain_handle, &attribs);
+  nvtxDomainRangePushEx(entry->domain_handle, &entry->attribs);
   return nullptr;
 }
 
@@ -67,8 +59,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   GILNVTX_ONE_UINT32(env, info, handle, "start", "message", &data);
   const StringEntry* entry = LookupString(env, handle, "start");
   if (entry == nullptr) return nullptr;
-  nvtxEventAttributes_t attribs = RegisteredAttributes(entry->handle);
-  uint32_t slot = RangeTable::Get().Start(entry->domain_handle, attribs, static_cast<EnvState*>(data)->serial);
+  uint32_t slot = RangeTable::Get().Start(entry->domain_handle, entry->attribs, static_cast<EnvState*>(data)->serial);
   napi_value result = nullptr;
   napi_create_uint32(env, slot, &result);
   return result;
@@ -87,12 +78,101 @@ napi_value Mark(napi_env env, napi_callback_info info) {
   GILNVTX_ONE_UINT32(env, info, handle, "mark", "message", nullptr);
   const StringEntry* entry = LookupString(env, handle, "mark");
   if (entry == nullptr) return nullptr;
-  nvtxEventAttributes_t attribs = RegisteredAttributes(entry->handle);
-  nvtxDomainMarkEx(entry->domain_handle, &attribs);
+  nvtxDomainMarkEx(entry->domain_handle, &entry->attribs);
   return nullptr;
 }
 
+// Bound variants: everything they need arrives in `data`; a failure to read it (environment shutting down)
+// is a silent no-op.
+napi_value BoundPush(napi_env env, napi_callback_info info) {
+  void* data;
+  if (napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data) != napi_ok) return nullptr;
+  const StringEntry* entry = static_cast<const StringEntry*>(data);
+  nvtxDomainRangePushEx(entry->domain_handle, &entry->attribs);
+  return nullptr;
+}
+
+napi_value BoundMark(napi_env env, napi_callback_info info) {
+  void* data;
+  if (napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data) != napi_ok) return nullptr;
+  const StringEntry* entry = static_cast<const StringEntry*>(data);
+  nvtxDomainMarkEx(entry->domain_handle, &entry->attribs);
+  return nullptr;
+}
+
+napi_value BoundPop(napi_env env, napi_callback_info info) {
+  void* data;
+  if (napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data) != napi_ok) return nullptr;
+  nvtxDomainRangePop(static_cast<nvtxDomainHandle_t>(data));
+  return nullptr;
+}
+
+template <uint32_t N>
+napi_value SpecializedPush(napi_env, napi_callback_info) {
+  const StringEntry& entry = Registry::Get().StringAt(N);
+  nvtxDomainRangePushEx(entry.domain_handle, &entry.attribs);
+  return nullptr;
+}
+
+template <uint32_t N>
+napi_value SpecializedMark(napi_env, napi_callback_info) {
+  const StringEntry& entry = Registry::Get().StringAt(N);
+  nvtxDomainMarkEx(entry.domain_handle, &entry.attribs);
+  return nullptr;
+}
+
+template <uint32_t N>
+napi_value SpecializedPop(napi_env, napi_callback_info) {
+  nvtxDomainRangePop(Registry::Get().DomainAt(N));
+  return nullptr;
+}
+
+template <template <uint32_t> class Kind, uint32_t... N>
+constexpr std::array<napi_callback, sizeof...(N)> Table(std::integer_sequence<uint32_t, N...>) {
+  return {{Kind<N>::fn...}};
+}
+
+template <uint32_t N>
+struct PushAt {
+  static constexpr napi_callback fn = SpecializedPush<N>;
+};
+template <uint32_t N>
+struct MarkAt {
+  static constexpr napi_callback fn = SpecializedMark<N>;
+};
+template <uint32_t N>
+struct PopAt {
+  static constexpr napi_callback fn = SpecializedPop<N>;
+};
+
+constexpr auto kPushTable = Table<PushAt>(std::make_integer_sequence<uint32_t, kSpecializedStrings>{});
+constexpr auto kMarkTable = Table<MarkAt>(std::make_integer_sequence<uint32_t, kSpecializedStrings>{});
+constexpr auto kPopTable = Table<PopAt>(std::make_integer_sequence<uint32_t, kSpecializedDomains>{});
+
+napi_status MakeBound(napi_env env, const char* name, napi_callback specialized, napi_callback generic, void* data,
+                      napi_value* out) {
+  if (specialized != nullptr) return napi_create_function(env, name, NAPI_AUTO_LENGTH, specialized, nullptr, out);
+  return napi_create_function(env, name, NAPI_AUTO_LENGTH, generic, data, out);
+}
+
 }  // namespace
+
+napi_status MakeBoundPush(napi_env env, uint32_t handle, napi_value* out) {
+  const StringEntry* entry = &Registry::Get().StringAt(handle);
+  return MakeBound(env, "push", handle < kSpecializedStrings ? kPushTable[handle] : nullptr, BoundPush,
+                   const_cast<StringEntry*>(entry), out);
+}
+
+napi_status MakeBoundMark(napi_env env, uint32_t handle, napi_value* out) {
+  const StringEntry* entry = &Registry::Get().StringAt(handle);
+  return MakeBound(env, "mark", handle < kSpecializedStrings ? kMarkTable[handle] : nullptr, BoundMark,
+                   const_cast<StringEntry*>(entry), out);
+}
+
+napi_status MakeBoundPop(napi_env env, uint32_t domain, napi_value* out) {
+  return MakeBound(env, "pop", domain < kSpecializedDomains ? kPopTable[domain] : nullptr, BoundPop,
+                   Registry::Get().DomainAt(domain), out);
+}
 
 napi_status DefineHotExports(napi_env env, napi_value exports, EnvState* state) {
   struct Entry {

@@ -1,5 +1,6 @@
 #include "ranges.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -31,10 +32,16 @@ RangeTable::RangeTable() : impl_(new Impl()) {
 }
 
 RangeTable& RangeTable::Get() {
+  // Hot calls come through here: after the first call this is one acquire load, not std::call_once
+  // (libstdc++'s call_once sets thread-locals on every call).
+  static std::atomic<RangeTable*> ready{nullptr};
+  RangeTable* instance = ready.load(std::memory_order_acquire);
+  if (instance != nullptr) return *instance;
   static std::once_flag once;
-  static RangeTable* instance = nullptr;  // never freed, like the registry
-  std::call_once(once, [] { instance = new RangeTable(); });
-  return *instance;
+  static RangeTable* created = nullptr;  // never freed: see the header
+  std::call_once(once, [] { created = new RangeTable(); });
+  ready.store(created, std::memory_order_release);
+  return *created;
 }
 
 uint32_t RangeTable::Start(nvtxDomainHandle_t domain, const nvtxEventAttributes_t& attribs, uint32_t owner_env) {

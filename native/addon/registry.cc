@@ -1,5 +1,6 @@
 #include "registry.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -30,10 +31,16 @@ Registry::Registry() : impl_(new Impl()) {
 }
 
 Registry& Registry::Get() {
+  // Hot calls come through here: after the first call this is one acquire load, not std::call_once
+  // (libstdc++'s call_once sets thread-locals on every call).
+  static std::atomic<Registry*> ready{nullptr};
+  Registry* instance = ready.load(std::memory_order_acquire);
+  if (instance != nullptr) return *instance;
   static std::once_flag once;
-  static Registry* instance = nullptr;  // intentionally leaked: see registry.h
-  std::call_once(once, [] { instance = new Registry(); });
-  return *instance;
+  static Registry* created = nullptr;  // never freed: see the header
+  std::call_once(once, [] { created = new Registry(); });
+  ready.store(created, std::memory_order_release);
+  return *created;
 }
 
 bool Registry::Domain(const std::string& name, uint32_t* index) {
@@ -66,6 +73,11 @@ bool Registry::RegisterString(uint32_t domain, const std::string& text, uint32_t
   auto inserted = table.emplace(text, next).first;
   strings_[next].handle = nvtxDomainRegisterStringA(domains_[domain], inserted->first.c_str());
   strings_[next].domain_handle = domains_[domain];
+  nvtxEventAttributes_t& attribs = strings_[next].attribs;
+  attribs.version = NVTX_VERSION;
+  attribs.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
+  attribs.messageType = NVTX_MESSAGE_TYPE_REGISTERED;
+  attribs.message.registered = strings_[next].handle;
   strings_[next].domain = domain;
   string_count_.store(next + 1, std::memory_order_release);
   *handle = next;

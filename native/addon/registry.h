@@ -21,6 +21,7 @@ constexpr uint32_t kMaxStrings = 1u << 20;
 struct StringEntry {
   nvtxStringHandle_t handle;  // NULL when no tool is attached; NVTX ignores it then anyway
   nvtxDomainHandle_t domain_handle;  // copied so a hot call needs one lookup
+  nvtxEventAttributes_t attribs;     // prebuilt "registered message" attributes: hot calls pass a pointer
   uint32_t domain;
 };
 
@@ -51,6 +52,10 @@ class Registry {
     if (handle == 0 || handle >= string_count_.load(std::memory_order_acquire)) return nullptr;
     return &strings_[handle];
   }
+
+  // Unchecked: for callers that validated `handle` when they were created (hot.cc's bound functions).
+  const StringEntry& StringAt(uint32_t handle) const { return strings_[handle]; }
+  nvtxDomainHandle_t DomainAt(uint32_t index) const { return domains_[index]; }
 
   uint32_t DomainCount() const { return domain_count_.load(std::memory_order_acquire); }
   uint32_t StringCount() const { return string_count_.load(std::memory_order_acquire) - 1; }

@@ -16,6 +16,8 @@ interface Facts {
   mainTid: number;
   workerTid: number;
   ioCategory: number;
+  farHandle: number;
+  farDomainIndex: number;
   status: { mode: string; toolAttached: boolean };
   stats: { openRanges: number };
 }
@@ -127,7 +129,7 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
 
   it('domain(): one domain-create event, and the domain id on its events', () => {
     expect(domainId).toBeGreaterThan(0);
-    expect(rows.filter((r) => r.eventType === DOMAIN_CREATE)).toHaveLength(1);
+    expect(rows.filter((r) => r.eventType === DOMAIN_CREATE && r.name === 'gil-nvtx test')).toHaveLength(1);
     expect(one('inner range').domainId).toBe(domainId);
   });
 
@@ -180,6 +182,17 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
     }
     // Ending twice produced one range.
     expect(rows.filter((r) => r.name === 'crosses await')).toHaveLength(1);
+  });
+
+  it('strings and domains past the specialised fast callbacks take the generic path', () => {
+    expect(facts.farHandle).toBeGreaterThan(256);
+    const farDomain = one('far domain', DOMAIN_CREATE).domainId;
+    expect(facts.farDomainIndex).toBeGreaterThan(64);
+    const range = one('far range', PUSH_POP);
+    const mark = one('far mark', MARK);
+    expect([range.domainId, mark.domainId]).toEqual([farDomain, farDomain]);
+    expect(range.registered).toBe(1);
+    expect(mark.start > range.start && mark.start < range.end!).toBe(true);
   });
 
   it('the default domain: range, mark, trace, start, registered push', () => {
