@@ -32,6 +32,11 @@ static int g_child_pending; /* fork child: its own file is created at its first 
 static int g_need_definitions;
 
 #define GROW_CHUNKS 8u /* grow the file this many chunks at a time */
+#ifdef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE_ MADV_POPULATE_WRITE
+#else
+#define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
+#endif
 
 struct definition {
   unsigned kind;
@@ -186,12 +191,14 @@ static int take_chunk_locked(struct rec_thread *t) {
     g_chunks_reserved += GROW_CHUNKS;
   }
   off_t off = (off_t)RAW_HEADER_SIZE + (off_t)g_chunks_used * g_chunk_size;
-  /* MAP_POPULATE: fault the whole chunk in now, in one go, instead of page by page on the hot path. */
-  void *chunk = mmap(NULL, g_chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g_fd, off);
+  void *chunk = mmap(NULL, g_chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd, off);
   if (chunk == MAP_FAILED) {
     warn_once("cannot map the trace file", errno);
     return 0;
   }
+  /* Fault the whole chunk in writable now, in one call, instead of one write fault per page on the
+   * hot path (~10% of the per-event cost). Kernels before 5.14 lack it: pages then fault lazily. */
+  (void)madvise(chunk, g_chunk_size, MADV_POPULATE_WRITE_);
   g_chunks_used++;
   unsigned char *c = chunk;
   put_u32(c + RAW_CHUNK_OFF_SLOT, t->slot);
