@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mergeTrace } from '../../lib/trace/merge.js';
+import { patchedPythonOrSkip } from '../helpers/pythons.js';
+import { ensureCollector, queryAll, readEvents, runWithCollector, scratchDir } from './helpers.js';
+
+// The collector on a real GIL-instrumented CPython (3.11.2, Debian bookworm's source).
+const patched = await patchedPythonOrSkip('3.11.2');
+const python = 'python' in patched ? patched.python : '';
+
+function tracePython(code: string) {
+  const dir = scratchDir('py');
+  const run = runWithCollector([python, '-u', '-c', code], join(dir, 'raw'));
+  const db = join(dir, 'trace.sqlite');
+  const summary = mergeTrace(join(dir, 'raw'), db);
+  return { run, db, summary, events: readEvents(db) };
+}
+
+const THREADS = `
+import threading
+def work():
+    n = 0
+    for i in range(200000):
+        n += i
+ts = [threading.Thread(target=work) for _ in range(3)]
+for t in ts: t.start()
+for t in ts: t.join()
+`;
+
+describe.skipIf('skip' in patched)('collector on a patched CPython', () => {
+  beforeAll(() => {
+    ensureCollector();
+  }, 300_000);
+
+  it('Holding ranges of one process never overlap, carry the interpreter id, and have CPU time', () => {
+    const { run, db, events } = tracePython(THREADS);
+    expect(run.status).toBe(0);
+    const holds = events.filter((e) => e.domain === 'CPython GIL' && e.name === 'Holding GIL' && (e.eventType === 59 || e.eventType === 60));
+    const waits = events.filter((e) => e.domain === 'CPython GIL' && e.name === 'Waiting for GIL');
+    expect(new Set(holds.map((h) => h.tid)).size).toBeGreaterThanOrEqual(4);
+    expect(waits.length).toBeGreaterThan(0);
+    for (const h of holds) expect(h.payload).toMatch(/^(u64|i64):0$/);
+    const sorted = [...holds].sort((a, b) => a.start - b.start);
+    for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.start).toBeGreaterThanOrEqual(sorted[i - 1]!.end!);
+    const cpu = queryAll<{ n: number; bad: number }>(db, 'SELECT COUNT(*) AS n, SUM(cpuNs > end - start) AS bad FROM GILNVTX_RANGE_CPU');
+    expect(cpu[0]!.n).toBe(holds.length + waits.length);
+    expect(cpu[0]!.bad).toBe(0);
+  });
+
+  it('os._exit while holding the GIL: all events kept, the last hold ends at the last event', () => {
+    const { run, db, events, summary } = tracePython(`${THREADS}\nimport os\nos._exit(7)\n`);
+    expect(run.status).toBe(7);
+    expect(summary.withoutCleanExit).toEqual([run.pid]);
+    expect(queryAll(db, 'SELECT cleanExit FROM GILNVTX_PROCESSES')).toEqual([{ cleanExit: 0 }]);
+    const holds = events.filter((e) => e.name === 'Holding GIL');
+    const last = Math.max(...events.map((e) => e.start));
+    expect(holds.at(-1)!.end).toBe(last);
+  });
+
+  it('a fork child (os.fork, no exec) has its own GIL ranges, names resolved', () => {
+    const { run, events, summary } = tracePython(`
+import os
+${THREADS}
+pid = os.fork()
+if pid == 0:
+    ${THREADS.trim().split('\n').join('\n    ')}
+    os._exit(0)
+os.waitpid(pid, 0)
+print("child", pid)
+`);
+    expect(run.status).toBe(0);
+    const child = Number(/child (\d+)/.exec(run.stdout)![1]);
+    expect(summary.processes).toBe(2);
+    const childHolds = events.filter((e) => e.pid === child && e.domain === 'CPython GIL' && e.name === 'Holding GIL');
+    expect(new Set(childHolds.map((h) => h.tid)).size).toBeGreaterThanOrEqual(3);
+  });
+});
