@@ -94,7 +94,8 @@ export interface LoadResult {
 function searchedDirs(env: NodeJS.ProcessEnv): string[] {
   // node-gyp-build 4.8's order (notes/node-addon.md §3.5), for the message; it does the actual search.
   const dirs: string[] = [];
-  const override = env[`GIL_NVTX_PREBUILD`];
+  // node-gyp-build's own override variable: <PACKAGE_NAME>_PREBUILD.
+  const override = env.GIL_NVTX_PREBUILD;
   if (override) dirs.push(`${override} (GIL_NVTX_PREBUILD)`);
   if (env.PREBUILDS_ONLY !== '1') {
     dirs.push(join(PACKAGE_ROOT, 'build', 'Release'), join(PACKAGE_ROOT, 'build', 'Debug'));

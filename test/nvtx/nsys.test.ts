@@ -17,6 +17,7 @@ interface Facts {
   workerTid: number;
   ioCategory: number;
   farHandle: number;
+  httpCategory: number;
   farDomainIndex: number;
   status: { mode: string; toolAttached: boolean };
   stats: { openRanges: number };
@@ -193,6 +194,13 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
     expect([range.domainId, mark.domainId]).toEqual([farDomain, farDomain]);
     expect(range.registered).toBe(1);
     expect(mark.start > range.start && mark.start < range.end!).toBe(true);
+  });
+
+  it('instrumentHttpServers(): one start/end range per request, named by method and path', () => {
+    const request = one('GET /hello', START_END);
+    expect(request.domainId).toBe(domainId);
+    expect(request.category).toBe(facts.httpCategory);
+    expect(request.end! > request.start).toBe(true);
   });
 
   it('the default domain: range, mark, trace, start, registered push', () => {

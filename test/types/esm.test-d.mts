@@ -30,7 +30,8 @@ nvtx.mark('one-liner', attrs);
 await nvtx.trace('one-liner', async () => undefined);
 nvtx.endRange(nvtx.start('x').id);
 defaultDomain.mark(nvtx.registerString('default'));
-void [n, s, p, p2, cat, destroyed, tid, st, attached];
+const stopHttp: () => void = nvtx.instrumentHttpServers(d, { name: (req) => req.method ?? 'HTTP', attributes: { category: 'http' } });
+void [n, s, p, p2, cat, destroyed, tid, st, attached, stopHttp];
 
 // @ts-expect-error a handle is a branded number: a plain number is not a StringHandle
 const notHandle: StringHandle = 5;

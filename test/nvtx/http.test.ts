@@ -1,0 +1,81 @@
+// instrumentHttpServers(): one start/end range per request, ended when the response closes (also when the
+// client aborts), and nothing after the returned stop function runs. The nsys test checks the range itself.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, expect, it, vi } from 'vitest';
+
+type Api = typeof import('../../lib/index.js');
+
+async function loadNative(): Promise<Api> {
+  vi.resetModules();
+  vi.stubEnv('GIL_NVTX_FORCE_NATIVE', '1');
+  vi.stubEnv('GIL_NVTX_ADDON_PATH', undefined as unknown as string);
+  return import('../../lib/index.js');
+}
+
+afterEach(() => vi.unstubAllEnvs());
+
+async function withServer(handler: http.RequestListener, use: (port: number) => Promise<void>): Promise<void> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await use((server.address() as AddressInfo).port);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+function get(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+it('a range is open while a request is handled and ends with the response', async () => {
+  const nvtx = await loadNative();
+  expect(nvtx.status().mode).toBe('native');
+  const stop = nvtx.instrumentHttpServers(nvtx.domain('http test'));
+  const openInHandler: number[] = [];
+  await withServer(
+    (_req, res) => {
+      openInHandler.push(nvtx.nativeStats().openRanges);
+      res.end('ok');
+    },
+    async (port) => {
+      expect(await get(port, '/a?x=1')).toBe('ok');
+      expect(await get(port, '/b')).toBe('ok');
+      await settle();
+      expect(nvtx.nativeStats().openRanges).toBe(0);
+      stop();
+      expect(await get(port, '/c')).toBe('ok');
+    },
+  );
+  expect(openInHandler).toEqual([1, 1, 0]);
+});
+
+it('an aborted request still ends its range', async () => {
+  const nvtx = await loadNative();
+  const stop = nvtx.instrumentHttpServers(nvtx.domain('http test'));
+  let sawRequest!: () => void;
+  const seen = new Promise<void>((resolve) => (sawRequest = resolve));
+  await withServer(
+    () => sawRequest(), // never responds
+    async (port) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/hang' });
+      req.on('error', () => undefined);
+      await seen;
+      expect(nvtx.nativeStats().openRanges).toBe(1);
+      req.destroy();
+      for (let i = 0; i < 50 && nvtx.nativeStats().openRanges !== 0; i++) await settle();
+      expect(nvtx.nativeStats().openRanges).toBe(0);
+    },
+  );
+  stop();
+});
