@@ -12,7 +12,7 @@ namespace gilnvtx {
 namespace {
 
 // Reads the single uint32 argument. While a worker terminates napi calls fail with napi_cannot_run_js;
-// then we return quietly (false with nothing thrown) instead of throwing into a dying environment.
+// then the call returns undefined without throwing into a dying environment.
 #define GILNVTX_ONE_UINT32(env, info, out, fn, name, data_out)                               \
   napi_value argv[1];                                                                      \
   size_t argc = 1;                                                                         \
