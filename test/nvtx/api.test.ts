@@ -226,6 +226,40 @@ describe('no tool attached, GIL_NVTX_FORCE_NATIVE=1: the addon', () => {
   });
 });
 
+describe('start/end slot reuse (addon)', () => {
+  it('a stale id never ends the newer range that reuses its slot', async () => {
+    const nvtx = await load({ GIL_NVTX_FORCE_NATIVE: '1' });
+    const d = nvtx.domain('slots');
+    const h = d.registerString('r');
+    const INDEX_MASK = (1 << 18) - 1; // native/addon/ranges.h kIndexBits
+    const before = nvtx.nativeStats();
+    // Enough ranges that freed slots start being reused (ranges.h kReuseDepth = 4096).
+    const stale: number[] = [];
+    for (let i = 0; i < 4200; i++) {
+      const r = d.start(h);
+      stale.push(r.id);
+      r.end();
+    }
+    const byIndex = new Map(stale.map((id) => [id & INDEX_MASK, id]));
+    let reused: { live: ReturnType<typeof d.start>; staleId: number } | undefined;
+    const extra = [];
+    for (let i = 0; i < 5000 && !reused; i++) {
+      const live = d.start(h);
+      const staleId = byIndex.get(live.id & INDEX_MASK);
+      if (staleId !== undefined && staleId !== live.id) reused = { live, staleId };
+      else extra.push(live);
+    }
+    expect(reused, 'a slot was reused').toBeDefined();
+    const open = nvtx.nativeStats().openRanges;
+    nvtx.endRange(reused!.staleId);
+    expect(nvtx.nativeStats().openRanges).toBe(open);
+    reused!.live.end();
+    for (const r of extra) r.end();
+    expect(nvtx.nativeStats().openRanges).toBe(before.openRanges);
+    expect(nvtx.nativeStats().rangeSlots).toBeLessThanOrEqual(4097);
+  });
+});
+
 describe('the addon cannot load', () => {
   it('keeps the API working as no-ops and warns once, listing what was tried and how to fix it', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
