@@ -18,7 +18,17 @@ import threading
 import time
 
 
+def name_os_thread():
+    """Give the OS thread the Python thread's name (Python 3.11 does not), so traces show it."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(15, threading.current_thread().name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (ImportError, OSError, AttributeError):
+        pass
+
+
 def request_thread(stop, worst, i):
+    name_os_thread()
     worst[i] = 0.0
     while not stop.is_set():
         t0 = time.perf_counter()
@@ -30,6 +40,7 @@ def request_thread(stop, worst, i):
 
 
 def writer_thread(stop, path):
+    name_os_thread()
     with open(path, "wb") as f:
         while not stop.is_set():
             f.write(b"x" * 65536)
@@ -50,6 +61,7 @@ def calibrated_sum_n(target_s):
 
 
 def bad_c_calls(stop, use_ctypes, sum_n):
+    name_os_thread()
     time.sleep(0.3)
     if use_ctypes:
         import ctypes

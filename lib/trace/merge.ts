@@ -159,7 +159,8 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         let lastTs = h.startNs;
         for (const t of raw.threads) {
           for (const r of raw.records(t)) {
-            if (r.ts > lastTs) lastTs = r.ts;
+            // The last NVTX call, not the thread-name bookkeeping written when threads end.
+            if (r.kind !== RawKind.thread && r.ts > lastTs) lastTs = r.ts;
             if (r.kind === RawKind.string) strings.set(r.value!, stringId(r.text ?? ''));
             else if (r.kind === RawKind.domain) domainNames.set(r.domain, r.text ?? '');
           }
@@ -176,6 +177,7 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         const openStarts = new Map<string, OpenRange>();
         const earlyEnds = new Map<string, { ts: number; tid: number; cpuNs?: number }>();
         const resources = new Map<string, unknown[]>();
+        const osNames = new Map<number, string>();
 
         const resolveString = (id: number) => strings.get(id) ?? null;
         const emitRange = (eventType: number, o: OpenRange, end: number, endTid: number | null, endCpu: number | undefined, rangeId: number | null) => {
@@ -252,8 +254,8 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
                 insThreadName.run(stringId(r.text ?? ''), 0, globalTid(pid, r.value!));
                 break;
               case RawKind.thread:
-                // The OS name, at the priority nsys gives OS names (NVTX names win, at 0).
-                if (r.text) insThreadName.run(stringId(r.text), 20, globalTid(pid, r.value!));
+                // Recorded at the thread's first event and at its end: the last name wins.
+                if (r.text) osNames.set(globalTid(pid, r.value!), r.text);
                 break;
               case RawKind.resource:
                 resources.set(r.id!, [
@@ -284,6 +286,8 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
             for (const o of s.reverse()) emitRange(NsysEventType.pushPop, o, processEnd, null, undefined, null);
           }
         }
+        // OS names at the priority nsys gives them (20); nvtxNameOsThread names (0) win.
+        for (const [gt, name] of osNames) insThreadName.run(stringId(name), 20, gt);
         for (const o of openStarts.values()) emitRange(NsysEventType.startEnd, o, processEnd, null, undefined, o.rangeId!);
         for (const row of resources.values()) insResource.run(...row, null);
 

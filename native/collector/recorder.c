@@ -113,12 +113,16 @@ static int open_trace_file(uint32_t forked_from) {
   return 1;
 }
 
+static void write_thread_record(struct rec_thread *t);
+
 static void on_exit_handler(void) {
+  if (rec_enabled && rec_tls.slot && rec_tls.pos) write_thread_record(&rec_tls);
   if (g_header) put_u64(g_header + RAW_OFF_END_NS, rec_now());
 }
 
 static void on_thread_exit(void *arg) {
   struct rec_thread *t = arg;
+  if (rec_enabled && t->pos) write_thread_record(t);
   pthread_mutex_lock(&g_lock);
   for (struct rec_thread **p = &g_threads; *p; p = &(*p)->next) {
     if (*p == t) {
@@ -221,6 +225,8 @@ static void add_dropped(void) {
   if (g_header) __atomic_fetch_add((uint64_t *)(g_header + RAW_OFF_DROPPED), 1, __ATOMIC_RELAXED);
 }
 
+/* The thread's OS name (comm), recorded when it first records and again when it ends, so names set
+ * after the first NVTX call (Python threads name themselves late, if at all) are caught too. */
 static void write_thread_record(struct rec_thread *t) {
   char path[64], comm[64] = "";
   snprintf(path, sizeof path, "/proc/self/task/%u/comm", t->tid);
@@ -232,7 +238,8 @@ static void write_thread_record(struct rec_thread *t) {
   }
   size_t len = strlen(comm);
   unsigned words = 3 + rec_string_words(len);
-  uint64_t *r = t->pos;
+  uint64_t *r = t->pos && (size_t)(t->end - t->pos) >= words ? t->pos : NULL;
+  if (!r) return; /* a fresh chunk always has room; at exit a full chunk just keeps the first name */
   t->pos += words;
   r[1] = rec_now();
   r[2] = t->tid;

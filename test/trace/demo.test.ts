@@ -57,6 +57,9 @@ describe.skipIf('skip' in patched)('gil-nvtx demo end to end', () => {
     expect(r.trace).toMatch(/trace\.sqlite$/);
     const { offCpu, onCpu } = stalls(r, (h) => h.holderCpu.state === 'off-cpu');
     expect(offCpu.holderCpu).toMatchObject({ source: 'collector-cpu-time' });
+    // The workload names its OS threads late (prctl); the collector re-reads names when threads end.
+    expect(offCpu.thread.name).toBe('bad-c-call');
+    expect(offCpu.waiters.map((w) => w.thread.name)).toEqual(expect.arrayContaining(['request-0', 'request-1', 'request-2', 'request-3']));
     expect(offCpu.holderCpu.onCpuFraction!).toBeLessThan(0.05);
     expect(onCpu.holderCpu.source).toBe('collector-cpu-time');
     // On a busy machine the spinning holder is preempted too, but it is on CPU far more than the sleeper.
