@@ -50,28 +50,33 @@ describe.skipIf(nsysGate.skip)(`report on a patched CPython ${VERSION} under nsy
     }
   }, 3_600_000);
 
-  it('puts the two ~200 ms holds first and explains them', (ctx) => {
+  it('puts the 200 ms off-CPU hold first, names whom it blocked, and shows the OS calls around it', (ctx) => {
     if (skip) ctx.skip(skip);
     expect(report.validation.ok).toBe(true);
     // Python ≤ 3.11 never releases the GIL at exit: reported as a note, not an error.
     if (/^3\.(9|10|11)\./.test(VERSION)) expect(report.validation.notes.map((n) => n.kind)).toContain('open-final-hold');
-    const [first, second] = report.blame;
-    for (const b of [first!, second!]) {
-      expect(b.durationNs).toBeGreaterThan(120_000_000);
-      // Three CPU workers, the fdatasync writer and the main thread (joining) want the GIL meanwhile.
-      expect(b.waiterCount).toBeGreaterThanOrEqual(3);
-      for (const w of b.waiters) expect(w.thread.name.length).toBeGreaterThan(0);
-      expect(b.holderOsCalls).not.toBeNull();
-      expect(b.otherOsCalls).not.toBeNull();
+    const top = report.blame[0]!;
+    // ctypes.PyDLL(None).usleep(200_000) keeps the GIL: the longest hold, spent in usleep.
+    expect(top.durationNs).toBeGreaterThan(190_000_000);
+    const usleep = top.holderOsCalls!.find((c) => c.name === 'usleep');
+    expect(usleep?.overlapNs).toBeGreaterThan(190_000_000);
+    // Three CPU workers, the fdatasync writer and the main thread (joining) wanted the GIL meanwhile.
+    expect(top.waiterCount).toBeGreaterThanOrEqual(4);
+    for (const w of top.waiters) {
+      expect(w.thread.name.length).toBeGreaterThan(0);
+      expect(w.waitNs).toBeGreaterThanOrEqual(w.blockedNs);
     }
-    // Everything else is far shorter than the planted holds.
-    expect(report.blame[2]!.durationNs).toBeLessThan(second!.durationNs / 2);
-    // The off-CPU one sleeps in usleep while holding the GIL; the on-CPU one (sum over a range) makes no OS call.
-    const offCpu = [first!, second!].find((b) => b.holderOsCalls!.some((c) => c.name === 'usleep'));
-    expect(offCpu).toBeDefined();
-    expect(offCpu!.holderOsCalls!.find((c) => c.name === 'usleep')!.overlapNs).toBeGreaterThan(100_000_000);
-    // The writer thread's fdatasync calls appear in the trace's OS calls during the contended phase.
-    expect(text).toMatch(/#1 /);
-    expect(text).toMatch(/blocked \d+ threads/);
+    expect(top.waiters.filter((w) => w.blockedNs > 150_000_000).length).toBeGreaterThanOrEqual(4);
+    // Drop requests pile up: the waiters asked every switch interval, the holder was not in bytecode.
+    expect(top.dropRequestsDuring).toBeGreaterThan(10);
+    // nsys without --cpuctxsw (which hangs 2022.4 here) cannot tell on/off CPU, and the report says so.
+    expect(top.holderCpu.state).toBe('unknown');
+    expect(top.otherOsCalls).not.toBeNull();
+    // The on-CPU hold (sum over a range, calibrated to ~200 ms, shorter on a busy machine) has no usleep.
+    const onCpu = report.blame.slice(1).find((b) => b.durationNs > 20_000_000);
+    expect(onCpu).toBeDefined();
+    expect(onCpu!.holderOsCalls!.some((c) => c.name === 'usleep')).toBe(false);
+    expect(text).toMatch(/#1 2\d\d\.\d ms by/);
+    expect(text).toMatch(/holder OS calls: usleep/);
   });
 });
