@@ -196,7 +196,7 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
     expect(mark.start > range.start && mark.start < range.end!).toBe(true);
   });
 
-  it('instrumentHttpServers(): one start/end range per request, named by method and path', () => {
+  it('instrumentHttp(): one start/end range per request, named by method and path', () => {
     const request = one('GET /hello', START_END);
     expect(request.domainId).toBe(domainId);
     expect(request.category).toBe(facts.httpCategory);

@@ -1,5 +1,6 @@
-// instrumentHttpServers(): one start/end range per request, ended when the response closes (also when the
-// client aborts), and nothing after the returned stop function runs. The nsys test checks the range itself.
+// instrumentHttp() on the native path: a server range is open while a request is handled and ends with the
+// response (also when the client aborts), and nothing is recorded after the returned stop function runs.
+// The nsys test (test/nvtx) and the collector test (http.test.ts) check the ranges themselves.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it, vi } from 'vitest';
@@ -41,7 +42,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 it('a range is open while a request is handled and ends with the response', async () => {
   const nvtx = await loadNative();
   expect(nvtx.status().mode).toBe('native');
-  const stop = nvtx.instrumentHttpServers(nvtx.domain('http test'));
+  const stop = nvtx.instrumentHttp({ domain: nvtx.domain('http test'), client: false });
   const openInHandler: number[] = [];
   await withServer(
     (_req, res) => {
@@ -62,7 +63,7 @@ it('a range is open while a request is handled and ends with the response', asyn
 
 it('an aborted request still ends its range', async () => {
   const nvtx = await loadNative();
-  const stop = nvtx.instrumentHttpServers(nvtx.domain('http test'));
+  const stop = nvtx.instrumentHttp({ domain: nvtx.domain('http test'), client: false });
   let sawRequest!: () => void;
   const seen = new Promise<void>((resolve) => (sawRequest = resolve));
   await withServer(
