@@ -112,7 +112,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
     }
     if (v.violationCount > 10) out.push(c.dim(`  … ${v.violationCount - 10} more (see --json)`));
   }
-  for (const n of v.notes.slice(0, 10)) out.push(c.dim(`  note: ${who(n.thread)} (pid ${n.thread.pid}) at ${fmtAt(n.atNs, report.trace.startNs)}: ${n.message}`));
+  for (const n of v.notes.slice(0, 10)) out.push(c.dim(`  note: ${who(n.thread)} of pid ${n.thread.pid} at ${fmtAt(n.atNs, report.trace.startNs)}: ${n.message}`));
   if (v.notes.length > 10) out.push(c.dim(`  … ${v.notes.length - 10} more notes (see --json)`));
   for (const g of report.gils) {
     out.push('');
