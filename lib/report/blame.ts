@@ -5,7 +5,7 @@
 import type { Database } from 'better-sqlite3';
 import { pidOf, tidOf } from './load.js';
 import type { GilEvents, LoadedTrace } from './model.js';
-import { EventType } from './schema.js';
+import { EventType, nvtxTextSql } from './schema.js';
 import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
 import { threadRef } from './validate.js';
 
@@ -99,8 +99,7 @@ function osCalls(db: Database, holds: { s: number; e: number; pid: number }[]): 
 }
 
 function concurrentRanges(trace: LoadedTrace, holds: { s: number; e: number; pid: number }[]): { i: number; start: number; end: number | null; gt: number; name: string; domainId: number }[] {
-  const text = trace.schema.nvtxHasTextId ? 'COALESCE(n.text, s.value)' : 'n.text';
-  const join = trace.schema.nvtxHasTextId ? 'LEFT JOIN StringIds AS s ON s.id = n.textId' : '';
+  const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
   const sql =
     `WITH h(i, s, e, pid) AS (VALUES ${holdValues(holds)}) ` +
     `SELECT h.i, n.start, n.end, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n CROSS JOIN h ${join} ` +

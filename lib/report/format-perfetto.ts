@@ -8,7 +8,7 @@
 //  - marks, including GIL drop requests, are thread-scoped instants.
 import { pidOf, tidOf } from './load.js';
 import type { LoadedTrace } from './model.js';
-import { EventType } from './schema.js';
+import { EventType, nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeFileAtomic } from './write.js';
 
 export interface PerfettoOptions {
@@ -73,8 +73,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
   });
 
   if (opts.otherRanges !== false) {
-    const text = trace.schema.nvtxHasTextId ? 'COALESCE(n.text, s.value)' : 'n.text';
-    const join = trace.schema.nvtxHasTextId ? 'LEFT JOIN StringIds AS s ON s.id = n.textId' : '';
+    const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
     const sql =
       `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
       `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) ` +

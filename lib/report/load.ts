@@ -22,7 +22,7 @@ import {
   type ThreadInfo,
   type TraceProducer,
 } from './model.js';
-import { EventType, detectSchema, hasColumns, type TraceSchema } from './schema.js';
+import { EventType, detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
 
 export interface LoadOptions {
   /** Environment for nsys (a .nsys-rep input is exported with it). */
@@ -132,8 +132,7 @@ interface DomainRow {
 }
 
 function gilDomains(db: Database.Database, schema: TraceSchema, source: string): { gil: DomainRow[]; all: DomainRow[] } {
-  const textExpr = schema.nvtxHasTextId ? 'COALESCE(e.text, s.value)' : 'e.text';
-  const join = schema.nvtxHasTextId ? 'LEFT JOIN StringIds AS s ON s.id = e.textId' : '';
+  const { expr: textExpr, join } = nvtxTextSql(schema, 'e');
   const domains = db
     .prepare(`SELECT e.domainId AS domainId, ${PID_MASK_SQL.replace(/globalTid/g, 'e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${EventType.DomainCreate}`)
     .all() as DomainRow[];
@@ -305,7 +304,8 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   }
   const idOr = (v: string) => ids.get(v) ?? -1;
   const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-  const textMatch = (v: string) => (schema.nvtxHasTextId ? `(textId = ${idOr(v)} OR text = ${q(v)})` : `text = ${q(v)}`);
+  const textMatch = (v: string) =>
+    `(${[schema.nvtxHasTextId ? `textId = ${idOr(v)}` : '', schema.nvtxHasText ? `text = ${q(v)}` : ''].filter(Boolean).join(' OR ')})`;
   const kindExpr = `CASE WHEN ${textMatch(WAITING_MESSAGE)} THEN 0 WHEN ${textMatch(HOLDING_MESSAGE)} THEN 1 WHEN ${textMatch(DROP_REQUEST_MESSAGE)} THEN 2 ELSE 3 END`;
   const byDomain = new Map<number, number[]>();
   for (const d of domains) byDomain.set(d.domainId, [...(byDomain.get(d.domainId) ?? []), d.pid]);

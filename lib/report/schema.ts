@@ -9,8 +9,9 @@ export interface TraceSchema {
   columns: Map<string, Set<string>>;
   /** SQL expression for the NVTX payload, over whichever payload columns exist. */
   nvtxPayload: string;
-  /** SQL expression for the text of an NVTX row (inline text, else its registered string). */
+  /** Registered strings (`textId` → StringIds) and inline text (`text`): at least one exists. */
   nvtxHasTextId: boolean;
+  nvtxHasText: boolean;
   nvtxHasEndGlobalTid: boolean;
 }
 
@@ -42,6 +43,11 @@ export function detectSchema(db: Database, source: string): TraceSchema {
       hint: 'Export with `nsys export --type sqlite` (nsys 2022.4 or newer), or record with `gil-nvtx trace`.',
     });
   }
+  if (!nvtx.has('text') && !nvtx.has('textId')) {
+    throw new GilNvtxError(`${source}: NVTX_EVENTS has neither a text nor a textId column, so range names cannot be read.`, {
+      hint: 'Export with `nsys export --type sqlite` (nsys 2022.4 or newer), or record with `gil-nvtx trace`.',
+    });
+  }
   if (!tables.has('StringIds')) {
     throw new GilNvtxError(`${source} has no StringIds table, so registered NVTX strings (the GIL patch's messages) cannot be resolved.`, {
       hint: 'The export looks incomplete; export it again with `nsys export --type sqlite`.',
@@ -55,8 +61,17 @@ export function detectSchema(db: Database, source: string): TraceSchema {
     columns,
     nvtxPayload,
     nvtxHasTextId: nvtx.has('textId'),
+    nvtxHasText: nvtx.has('text'),
     nvtxHasEndGlobalTid: nvtx.has('endGlobalTid'),
   };
+}
+
+/** SQL for the name of an NVTX row aliased `alias` (inline text, else its registered string), and the join it needs. */
+export function nvtxTextSql(schema: TraceSchema, alias: string, stringsAlias = 's'): { expr: string; join: string } {
+  const join = schema.nvtxHasTextId ? `LEFT JOIN StringIds AS ${stringsAlias} ON ${stringsAlias}.id = ${alias}.textId` : '';
+  if (schema.nvtxHasText && schema.nvtxHasTextId) return { expr: `COALESCE(${alias}.text, ${stringsAlias}.value)`, join };
+  if (schema.nvtxHasTextId) return { expr: `${stringsAlias}.value`, join };
+  return { expr: `${alias}.text`, join };
 }
 
 export function hasColumns(schema: TraceSchema, table: string, cols: string[]): boolean {

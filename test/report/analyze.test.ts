@@ -129,6 +129,25 @@ describe('report analysis on synthetic nsys exports', () => {
     expect(r.blame[0]!.otherOsCalls).toBeNull();
   });
 
+  it('copes with other column layouts: no inline text column, the payload in int64Value', async () => {
+    const base = await reportOf(fixture('layout-base', { seed: 3 }).path);
+    const g = fixture('layout', { seed: 3 });
+    const db = new Database(g.path);
+    // Every name registered (domain names too), and no `text` / `uint64Value` columns at all.
+    db.exec(`
+      INSERT INTO StringIds (id, value) SELECT 1000 + rowid, text FROM NVTX_EVENTS WHERE text IS NOT NULL;
+      UPDATE NVTX_EVENTS SET textId = 1000 + rowid WHERE text IS NOT NULL;
+      UPDATE NVTX_EVENTS SET int64Value = uint64Value WHERE uint64Value IS NOT NULL;
+      ALTER TABLE NVTX_EVENTS DROP COLUMN text;
+      ALTER TABLE NVTX_EVENTS DROP COLUMN uint64Value;
+      ALTER TABLE NVTX_EVENTS DROP COLUMN endGlobalTid;
+    `);
+    db.close();
+    const r = await reportOf(g.path);
+    expect({ ...r, source: '' }).toEqual({ ...base, source: '' });
+    expect(r.blame[0]!.concurrentRanges.map((c) => `${c.domain}:${c.name}`)).toContain('node:request /predict');
+  });
+
   it('keeps GILs of different interpreters apart (3.12+ own GILs may overlap)', async () => {
     const g = fixture('interp', { interpreterId: 0 });
     const db = new Database(g.path);
