@@ -16,7 +16,8 @@ beforeAll(() => {
 
 describe.skipIf(nsysGate.skip)('collector vs nsys 2022.4 on the same program', () => {
   for (const mode of ['basic', 'fork']) {
-    it(`${mode}: the same NVTX rows`, async () => {
+    // retry: nsys 2022.4 now and then writes no report on this loaded VM (notes/nsys.md §3).
+    it(`${mode}: the same NVTX rows`, { timeout: 300_000, retry: 1 }, async () => {
       const dir = scratchDir(`vs-nsys-${mode}`);
       const nsys = await nsysProfile([program, mode], {
         output: join(dir, 'nsys'),
@@ -51,6 +52,6 @@ describe.skipIf(nsysGate.skip)('collector vs nsys 2022.4 on the same program', (
           '[75,"second","second","child:main",null,null,null,null,null]',
         ]);
       }
-    }, 300_000);
+    });
   }
 });

@@ -53,7 +53,8 @@ describe('collector with the Node addon', () => {
     expect(events.filter((e) => e.eventType === 39).map((e) => e.name)).toContain('event-loop');
   });
 
-  it.skipIf(nsysGate.skip)('gives the same rows as nsys 2022.4', async () => {
+  // retry: nsys 2022.4 now and then writes no report on this loaded VM (notes/nsys.md §3).
+  it.skipIf(nsysGate.skip)('gives the same rows as nsys 2022.4', { timeout: 300_000, retry: 1 }, async () => {
     const dir = scratchDir('node-vs-nsys');
     const nsys = await nsysProfile([process.execPath, script], { output: join(dir, 'nsys'), trace: ['nvtx'], timeoutSec: 120 });
     const nsysEvents = readEvents(nsys.sqlite!);
@@ -63,5 +64,5 @@ describe('collector with the Node addon', () => {
     const pidOf = (events: typeof ours) => events.find((e) => e.eventType === 75 && e.name === 'svc')!.pid;
     expect(normalizeForComparison(ours, pidOf(ours))).toEqual(normalizeForComparison(nsysEvents, pidOf(nsysEvents)));
     expect(run.status).toBe(0);
-  }, 300_000);
+  });
 });
