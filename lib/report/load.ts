@@ -29,6 +29,11 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with progress lines (exporting, reading). */
   onProgress?: (line: string) => void;
+  /**
+   * Fail when the trace has no GIL ranges (default true). The Perfetto export of a trace without
+   * Python in it (a Node-only collector trace, say) passes false.
+   */
+  requireGil?: boolean;
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -131,13 +136,13 @@ interface DomainRow {
   name: string | null;
 }
 
-function gilDomains(db: Database.Database, schema: TraceSchema, source: string): { gil: DomainRow[]; all: DomainRow[] } {
+function gilDomains(db: Database.Database, schema: TraceSchema, source: string, required: boolean): { gil: DomainRow[]; all: DomainRow[] } {
   const { expr: textExpr, join } = nvtxTextSql(schema, 'e');
   const domains = db
     .prepare(`SELECT e.domainId AS domainId, ${PID_MASK_SQL.replace(/globalTid/g, 'e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${EventType.DomainCreate}`)
     .all() as DomainRow[];
   const gil = domains.filter((d) => d.name === GIL_DOMAIN);
-  if (gil.length > 0) return { gil, all: domains };
+  if (gil.length > 0 || !required) return { gil, all: domains };
   const anyNvtx = db.prepare('SELECT 1 FROM NVTX_EVENTS LIMIT 1').get() !== undefined;
   const others = [...new Set(domains.map((d) => d.name ?? '(unnamed)'))];
   throw new GilNvtxError(
@@ -294,7 +299,8 @@ export async function loadTrace(path: string, opts: LoadOptions = {}): Promise<L
 /** Reads everything but the lazily queried tables; exported so callers with an open handle can reuse it. */
 export function readTrace(db: Database.Database, source: string, sqlitePath: string, opts: LoadOptions = {}): Omit<LoadedTrace, 'db' | 'close'> {
   const schema = detectSchema(db, source);
-  const { gil: domains, all: allDomains } = gilDomains(db, schema, source);
+  const requireGil = opts.requireGil !== false;
+  const { gil: domains, all: allDomains } = gilDomains(db, schema, source, requireGil);
   const ids = new Map<string, number>();
   for (const row of db
     .prepare('SELECT id, value FROM StringIds WHERE value IN (?, ?, ?)')
@@ -309,7 +315,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   const kindExpr = `CASE WHEN ${textMatch(WAITING_MESSAGE)} THEN 0 WHEN ${textMatch(HOLDING_MESSAGE)} THEN 1 WHEN ${textMatch(DROP_REQUEST_MESSAGE)} THEN 2 ELSE 3 END`;
   const byDomain = new Map<number, number[]>();
   for (const d of domains) byDomain.set(d.domainId, [...(byDomain.get(d.domainId) ?? []), d.pid]);
-  const domainFilter = [...byDomain].map(([id, pids]) => `(domainId = ${Number(id)} AND ${PID_MASK_SQL} IN (${pids.map(Number).join(', ')}))`).join(' OR ');
+  const domainFilter = [...byDomain].map(([id, pids]) => `(domainId = ${Number(id)} AND ${PID_MASK_SQL} IN (${pids.map(Number).join(', ')}))`).join(' OR ') || '0';
   const bounds = readTraceBounds(db, schema);
 
   const read = (ordered: boolean) => {
@@ -395,6 +401,14 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   // nsys 2022.4 exports rows in time order, so the cheap unordered scan usually suffices; newer nsys
   // versions do not promise an order, and then SQL sorts.
   if (!pass.sorted) pass = read(true);
+  if (pass.gils.size === 0 && requireGil) {
+    throw new GilNvtxError(`${source} has the '${GIL_DOMAIN}' NVTX domain but not a single '${WAITING_MESSAGE}' / '${HOLDING_MESSAGE}' range or '${DROP_REQUEST_MESSAGE}' mark in it.`, {
+      hint:
+        'The interpreter created the domain but emitted no GIL transitions: tracing was turned off with PYTHON_GIL_NVTX=0, ' +
+        'or it is a free-threaded build running with the GIL disabled (PYTHON_GIL=0), or the trace stopped before Python ran.',
+      exitCode: 3,
+    });
+  }
   const procEnds = processEnds(db, schema);
   const traceEnd = bounds.end ?? (procEnds.size > 0 ? Math.max(...procEnds.values()) : Number.isFinite(pass.maxEnd) ? pass.maxEnd : 0);
   const traceStart = bounds.start ?? (Number.isFinite(pass.minStart) ? pass.minStart : 0);

@@ -111,6 +111,17 @@ describe('bad input gives a clear error, never a stack trace', () => {
     noStack(r.stderr);
   });
 
+  it('a GIL domain without a single GIL range', async () => {
+    const g = fixture('emptygil');
+    const db = new Database(g.path);
+    db.exec('DELETE FROM NVTX_EVENTS WHERE eventType IN (34, 59, 60) AND domainId = 1 AND text IS NULL');
+    db.close();
+    const err = await loadError(g.path);
+    expect(err.message).toMatch(/not a single 'Waiting for GIL'/);
+    expect(err.hint).toMatch(/PYTHON_GIL_NVTX=0/);
+    expect(err.exitCode).toBe(3);
+  });
+
   it('a trace with no NVTX events at all', async () => {
     const g = fixture('nonvtx');
     const db = new Database(g.path);

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -84,6 +85,21 @@ describe('output formats', () => {
       list.sort((a, b) => a.ts - b.ts);
       for (let i = 1; i < list.length; i++) expect(list[i]!.ts).toBeGreaterThanOrEqual(list[i - 1]!.end - 1e-6);
     }
+    trace.close();
+  });
+
+  it('Perfetto also exports a trace without any GIL ranges (a Node-only trace) when asked to', async () => {
+    const g = fixture('nogil-perfetto');
+    const db = new Database(g.path);
+    db.exec("DELETE FROM NVTX_EVENTS WHERE domainId = 1 AND ((globalTid >> 24) & 16777215) = " + g.pid);
+    db.close();
+    await expect(loadTrace(g.path)).rejects.toThrow(/no 'CPython GIL' NVTX domain/);
+    const trace = await loadTrace(g.path, { requireGil: false });
+    expect(trace.gils).toHaveLength(0);
+    const out = join(scratch(), 'nogil.json');
+    writePerfetto(trace, out);
+    const ev = JSON.parse(readFileSync(out, 'utf8')).traceEvents as { name: string; ph: string }[];
+    expect(ev.filter((e) => e.name === 'request /predict').map((e) => e.ph).sort()).toEqual(['b', 'e']);
     trace.close();
   });
 
