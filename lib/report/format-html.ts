@@ -3,7 +3,9 @@
 // (wheel, +/−) and pans (drag, arrows), above the text of the report.
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
+import { pidOf, tidOf } from './load.js';
 import type { LoadedTrace } from './model.js';
+import { EventType, nvtxTextSql } from './schema.js';
 import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';
 
@@ -30,6 +32,9 @@ interface TimelineData {
   waits: [number, number, number, number][];
   drops: [number, number][];
   blamed: { rank: number; lane: number; start: number; end: number; label: string }[];
+  /** Other NVTX ranges (a Node request, say) on lanes of their own: [lane, start, end, name index]. */
+  others: [number, number, number, number][];
+  otherNames: string[];
   shown: { ranges: number; of: number; minHoldNs: number; minWaitNs: number };
 }
 
@@ -96,6 +101,7 @@ function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): Ti
       label: `#${b.rank} ${fmtDuration(b.durationNs)}`,
     };
   });
+  const { others, otherNames } = otherRanges(trace, lanes, Math.max(100, Math.floor(maxRanges / 8)));
   return {
     traceStartNs: t0,
     traceEndNs: trace.traceEnd,
@@ -104,8 +110,42 @@ function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): Ti
     waits,
     drops,
     blamed,
+    others,
+    otherNames,
     shown: { ranges: holds.length + waits.length, of: total, minHoldNs: minHold, minWaitNs: minWait },
   };
+}
+
+/** The longest NVTX ranges outside the GIL domain, each thread that has one on a lane of its own. */
+function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: number): { others: TimelineData['others']; otherNames: string[] } {
+  const { expr, join } = nvtxTextSql(trace.schema, 'n');
+  const rows = trace.db
+    .prepare(
+      `SELECT n.start, COALESCE(n.end, ${Math.trunc(trace.traceEnd)}), n.globalTid, ${expr}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
+        `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+        `ORDER BY COALESCE(n.end, ${Math.trunc(trace.traceEnd)}) - n.start DESC LIMIT ${limit}`,
+    )
+    .raw(true)
+    .all() as [number, number, number, string | null, number | null][];
+  const laneOf = new Map<number, number>();
+  const names = new Map<string, number>();
+  const others: TimelineData['others'] = [];
+  for (const [start, end, gt, name, domainId] of rows.sort((a, b) => a[2] - b[2] || a[0] - b[0])) {
+    let lane = laneOf.get(gt);
+    if (lane === undefined) {
+      const pid = pidOf(gt);
+      const tid = tidOf(gt);
+      lane = lanes.length;
+      laneOf.set(gt, lane);
+      lanes.push({ pid, tid, name: trace.threadNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`), process: trace.processNames.get(pid) ?? `pid ${pid}`, gil: '' });
+    }
+    const domain = domainId ? trace.domainNames.get(`${pidOf(gt)}/${domainId}`) ?? '' : '';
+    const label = `${domain ? `${domain}:` : ''}${name ?? ''}`;
+    let k = names.get(label);
+    if (k === undefined) names.set(label, (k = names.size));
+    others.push([lane, start - trace.traceStart, end - trace.traceStart, k]);
+  }
+  return { others, otherNames: [...names.keys()] };
 }
 
 function summaryHtml(report: Report): string {
@@ -164,7 +204,7 @@ header .dim{color:#aaa}
 #timeline.dragging{cursor:grabbing}
 svg text{font:11px system-ui,sans-serif}
 rect.hold{fill:#2e7d32}rect.hold.open{fill:#9e9e9e}rect.wait{fill:#f0a020}
-rect.hold.long{fill:#c62828}rect.marker{fill:none;stroke:#c62828;stroke-width:2}
+rect.hold.long{fill:#c62828}rect.range{fill:#3f6fb5;fill-opacity:.55;stroke:#24477a;stroke-width:.5}rect.marker{fill:none;stroke:#c62828;stroke-width:2}
 line.drop{stroke:#6a1b9a;stroke-width:1}
 .lane-label{fill:#333}.lane-bg{fill:#f4f4f4}.axis{fill:#666}
 main{padding:0 16px 24px}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}
@@ -195,7 +235,7 @@ function draw(){
     el('rect',{'class':'lane-bg',x:LABEL,y:AXIS+i*LANE+1,width:plot,height:LANE-2},g);
     var t=el('text',{'class':'lane-label',x:4,y:AXIS+i*LANE+LANE/2+4},g);
     t.textContent=l.name+' ('+l.tid+')';
-    var tt=el('title',{},t);tt.textContent=l.process+' pid '+l.pid+', GIL '+l.gil;
+    var tt=el('title',{},t);tt.textContent=l.process+' pid '+l.pid+(l.gil?', GIL '+l.gil:', other NVTX ranges');
   });
   var step=Math.pow(10,Math.floor(Math.log10((b-a)/6)));if((b-a)/step>12)step*=5;else if((b-a)/step>6)step*=2;
   for(var t=Math.ceil(a/step)*step;t<=b;t+=step){var x=LABEL+(t-a)*k;el('line',{x1:x,x2:x,y1:AXIS-4,y2:H,stroke:'#e0e0e0'},g);var lb=el('text',{'class':'axis',x:x+2,y:12},g);lb.textContent=fmt(t);}
@@ -214,6 +254,12 @@ function draw(){
   }
   ranges(data.waits,'wait',LANE*0.55,LANE*0.3);
   ranges(data.holds,'hold',3,LANE*0.5);
+  var shownOther=0;
+  data.others.forEach(function(r){if(r[2]<a||r[1]>b)return;var x=LABEL+Math.max(r[1]-a,0)*k,x2=LABEL+(Math.min(r[2],b)-a)*k;
+    var e=el('rect',{'class':'range',x:x,y:AXIS+r[0]*LANE+4,width:Math.max(1,x2-x),height:LANE-8},g);shownOther++;
+    var ti=el('title',{},e);ti.textContent=data.otherNames[r[3]]+' '+fmt(r[2]-r[1]);
+    if(x2-x>60){var t=el('text',{x:x+3,y:AXIS+r[0]*LANE+LANE/2+4,fill:'#fff'},g);t.textContent=data.otherNames[r[3]];}});
+  svg.setAttribute('data-ranges',shownOther);
   data.drops.forEach(function(d){if(d[1]<a||d[1]>b)return;var x=LABEL+(d[1]-a)*k;el('line',{'class':'drop',x1:x,x2:x,y1:AXIS+d[0]*LANE+2,y2:AXIS+d[0]*LANE+LANE-2},g);});
   data.blamed.forEach(function(m){if(m.end<a||m.start>b)return;var x=LABEL+Math.max(m.start-a,0)*k,x2=LABEL+(Math.min(m.end,b)-a)*k;
     el('rect',{'class':'marker',x:x-1,y:AXIS+m.lane*LANE,width:Math.max(2,x2-x+2),height:LANE-1},g);
@@ -258,7 +304,7 @@ export function formatHtml(trace: LoadedTrace, report: Report, opts: HtmlOptions
 <body>
 <header><h1>gil-nvtx report: ${esc(report.source)}</h1><span class="dim">${esc(report.producer.name)} ${esc(report.producer.version ?? '')} · trace ${fmtDuration(report.trace.endNs - report.trace.startNs)} · ${esc(shown)}</span></header>
 <div id="controls"><button id="zin" title="zoom in (+)">+</button><button id="zout" title="zoom out (−)">−</button><button id="zreset" title="whole trace (0)">reset</button>
-<span id="range"></span><span class="legend"><span style="background:#2e7d32"></span>holding<span style="background:#f0a020"></span>waiting<span style="background:#c62828"></span>longest holds<span style="background:#6a1b9a;width:2px"></span>drop request</span>
+<span id="range"></span><span class="legend"><span style="background:#2e7d32"></span>holding<span style="background:#f0a020"></span>waiting<span style="background:#c62828"></span>longest holds<span style="background:#6a1b9a;width:2px"></span>drop request<span style="background:#3f6fb5"></span>other NVTX ranges</span>
 <span class="dim">wheel: zoom · drag: pan · ←/→</span></div>
 <div id="timeline"></div>
 <main>${summaryHtml(report)}</main>

@@ -62,7 +62,8 @@ describe.skipIf(gate.skip)('HTML report in Chromium', () => {
     await page.goto(`file://${file}`);
     await page.waitForSelector('svg#tl rect.hold');
 
-    expect(lanesInData).toBe(4);
+    // Four GIL threads, plus the Node process's thread with its request range on a lane of its own.
+    expect(lanesInData).toBe(5);
     await expect(page.locator('text.lane-label').count()).resolves.toBe(lanesInData);
     // The hostile thread name is a label, as text: no dialog, no extra script element.
     const labels = await page.locator('text.lane-label').allTextContents();
@@ -84,6 +85,8 @@ describe.skipIf(gate.skip)('HTML report in Chromium', () => {
     await expect(page.locator('rect.hold.long').count()).resolves.toBe(3);
     await expect(page.locator('rect.marker').count()).resolves.toBe(3);
     await expect(page.locator('rect.hold.open').count()).resolves.toBe(1);
+    await expect(page.locator('rect.range').count()).resolves.toBe(1);
+    await expect(page.locator('rect.range title').textContent()).resolves.toMatch(/^node:request \/predict /);
     await page.screenshot({ path: join(dir, 'whole.png') });
 
     // Zoom onto the longest hold through its link in the list: it fills most of the view.
