@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// Cost of the GIL patch: the same workload on a patched and an unpatched build of the same CPython
+// (same version, same configure flags), side by side in one run, rounds interleaved so both see the
+// same machine. Two workloads from examples/workloads/: gil_handoff.py (as many GIL transitions as
+// possible: time.sleep(0) in 4 threads) and gil_cpu_threads.py (CPU-bound threads, 5 ms switch
+// interval). Each runs with no tool attached and under nsys (-t nvtx).
+//
+// Reported per workload: median wall and process-CPU seconds, the median of the per-round ratios
+// patched / unpatched (wall and CPU), and — the number that does not depend on a busy machine —
+// instructions counted by valgrind's callgrind, patched vs unpatched vs PYTHON_GIL_NVTX=0, as a ratio
+// and as extra instructions per GIL transition (no tool attached: NVTX's no-op path).
+//
+//   node bench/gil/run.mjs --patched <python> --unpatched <python> [--rounds 5] [--no-nsys] [--no-callgrind] [--json]
+//
+// Both interpreters must be real executables (not pyenv shims). Build an unpatched one with the same
+// flags as the patched one: `../configure --prefix=… --with-ensurepip=no && make -j2` in a pristine tree.
+// nsys runs go through scripts/nsys-locked.sh (one nsys at a time on the machine).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    patched: { type: 'string', default: process.env.GIL_NVTX_BENCH_PATCHED },
+    unpatched: { type: 'string', default: process.env.GIL_NVTX_BENCH_UNPATCHED },
+    rounds: { type: 'string', default: '5' },
+    'no-nsys': { type: 'boolean', default: false },
+    'no-callgrind': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+if (!values.patched || !values.unpatched) {
+  process.stderr.write('usage: node bench/gil/run.mjs --patched <python> --unpatched <python> [--rounds N] [--no-nsys] [--no-callgrind] [--json]\n');
+  process.exit(2);
+}
+const rounds = Number(values.rounds);
+const work = mkdtempSync(join(tmpdir(), 'gil-nvtx-bench-gil-'));
+
+const WORKLOADS = {
+  handoff: { script: 'gil_handoff.py', timed: ['--threads', '4', '--iters', '20000'], counted: ['--threads', '4', '--iters', '2000'] },
+  'cpu-threads': { script: 'gil_cpu_threads.py', timed: ['--threads', '4', '--n', '5000000'], counted: ['--threads', '4', '--n', '300000'] },
+};
+
+const DISABLED = { PYTHON_GIL_NVTX: '0' };
+const VARIANTS = [
+  { name: 'unpatched', python: values.unpatched, tool: 'none' },
+  { name: 'patched', python: values.patched, tool: 'none' },
+  { name: 'patched, PYTHON_GIL_NVTX=0', python: values.patched, tool: 'none', env: DISABLED },
+  ...(values['no-nsys']
+    ? []
+    : [
+        { name: 'unpatched under nsys', python: values.unpatched, tool: 'nsys' },
+        { name: 'patched under nsys', python: values.patched, tool: 'nsys' },
+      ]),
+];
+
+function cleanEnv(extra) {
+  const env = { ...process.env, ...extra };
+  delete env.NVTX_INJECTION64_PATH;
+  return env;
+}
+
+function runOnceRaw(variant, args) {
+  const env = cleanEnv(variant.env);
+  const r =
+    variant.tool === 'nsys'
+      ? spawnSync(
+          join(root, 'scripts/nsys-locked.sh'),
+          ['300', 'profile', '--trace=nvtx', '--sample=none', '--cpuctxsw=none', '--force-overwrite=true', `--output=${join(work, 'bench')}`, variant.python, '-u', ...args],
+          { env, encoding: 'utf8' },
+        )
+      : spawnSync(variant.python, ['-u', ...args], { env, encoding: 'utf8' });
+  const m = /seconds ([0-9.]+) cpu ([0-9.]+)/.exec(r.stdout ?? '');
+  if (r.status !== 0 || !m) throw new Error(`${variant.name}: ${r.stderr || r.stdout}`);
+  return { wall: Number(m[1]), cpu: Number(m[2]) };
+}
+
+// nsys 2022.4 now and then fails to start (e.g. `sem_open: No such file or directory` while other
+// nsys sessions come and go); such a run is repeated, up to twice.
+function runOnce(variant, args, attempt = 0) {
+  try {
+    return runOnceRaw(variant, args);
+  } catch (err) {
+    if (variant.tool !== 'nsys' || attempt >= 2) throw err;
+    process.stderr.write(`${variant.name}: nsys failed, retrying\n`);
+    return runOnce(variant, args, attempt + 1);
+  }
+}
+
+function instructions(python, args, env) {
+  const r = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${join(work, 'cg.out')}`, python, ...args], { env: cleanEnv(env), encoding: 'utf8' });
+  const m = /Collected : (\d+)/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !m) throw new Error(`callgrind ${python}: ${r.stderr?.slice(-500)}`);
+  return Number(m[1]);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const results = [];
+for (const [workload, w] of Object.entries(WORKLOADS)) {
+  const args = [join(root, 'examples/workloads', w.script), ...w.timed];
+  const times = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
+  runOnce(VARIANTS[0], args); // warm the page cache
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order every round so neither build always runs first.
+    const order = r % 2 ? [...VARIANTS].reverse() : VARIANTS;
+    for (const v of order) times[v.name].push(runOnce(v, args));
+    process.stderr.write(`${workload}: round ${r + 1}/${rounds}\n`);
+  }
+  const ratio = (a, b, key) => (times[a] ? median(times[a].map((t, i) => t[key] / times[b][i][key])) : null);
+  const row = {
+    workload,
+    rounds,
+    medianWall: Object.fromEntries(VARIANTS.map((v) => [v.name, median(times[v.name].map((t) => t.wall))])),
+    medianCpu: Object.fromEntries(VARIANTS.map((v) => [v.name, median(times[v.name].map((t) => t.cpu))])),
+    wallRatio: ratio('patched', 'unpatched', 'wall'),
+    cpuRatio: ratio('patched', 'unpatched', 'cpu'),
+    cpuRatioDisabled: ratio('patched, PYTHON_GIL_NVTX=0', 'unpatched', 'cpu'),
+    wallRatioNsys: ratio('patched under nsys', 'unpatched under nsys', 'wall'),
+    cpuRatioNsys: ratio('patched under nsys', 'unpatched under nsys', 'cpu'),
+  };
+  if (!values['no-callgrind']) {
+    const counted = [join(root, 'examples/workloads', w.script), ...w.counted];
+    const transitions = Number(/--iters/.test(w.counted.join(' ')) ? 2 * 4 * Number(w.counted.at(-1)) : NaN);
+    const un = instructions(values.unpatched, counted, {});
+    const pa = instructions(values.patched, counted, {});
+    const off = instructions(values.patched, counted, DISABLED);
+    row.instructions = {
+      unpatched: un,
+      patched: pa,
+      disabled: off,
+      ratio: pa / un,
+      ratioDisabled: off / un,
+      extraPerTransition: Number.isFinite(transitions) ? (pa - un) / transitions : null,
+    };
+  }
+  results.push(row);
+}
+rmSync(work, { recursive: true, force: true });
+
+if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+else {
+  const f = (x, d = 3) => (x === null || x === undefined ? '—' : x.toFixed(d));
+  process.stdout.write(
+    '| workload | unpatched wall s | patched wall s | wall ratio | CPU ratio | CPU ratio, PYTHON_GIL_NVTX=0 | instructions ratio (callgrind) | extra instr. per transition | under nsys: wall ratio | under nsys: CPU ratio |\n|---|---|---|---|---|---|---|---|---|---|\n',
+  );
+  for (const r of results) {
+    const i = r.instructions;
+    process.stdout.write(
+      `| ${r.workload} | ${f(r.medianWall.unpatched)} | ${f(r.medianWall.patched)} | ${f(r.wallRatio)} | ${f(r.cpuRatio)} | ${f(r.cpuRatioDisabled)} | ${i ? f(i.ratio, 4) : '—'} | ${i ? f(i.extraPerTransition, 1) : '—'} | ${f(r.wallRatioNsys)} | ${f(r.cpuRatioNsys)} |\n`,
+    );
+  }
+}
