@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { blameHolds } from './blame.js';
 import type { LoadedTrace } from './model.js';
+import { slowRanges } from './slow-ranges.js';
 import { gilStats } from './stats.js';
 import { REPORT_SCHEMA, type ProcessSummary, type Report } from './types.js';
 import { validateTrace } from './validate.js';
@@ -50,5 +51,6 @@ export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Rep
     validation,
     gils,
     blame,
+    slowRanges: slowRanges(trace, { top: Math.min(top, 5) }),
   };
 }

@@ -1,5 +1,5 @@
 // The terminal report: validation verdict, per-GIL statistics, then the longest holds explained.
-import type { BlamedHold, Distribution, GilStats, Report, ThreadRef } from './types.js';
+import type { BlamedHold, Distribution, GilStats, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
 
 export interface TextOptions {
@@ -95,6 +95,21 @@ function holdSection(b: BlamedHold, traceStart: number, c: ReturnType<typeof pal
   return out;
 }
 
+function slowRangeSection(r: SlowRange, traceStart: number, c: ReturnType<typeof palette>): string[] {
+  const out = [
+    `${c.bold(`#${r.rank}`)} ${c.bold(fmtDuration(r.durationNs))} ${c.cyan(safeText(r.domain))}:${safeText(r.name)} in ${safeText(r.processName)} (pid ${r.pid}), ` +
+      `${fmtAt(r.startNs, traceStart)} → ${fmtAt(r.endNs, traceStart)}; median of ${r.instances} is ${fmtDuration(r.medianNs)}`,
+  ];
+  if (r.holds.length === 0) out.push('   no GIL was held while it ran');
+  else {
+    out.push(`   GIL held ${fmtDuration(r.gilHeldNs)} in total while it ran; longest holds in progress:`);
+    for (const h of r.holds) {
+      out.push(`     ${fmtDuration(h.durationNs)} hold by ${who(h.thread)} in ${safeText(h.processName)} (pid ${h.pid}), ${fmtDuration(h.overlapNs)} of it during this one`);
+    }
+  }
+  return out;
+}
+
 export function formatText(report: Report, opts: TextOptions = {}): string {
   const c = palette(opts.color === true);
   const out: string[] = [];
@@ -123,6 +138,11 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   else {
     out.push(c.bold(`Longest holds (top ${report.blame.length})`));
     for (const b of report.blame) out.push(...holdSection(b, report.trace.startNs, c));
+  }
+  if (report.slowRanges.length > 0) {
+    out.push('');
+    out.push(c.bold(`Slowest operations outside the GIL (top ${report.slowRanges.length}) and the GIL holds during them`));
+    for (const r of report.slowRanges) out.push(...slowRangeSection(r, report.trace.startNs, c));
   }
   return `${out.join('\n')}\n`;
 }

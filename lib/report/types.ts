@@ -153,6 +153,41 @@ export interface BlamedHold {
   concurrentRanges: ConcurrentRange[];
 }
 
+export interface HoldDuringRange {
+  gil: string;
+  pid: number;
+  processName: string;
+  thread: ThreadRef;
+  startNs: number;
+  endNs: number;
+  durationNs: number;
+  /** Part of the hold inside the range. */
+  overlapNs: number;
+}
+
+/**
+ * One of the slowest instances of a repeated operation outside the GIL domain (a Node request, a job),
+ * with the GIL holds in progress while it ran: the reverse view of `BlamedHold.concurrentRanges`.
+ */
+export interface SlowRange {
+  rank: number;
+  domain: string;
+  name: string;
+  pid: number;
+  processName: string;
+  thread: ThreadRef;
+  startNs: number;
+  endNs: number;
+  durationNs: number;
+  /** How many ranges of this name (domain, process) the trace has, and their median duration. */
+  instances: number;
+  medianNs: number;
+  /** Σ overlapNs of every GIL hold during the range, all GILs of all processes. */
+  gilHeldNs: number;
+  /** The holds in progress during the range, longest overlap first (at most `maxHolds`). */
+  holds: HoldDuringRange[];
+}
+
 export interface ProcessSummary {
   pid: number;
   name: string;
@@ -172,4 +207,6 @@ export interface Report {
   validation: Validation;
   gils: GilStats[];
   blame: BlamedHold[];
+  /** Slowest repeated non-GIL ranges (latency outliers) and the holds during them; longest first. */
+  slowRanges: SlowRange[];
 }

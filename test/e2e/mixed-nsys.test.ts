@@ -1,0 +1,93 @@
+// Done-when of issue 6: the mixed example (a Node HTTP front end handing requests to patched-Python
+// worker processes) profiled with `gil-nvtx profile` under real nsys. N requests give exactly N request
+// ranges on the Node process, every worker process has GIL ranges, and the report ties the slowest
+// requests to the GIL holds that were in progress during them.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../lib/report/types.js';
+import { patchedPythonOrSkip } from '../helpers/pythons.js';
+import { nsysGate } from '../helpers/tools.js';
+import { scratch } from '../report/helpers.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REQUESTS = 30;
+const WORKERS = 2;
+const VERSION = process.env.GIL_NVTX_MIXED_E2E_PYTHON ?? '3.11.2';
+
+describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service under gil-nvtx profile`, () => {
+  let skip = '';
+  let report: Report;
+  let sqlite = '';
+  let stdout = '';
+
+  beforeAll(async () => {
+    const got = await patchedPythonOrSkip(VERSION);
+    if ('skip' in got) {
+      skip = got.skip;
+      return;
+    }
+    const out = join(scratch('gil-nvtx-mixed-'), 'mixed');
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin/gil-nvtx.js'), 'profile', '-o', out, '--json', '--top', '5', '--timeout', '300', '--',
+        process.execPath, join(ROOT, 'examples/mixed/run.mjs'), '--python', got.python,
+        '--requests', String(REQUESTS), '--workers', String(WORKERS), '--json'],
+      { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 << 20 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    stdout = r.stdout;
+    // nsys passes the program's own output through first; the report is the JSON document after it.
+    report = JSON.parse(stdout.slice(stdout.indexOf('{"schema"'))) as Report;
+    sqlite = `${out}.sqlite`;
+  }, 3_600_000);
+
+  it('records exactly one server and one client range per request on the Node process', (ctx) => {
+    if (skip) ctx.skip(skip);
+    expect(stdout).toContain(`"requests":${REQUESTS},"failed":0`);
+    const db = new Database(sqlite, { readonly: true });
+    try {
+      const rows = db
+        .prepare(
+          `SELECT COALESCE(s.value, e.text) AS name, (e.globalTid >> 24) & 16777215 AS pid
+             FROM NVTX_EVENTS e LEFT JOIN StringIds s ON s.id = e.textId
+             JOIN NVTX_EVENTS d ON d.eventType = 75 AND d.domainId = e.domainId
+              AND ((d.globalTid >> 24) & 16777215) = ((e.globalTid >> 24) & 16777215)
+            WHERE e.eventType = 60 AND d.text = 'mixed: http' AND e.end IS NOT NULL`,
+        )
+        .all() as { name: string; pid: number }[];
+      const server = rows.filter((r) => /^GET \/(predict|report|ingest)$/.test(r.name));
+      const client = rows.filter((r) => /^GET 127\.0\.0\.1\//.test(r.name));
+      expect(server).toHaveLength(REQUESTS);
+      expect(client).toHaveLength(REQUESTS);
+      expect(new Set(rows.map((r) => r.pid)).size).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('has GIL ranges from every Python worker process, and they never overlap', (ctx) => {
+    if (skip) ctx.skip(skip);
+    expect(report.validation.ok).toBe(true);
+    const gilPids = new Set(report.gils.map((g) => g.pid));
+    expect(gilPids.size).toBe(WORKERS);
+    for (const g of report.gils) expect(g.holds.count).toBeGreaterThan(0);
+  });
+
+  it('ties the slowest requests to the GIL holds in progress during them', (ctx) => {
+    if (skip) ctx.skip(skip);
+    const requests = report.slowRanges.filter((r) => r.domain === 'mixed: http' && r.name.startsWith('GET /'));
+    expect(requests.length).toBeGreaterThan(0);
+    const slowest = requests[0]!;
+    // Every fifth /predict meets a C call that sleeps 200 ms holding its worker's GIL.
+    expect(slowest.durationNs).toBeGreaterThan(150_000_000);
+    expect(slowest.holds.length).toBeGreaterThan(0);
+    const [hold] = slowest.holds;
+    expect(hold!.durationNs).toBeGreaterThan(150_000_000);
+    expect(hold!.overlapNs).toBeGreaterThan(100_000_000);
+    expect([...new Set(report.gils.map((g) => g.pid))]).toContain(hold!.pid);
+    expect(slowest.gilHeldNs).toBeGreaterThanOrEqual(hold!.overlapNs);
+  });
+});
