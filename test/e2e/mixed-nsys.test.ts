@@ -21,7 +21,7 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
   let skip = '';
   let report: Report;
   let sqlite = '';
-  let stdout = '';
+  let stdout = ''; // the profiled program's output
 
   beforeAll(async () => {
     const got = await patchedPythonOrSkip(VERSION);
@@ -35,12 +35,12 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
       [join(ROOT, 'bin/gil-nvtx.js'), 'profile', '-o', out, '--json', '--top', '5', '--timeout', '300', '--',
         process.execPath, join(ROOT, 'examples/mixed/run.mjs'), '--python', got.python,
         '--requests', String(REQUESTS), '--workers', String(WORKERS), '--json'],
-      { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 << 20 },
+      // Not quiet: the program's own output (and nsys's) goes to stderr; stdout carries only the report.
+      { encoding: 'utf8', env: { ...process.env, CI: 'false' }, maxBuffer: 64 << 20 },
     );
     expect(r.status, r.stderr).toBe(0);
-    stdout = r.stdout;
-    // nsys passes the program's own output through first; the report is the JSON document after it.
-    report = JSON.parse(stdout.slice(stdout.indexOf('{"schema"'))) as Report;
+    stdout = r.stderr;
+    report = JSON.parse(r.stdout) as Report;
     sqlite = `${out}.sqlite`;
   }, 3_600_000);
 
