@@ -32,6 +32,9 @@
       'cflags': ['-std=gnu11', '-fvisibility=hidden', '-O2', '-Wall', '-Wextra'],
       'ldflags': ['-Wl,-z,nodelete'],
       'libraries': ['-lpthread'],
+      'conditions': [
+        ['target_arch=="x64"', {'cflags': ['<!@(node -p "require(\'./native/build.json\').collector.cflags_x64.join(\' \')")']}],
+      ],
     },
   ],
 }

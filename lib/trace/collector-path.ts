@@ -47,7 +47,7 @@ export function findCollector(env: NodeJS.ProcessEnv = process.env, root: string
 export function buildCollector(outDir: string, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const root = opts.root ?? PACKAGE_ROOT;
   const env = opts.env ?? process.env;
-  const manifest = JSON.parse(readFileSync(join(root, 'native', 'build.json'), 'utf8')) as { collector: { sources: string[]; defines?: string[] } };
+  const manifest = JSON.parse(readFileSync(join(root, 'native', 'build.json'), 'utf8')) as { collector: { sources: string[]; defines?: string[]; cflags_x64?: string[] } };
   const include = findNvtxHeaders(env).includeDir;
   const out = join(outDir, COLLECTOR_FILE);
   const tmp = `${out}.tmp-${process.pid}`;
@@ -55,6 +55,7 @@ export function buildCollector(outDir: string, opts: { root?: string; env?: Node
   const cc = env.CC || 'cc';
   const args = [
     '-std=gnu11', '-O2', '-fPIC', '-fvisibility=hidden', '-shared', '-Wl,-z,nodelete',
+    ...(process.arch === 'x64' ? (manifest.collector.cflags_x64 ?? []) : []),
     `-I${include}`,
     ...(manifest.collector.defines ?? []).map((d) => `-D${d}`),
     ...manifest.collector.sources.map((s) => join(root, s)),

@@ -6,6 +6,7 @@ import { RAW_FILE_SUFFIX, RawKind } from './raw-format.js';
 import { RawTraceFile, type RawRecord } from './raw-reader.js';
 import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
+import { TickConverter } from './ticks.js';
 
 export interface MergeSummary {
   output: string;
@@ -142,6 +143,7 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
   let traceStart = Infinity;
   let traceEnd = 0;
   const withoutCleanExit: number[] = [];
+  const timestampSources = new Set<string>();
 
   const run = db.transaction(() => {
     for (const file of files) {
@@ -156,15 +158,24 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         // Pass 1: definitions (they may sit in any thread's chunks) and the last timestamp.
         const strings = new Map<number, number>(); // registered id -> StringIds id
         const domainNames = new Map<number, string>();
-        let lastTs = h.startNs;
+        let lastTick = -Infinity;
+        const calibration = [...h.calibration];
         for (const t of raw.threads) {
           for (const r of raw.records(t)) {
+            if (r.kind === RawKind.calibration) {
+              calibration.push([r.ts, r.value!]);
+              continue;
+            }
             // The last NVTX call, not the thread-name bookkeeping written when threads end.
-            if (r.kind !== RawKind.thread && r.ts > lastTs) lastTs = r.ts;
+            if (r.kind !== RawKind.thread && r.ts > lastTick) lastTick = r.ts;
             if (r.kind === RawKind.string) strings.set(r.value!, stringId(r.text ?? ''));
             else if (r.kind === RawKind.domain) domainNames.set(r.domain, r.text ?? '');
           }
         }
+        // Record timestamps become CLOCK_MONOTONIC ns here (TSC files), before anything uses them.
+        timestampSources.add(h.timestampSource);
+        const ticks = new TickConverter(calibration, h.timestampSource === 'clock_gettime');
+        const lastTs = lastTick === -Infinity ? h.startNs : Math.max(h.startNs, ticks.toNs(lastTick));
         const processEnd = h.endNs ?? lastTs;
         if (h.endNs === null) withoutCleanExit.push(pid);
         traceStart = Math.min(traceStart, h.startNs);
@@ -187,7 +198,8 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
           insertEvent(o.rec, resolveString, o.start, end, eventType, rangeId, gt, endGt, o.domainId);
           events++;
           if (gilDomains.has(o.rec.domain) && o.rec.cpuNs !== undefined) {
-            const cpu = endCpu !== undefined && (endTid === null || endTid === o.tid) ? endCpu - o.rec.cpuNs : null;
+            // Capped at the wall duration: converted TSC bounds can be a few ns off the thread's CPU clock reads.
+            const cpu = endCpu !== undefined && (endTid === null || endTid === o.tid) ? Math.min(endCpu - o.rec.cpuNs, end - o.start) : null;
             insCpu.run(gt, o.start, end, cpu);
           }
         };
@@ -201,6 +213,7 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
           threads++;
           const stacks = new Map<number, OpenRange[]>();
           for (const r of raw.records(t)) {
+            r.ts = ticks.toNs(r.ts);
             switch (r.kind) {
               case RawKind.push: {
                 let s = stacks.get(r.domain);
@@ -307,6 +320,9 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
     for (const [k, v] of Object.entries({
       producer: PRODUCER,
       clock: COLLECTOR_CLOCK,
+      // How the collector read time: `tsc` (converted to CLOCK_MONOTONIC through calibration pairs) or
+      // `clock_gettime`; several values, comma-separated, when processes differed.
+      timestampSource: [...timestampSources].sort().join(','),
       version: traceFormatVersion(),
       timeUnit: 'ns',
       // CLOCK_MONOTONIC bounds of the recording: first collector attach, last process end.

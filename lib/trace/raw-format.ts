@@ -2,7 +2,7 @@
 // step; the C header documents the layout.
 
 export const RAW_MAGIC = 'GILNVTX1';
-export const RAW_FORMAT_VERSION = 1;
+export const RAW_FORMAT_VERSION = 2;
 export const RAW_HEADER_SIZE = 4096;
 export const RAW_CHUNK_HEADER_SIZE = 32;
 export const RAW_CHUNK_MAGIC = 0x4b4e4843;
@@ -20,8 +20,18 @@ export const HeaderOffset = {
   dropped: 48,
   forkedFrom: 56,
   cmdlineLen: 60,
-  cmdline: 64,
+  tickSource: 64,
+  startTicks: 72,
+  endTicks: 80,
+  calTicks: 88,
+  calNs: 96,
+  cal0Ticks: 104,
+  cal0Ns: 112,
+  cmdline: 128,
 } as const;
+
+/** What record timestamps count (header `tickSource`); TSC ticks are converted through calibration pairs. */
+export const TickSource = { ns: 0, tsc: 1 } as const;
 
 export const ChunkOffset = { magic: 0, slot: 4, tid: 8, seq: 12 } as const;
 
@@ -39,6 +49,7 @@ export const RawKind = {
   resourceEnd: 11,
   thread: 12,
   domainEnd: 13,
+  calibration: 14,
 } as const;
 
 export const RawFlag = {

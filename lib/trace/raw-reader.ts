@@ -11,6 +11,7 @@ import {
   RAW_MAGIC,
   RawFlag,
   RawKind,
+  TickSource,
 } from './raw-format.js';
 
 export interface RawProcessHeader {
@@ -26,6 +27,10 @@ export interface RawProcessHeader {
   endNs: number | null;
   droppedEvents: number;
   argv: string[];
+  /** What record timestamps count: CLOCK_MONOTONIC ns (`clock_gettime`) or TSC ticks (`tsc`). */
+  timestampSource: 'clock_gettime' | 'tsc';
+  /** (ticks, CLOCK_MONOTONIC ns) pairs stored in the header (TSC files only); chunks hold more. */
+  calibration: [number, number][];
 }
 
 export type PayloadValue = { column: (typeof PayloadColumn)[number]; value: number | bigint };
@@ -95,7 +100,24 @@ export class RawTraceFile {
         endNs: endNs === 0 ? null : endNs,
         droppedEvents: u64(head, HeaderOffset.dropped),
         argv,
+        timestampSource: 'clock_gettime',
+        calibration: [],
       };
+      const source = head.readUInt32LE(HeaderOffset.tickSource);
+      if (source === TickSource.tsc) {
+        this.header.timestampSource = 'tsc';
+        const pairs: [number, number][] = [
+          [u64(head, HeaderOffset.cal0Ticks), u64(head, HeaderOffset.cal0Ns)],
+          [u64(head, HeaderOffset.calTicks), u64(head, HeaderOffset.calNs)],
+          [u64(head, HeaderOffset.startTicks), this.header.startNs],
+        ];
+        if (endNs !== 0) pairs.push([u64(head, HeaderOffset.endTicks), endNs]);
+        this.header.calibration = pairs.filter(([t, n]) => t !== 0 && n !== 0);
+      } else if (source !== TickSource.ns) {
+        throw new GilNvtxError(`${file}: unknown timestamp source ${source} in a collector file.`, {
+          hint: 'Merge the trace with the gil-nvtx version that recorded it.',
+        });
+      }
       this.buf = Buffer.alloc(chunkSize);
       const bySlot = new Map<number, { slot: number; tid: number; chunks: RawChunk[] }>();
       const ch = Buffer.alloc(RAW_CHUNK_HEADER_SIZE);
@@ -225,6 +247,9 @@ function decode(b: Buffer, p: number, kind: number, flags: number, domain: numbe
       break;
     case RawKind.resourceEnd:
       r.id = String(u64(b, w));
+      break;
+    case RawKind.calibration:
+      r.value = u64(b, w); // CLOCK_MONOTONIC ns read at tick `ts`
       break;
     default:
       break; // unknown kinds from a newer collector: skipped by their word count

@@ -17,7 +17,7 @@
 #define GIL_NVTX_RAW_FORMAT_H
 
 #define RAW_MAGIC "GILNVTX1"
-#define RAW_FORMAT_VERSION 1u
+#define RAW_FORMAT_VERSION 2u /* 2: timestamps in the file's own tick unit (TSC or ns) + calibration pairs */
 #define RAW_HEADER_SIZE 4096u
 #define RAW_CHUNK_HEADER_SIZE 32u
 #define RAW_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
@@ -34,7 +34,21 @@
 #define RAW_OFF_DROPPED 48       /* u64, events dropped because the file could not grow */
 #define RAW_OFF_FORKED_FROM 56   /* u32, parent pid when this process is a fork child recording on, else 0 */
 #define RAW_OFF_CMDLINE_LEN 60   /* u32 */
-#define RAW_OFF_CMDLINE 64       /* /proc/self/cmdline, NUL-separated, truncated to fit the header */
+#define RAW_OFF_TICK_SOURCE 64   /* u32, what record timestamps count: RAW_TICKS_NS or RAW_TICKS_TSC */
+#define RAW_OFF_START_TICKS 72   /* u64, ticks paired with START_NS (TSC only) */
+#define RAW_OFF_END_TICKS 80     /* u64, ticks paired with END_NS (TSC only) */
+#define RAW_OFF_CAL_TICKS 88     /* u64, a calibration pair taken ~2 ms after the collector first */
+#define RAW_OFF_CAL_NS 96        /* u64  attached (inherited by fork children): a slope even if killed early */
+#define RAW_OFF_CAL0_TICKS 104   /* u64, the pair taken when the collector first attached */
+#define RAW_OFF_CAL0_NS 112      /* u64 */
+#define RAW_OFF_CMDLINE 128      /* /proc/self/cmdline, NUL-separated, truncated to fit the header */
+
+/* Timestamp sources (RAW_OFF_TICK_SOURCE). With RAW_TICKS_TSC every record's timestamp is a raw
+ * rdtsc value and the merger converts it to CLOCK_MONOTONIC ns by piecewise-linear interpolation
+ * between (ticks, CLOCK_MONOTONIC ns) calibration pairs: the header's (CAL0, CAL, START, END) and the
+ * RAW_CALIBRATION records (one at the start of every chunk and when a thread or the process ends). */
+#define RAW_TICKS_NS 0u  /* clock_gettime(CLOCK_MONOTONIC) ns */
+#define RAW_TICKS_TSC 1u /* invariant TSC ticks (x86-64) */
 
 /* Chunk header field offsets (bytes from the chunk start). */
 #define RAW_CHUNK_OFF_MAGIC 0 /* u32 */
@@ -43,7 +57,7 @@
 #define RAW_CHUNK_OFF_SEQ 12  /* u32, chunk number within the thread slot */
 
 /* Record header word: kind (bits 0-7) | flags (8-15) | words incl. header (16-31) | domain index (32-63).
- * Word 1 of every record is the CLOCK_MONOTONIC timestamp in ns. */
+ * Word 1 of every record is the timestamp in the file's ticks (RAW_OFF_TICK_SOURCE). */
 enum raw_kind {
   RAW_PUSH = 1,          /* [attrs] */
   RAW_POP = 2,           /* [cpu] */
@@ -58,6 +72,7 @@ enum raw_kind {
   RAW_RESOURCE_END = 11, /* resource id */
   RAW_THREAD = 12,       /* tid, string (OS comm name when the thread first records) */
   RAW_DOMAIN_END = 13,   /* (nvtxDomainDestroy) */
+  RAW_CALIBRATION = 14,  /* CLOCK_MONOTONIC ns read between two tick reads whose mean is word 1 */
 };
 
 /* Attribute flags (header bits 8-15), in body order after the fixed words:

@@ -13,9 +13,15 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 __thread struct rec_thread rec_tls;
 volatile int rec_enabled;
+int rec_tsc;
+/* Calibration pairs taken when the collector first attached; a fork child inherits and restates them. */
+static uint64_t g_cal0_ticks, g_cal0_ns, g_cal_ticks, g_cal_ns;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_fd = -1;
@@ -69,6 +75,56 @@ static uint32_t env_chunk_size(void) {
   return (uint32_t)bytes;
 }
 
+/*
+ * TSC timestamps need a TSC that ticks at a constant rate in every power state (CPUID 0x80000007 EDX
+ * bit 8, "invariant TSC") and that the kernel still trusts across CPUs (it drops "tsc" from the
+ * available clocksources when the CPUs' TSCs disagree). GIL_NVTX_COLLECTOR_CLOCK=monotonic|tsc
+ * overrides the choice (tests, bench).
+ */
+static int choose_tsc(void) {
+#if defined(__x86_64__)
+  const char *force = getenv("GIL_NVTX_COLLECTOR_CLOCK");
+  if (force && !strcmp(force, "monotonic")) return 0;
+  if (force && !strcmp(force, "tsc")) return 1;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0x80000000u, &a, &b, &c, &d) || a < 0x80000007u) return 0;
+  __get_cpuid(0x80000007u, &a, &b, &c, &d);
+  if (!(d & (1u << 8))) return 0;
+  int fd = open("/sys/devices/system/clocksource/clocksource0/available_clocksource", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char list[512];
+    ssize_t n = read(fd, list, sizeof list - 1);
+    close(fd);
+    if (n > 0) {
+      list[n] = 0;
+      int found = 0;
+      for (char *tok = strtok(list, " \n"); tok; tok = strtok(NULL, " \n")) found |= !strcmp(tok, "tsc");
+      if (!found) return 0;
+    }
+  }
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+/* A (ticks, CLOCK_MONOTONIC ns) pair: the clock read between two tick reads, the narrowest of a few
+ * tries (a preemption between the reads would skew the pair), ticks = their midpoint. */
+static void calibration_pair(uint64_t *ticks, uint64_t *ns) {
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < 4; i++) {
+    uint64_t t0 = rec_now();
+    uint64_t n = rec_clock_ns(CLOCK_MONOTONIC);
+    uint64_t t1 = rec_now();
+    if (t1 - t0 < best) {
+      best = t1 - t0;
+      *ticks = t0 + (t1 - t0) / 2;
+      *ns = n;
+    }
+    if (!rec_tsc) break;
+  }
+}
+
 static size_t read_cmdline(unsigned char *out, size_t cap) {
   int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -79,7 +135,8 @@ static size_t read_cmdline(unsigned char *out, size_t cap) {
 
 /* Creates <dir>/<pid>-<start ns>.gnvtx (pid alone is not unique: exec keeps it) and maps its header. */
 static int open_trace_file(uint32_t forked_from) {
-  uint64_t start = rec_now();
+  uint64_t start, start_ticks;
+  calibration_pair(&start_ticks, &start);
   char path[PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/%d-%llu.gnvtx", g_dir, (int)getpid(), (unsigned long long)start);
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -104,6 +161,14 @@ static int open_trace_file(uint32_t forked_from) {
   put_u64(hdr + RAW_OFF_START_NS, start);
   put_u64(hdr + RAW_OFF_START_REALTIME, rec_clock_ns(CLOCK_REALTIME));
   put_u32(hdr + RAW_OFF_FORKED_FROM, forked_from);
+  put_u32(hdr + RAW_OFF_TICK_SOURCE, rec_tsc ? RAW_TICKS_TSC : RAW_TICKS_NS);
+  if (rec_tsc) {
+    put_u64(hdr + RAW_OFF_START_TICKS, start_ticks);
+    put_u64(hdr + RAW_OFF_CAL0_TICKS, g_cal0_ticks);
+    put_u64(hdr + RAW_OFF_CAL0_NS, g_cal0_ns);
+    put_u64(hdr + RAW_OFF_CAL_TICKS, g_cal_ticks);
+    put_u64(hdr + RAW_OFF_CAL_NS, g_cal_ns);
+  }
   size_t n = read_cmdline(hdr + RAW_OFF_CMDLINE, RAW_HEADER_SIZE - RAW_OFF_CMDLINE);
   put_u32(hdr + RAW_OFF_CMDLINE_LEN, (uint32_t)n);
   g_fd = fd;
@@ -115,14 +180,31 @@ static int open_trace_file(uint32_t forked_from) {
 
 static void write_thread_record(struct rec_thread *t);
 
+/* A calibration record in t's chunk, when it has room (TSC timestamps only). */
+static void write_calibration(struct rec_thread *t) {
+  if (!rec_tsc || !t->pos || (size_t)(t->end - t->pos) < 3) return;
+  uint64_t *r = t->pos;
+  t->pos += 3;
+  calibration_pair(&r[1], &r[2]);
+  rec_commit(r, RAW_CALIBRATION, 0, 3, 0);
+}
+
 static void on_exit_handler(void) {
   if (rec_enabled && rec_tls.slot && rec_tls.pos) write_thread_record(&rec_tls);
-  if (g_header) put_u64(g_header + RAW_OFF_END_NS, rec_now());
+  if (g_header) {
+    uint64_t ticks, ns;
+    calibration_pair(&ticks, &ns);
+    if (rec_tsc) put_u64(g_header + RAW_OFF_END_TICKS, ticks);
+    put_u64(g_header + RAW_OFF_END_NS, ns);
+  }
 }
 
 static void on_thread_exit(void *arg) {
   struct rec_thread *t = arg;
-  if (rec_enabled && t->pos) write_thread_record(t);
+  if (rec_enabled && t->pos) {
+    write_thread_record(t);
+    write_calibration(t);
+  }
   pthread_mutex_lock(&g_lock);
   for (struct rec_thread **p = &g_threads; *p; p = &(*p)->next) {
     if (*p == t) {
@@ -167,6 +249,15 @@ int rec_init(void) {
   if (mkdir(g_dir, 0755) != 0 && errno != EEXIST) {
     warn_once("cannot create the trace folder", errno);
     return 0;
+  }
+  rec_tsc = choose_tsc();
+  if (rec_tsc) {
+    /* Two pairs ~2 ms apart: a slope for processes killed before they write any other pair. */
+    calibration_pair(&g_cal0_ticks, &g_cal0_ns);
+    struct timespec pause = {0, 2000000};
+    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+    }
+    calibration_pair(&g_cal_ticks, &g_cal_ns);
   }
   if (!open_trace_file(0)) return 0;
   pthread_key_create(&g_thread_key, on_thread_exit);
@@ -213,6 +304,7 @@ static int take_chunk_locked(struct rec_thread *t) {
   t->chunk = chunk;
   t->pos = (uint64_t *)(c + RAW_CHUNK_HEADER_SIZE);
   t->end = (uint64_t *)(c + g_chunk_size);
+  write_calibration(t); /* one pair per chunk: the merger interpolates between them */
   if (g_need_definitions) {
     /* A fork child's first chunk restates the definitions its events refer to. */
     g_need_definitions = 0;

@@ -93,6 +93,17 @@ int main(int argc, char **argv) {
   memcpy(&magic, chunk, 4);
   CHECK(magic == RAW_CHUNK_MAGIC);
   const uint64_t *w = (const uint64_t *)(chunk + RAW_CHUNK_HEADER_SIZE);
+  uint32_t ticks_source;
+  memcpy(&ticks_source, f + RAW_OFF_TICK_SOURCE, 4);
+  CHECK(ticks_source == RAW_TICKS_NS || ticks_source == RAW_TICKS_TSC);
+  if (ticks_source == RAW_TICKS_TSC) {
+    /* A TSC chunk opens with a calibration pair taken after the collector attached. */
+    uint64_t start_ns;
+    memcpy(&start_ns, f + RAW_OFF_START_NS, 8);
+    CHECK((w[0] & 0xff) == RAW_CALIBRATION && ((w[0] >> 16) & 0xffff) == 3);
+    CHECK(w[2] >= start_ns);
+    w += 3;
+  }
   const unsigned expected[] = {RAW_THREAD, RAW_DOMAIN, RAW_STRING, RAW_PUSH, RAW_POP, RAW_START, RAW_END, RAW_MARK};
   uint64_t last_ts = 0, start_id = 0;
   for (unsigned i = 0; i < sizeof expected / sizeof *expected; i++) {

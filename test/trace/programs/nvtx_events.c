@@ -143,6 +143,49 @@ static void pairs(long n) {
          (c1 - c0) * 1e9 / (double)n, vm_hwm_kb());
 }
 
+/* One step of the "stamps" scenario: a mark between two CLOCK_MONOTONIC reads the program prints
+ * itself, so a test can check where the collector's (converted) timestamp lands. */
+static void stamp_step(int step, const char *role) {
+  char name[32];
+  snprintf(name, sizeof name, "step-%d", step);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  nvtxMarkA(name);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  printf("stamp %d %s %lld %lld\n", step, role, (long long)a.tv_sec * 1000000000LL + a.tv_nsec,
+         (long long)b.tv_sec * 1000000000LL + b.tv_nsec);
+  usleep(3000);
+}
+
+static int g_step;
+static void *stamp_thread(void *arg) {
+  (void)arg;
+  stamp_step(g_step++, "thread");
+  stamp_step(g_step++, "thread");
+  return NULL;
+}
+
+/* Steps taken in a known order by the main thread, a second thread, a fork child that exits normally
+ * and one that ends with _exit (no exit calibration pair). */
+static void stamps(void) {
+  for (int round = 0; round < 2; round++) {
+    stamp_step(g_step++, "main");
+    pthread_t t;
+    pthread_create(&t, NULL, stamp_thread, NULL);
+    pthread_join(t, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      stamp_step(g_step++, "child");
+      stamp_step(g_step++, "child");
+      if (round == 1) _exit(0);
+      exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    g_step += 2;
+  }
+  stamp_step(g_step++, "main");
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "basic";
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -259,6 +302,10 @@ int main(int argc, char **argv) {
     double t1 = now_s(), c1 = cpu_s();
     printf("reads=%ld ns_per_read=%.2f cpu_ns_per_read=%.2f sink=%lu\n", n, (t1 - t0) * 1e9 / (double)n,
            (c1 - c0) * 1e9 / (double)n, sink & 1);
+    return 0;
+  }
+  if (!strcmp(mode, "stamps")) {
+    stamps();
     return 0;
   }
   if (!strcmp(mode, "pairs")) {
