@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findNvtxHeaders } from '../../lib/nvtx-headers.js';
 import { nsysGate } from '../helpers/tools.js';
-import { nsysProfile } from '../../lib/nsys/run.js';
 import { readGilTrace } from './gil-invariants.js';
+import { profileRetrying } from './trace-cases.js';
 
 // The hook header on its own (no CPython build): compiled under the C standards CPython uses, with
 // CPython's warning flags, and driven by test/gil/programs/hooks_probe.c.
@@ -58,7 +58,7 @@ describe('the GIL hook header', () => {
   });
 
   it.skipIf(nsysGate.skip)('emits the contract under nsys: domain, registered names, payload, category, nested GILs ended in order', async () => {
-    const r = await nsysProfile([on], { output: join(work, 'probe'), timeoutSec: 120 });
+    const r = await profileRetrying([on], { output: join(work, 'probe'), timeoutSec: 120 });
     const t = readGilTrace(r.sqlite!);
     expect(t.ranges.filter((x) => x.name === 'Waiting for GIL')).toHaveLength(9);
     const holds = t.ranges.filter((x) => x.name === 'Holding GIL');
