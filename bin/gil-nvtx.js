@@ -11,5 +11,12 @@ if (!existsSync(fileURLToPath(entry))) {
   );
   process.exit(1);
 }
+// `gil-nvtx report … | head` closes the pipe early; that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

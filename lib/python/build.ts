@@ -88,9 +88,12 @@ function sameBuild(a: Partial<BuildStamp>, b: Partial<BuildStamp>): boolean {
  */
 export function defaultDemoVersion(env: NodeJS.ProcessEnv = process.env): string {
   const debs = debianReleases();
-  for (const r of debs) if (existsSync(cachedTarballPath(r.preferred.sha256, r.preferred.file, env))) return r.version;
   const codename = isDebianFamily() ? debianCodename() : null;
-  return debs.find((r) => r.debian?.suite === codename)?.version ?? '3.11.2';
+  const own = debs.find((r) => r.debian?.suite === codename);
+  const cached = (r: (typeof debs)[number]) => existsSync(cachedTarballPath(r.preferred.sha256, r.preferred.file, env));
+  // This system's own release first (what a fresh machine gets offline), then anything already downloaded.
+  if (own && cached(own)) return own.version;
+  return debs.find(cached)?.version ?? own?.version ?? '3.11.2';
 }
 
 async function pyenvRoot(env: NodeJS.ProcessEnv): Promise<string> {

@@ -1,11 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cacheRoot } from '../cache.js';
 
-/** `~/.cache/gil-nvtx` (or `$XDG_CACHE_HOME/gil-nvtx`); `GIL_NVTX_CACHE_DIR` overrides it (tests use that). */
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.GIL_NVTX_CACHE_DIR) return env.GIL_NVTX_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gil-nvtx');
-}
+export { cacheRoot };
 
 /** The team-wide tarball cache layout: `<cache>/tarballs/<sha256>/<upstream file name>`. */
 export function cachedTarballPath(sha256: string, file: string, env: NodeJS.ProcessEnv = process.env): string {

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { arch, homedir, platform } from 'node:os';
+import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheRoot } from '../cache.js';
 import { GilNvtxError } from '../errors.js';
 import { findNvtxHeaders } from '../nvtx-headers.js';
 
@@ -86,8 +87,7 @@ export function findOrBuildCollector(opts: { env?: NodeJS.ProcessEnv; root?: str
     for (const f of readdirSync(join(root, 'native', 'collector')).sort()) {
       if (/\.[ch]$/.test(f)) hash.update(f).update(readFileSync(join(root, 'native', 'collector', f)));
     }
-    const cacheBase = env.GIL_NVTX_CACHE ?? join(env.HOME ?? homedir(), '.cache', 'gil-nvtx');
-    const dir = join(cacheBase, 'collector', hash.digest('hex').slice(0, 16));
+    const dir = join(cacheRoot(env), 'collector', hash.digest('hex').slice(0, 16));
     const cached = join(dir, COLLECTOR_FILE);
     if (existsSync(cached)) return cached;
     opts.onProgress?.(`building the collector into ${dir} (no build found in the package)…`);

@@ -1,14 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { cacheRoot } from '../../lib/cache.js';
 import { findNvtxHeaders } from '../../lib/nvtx-headers.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CACHE = join(process.env.GIL_NVTX_CACHE ?? join(homedir(), '.cache', 'gil-nvtx'), 'test-collector');
+const CACHE = join(cacheRoot(), 'test-collector');
 
 function sourceHash(files: string[]): string {
   const h = createHash('sha256');
