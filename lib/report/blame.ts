@@ -4,7 +4,7 @@
 // per hold: each scan of a large table costs ~0.1 s.
 import type { Database } from 'better-sqlite3';
 import { pidOf, tidOf } from './load.js';
-import type { GilEvents, LoadedTrace } from './model.js';
+import { firstStartAtOrAfter, type GilEvents, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
 import { threadRef } from './validate.js';
@@ -45,13 +45,7 @@ function longestHolds(trace: LoadedTrace, top: number, minHoldNs: number): Candi
 function waitersOf(trace: LoadedTrace, gil: GilEvents, hs: number, he: number, holder: number, maxWait: number): Waiter[] {
   const { start, end, thread, open, count } = gil.waits;
   // Waits are sorted by start; find the first starting at or after the hold's end, then walk back.
-  let lo = 0;
-  let hi = count;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (start[mid]! < he) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstStartAtOrAfter(start, count, he);
   const out: Waiter[] = [];
   for (let i = lo - 1; i >= 0; i--) {
     // No wait lasts longer than the GIL's longest one, so walking back further finds nothing.

@@ -103,3 +103,15 @@ export interface LoadedTrace {
   schema: import('./schema.js').TraceSchema;
   close(): void;
 }
+
+/** Index of the first of the `count` sorted `starts` that is ≥ `value` (`count` when none is). */
+export function firstStartAtOrAfter(starts: Float64Array, count: number, value: number): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -3,7 +3,7 @@
 // least twice in its domain and process) is what makes a latency outlier: a range that happens once, such
 // as a worker's whole lifetime, has nothing to be slow against.
 import { pidOf, tidOf } from './load.js';
-import type { LoadedTrace } from './model.js';
+import { firstStartAtOrAfter, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
 import { threadRef } from './validate.js';
@@ -35,13 +35,7 @@ function holdsDuring(trace: LoadedTrace, longestByGil: number[], s: number, e: n
     const { start, end, thread, count } = gil.holds;
     const longest = longestByGil[g]!;
     // Holds are sorted by start: find the first starting at or after e, then walk back while they can reach s.
-    let lo = 0;
-    let hi = count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (start[mid]! < e) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstStartAtOrAfter(start, count, e);
     for (let i = lo - 1; i >= 0 && start[i]! + longest > s; i--) {
       const overlap = Math.min(end[i]!, e) - Math.max(start[i]!, s);
       if (overlap <= 0) continue;
