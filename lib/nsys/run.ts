@@ -100,14 +100,23 @@ export async function nsysProfile(command: string[], opts: NsysProfileOptions): 
     });
   }
   const timeoutSec = opts.timeoutSec ?? 300;
-  const run = await runCollect(NSYS_LOCKED, [String(timeoutSec), ...profileArgs(command, opts)], {
-    env: { ...(opts.env ?? process.env), GIL_NVTX_NSYS: nsys },
-    cwd: opts.cwd,
-    onOutput: opts.onOutput,
-  });
-  // timeout(1) exits 124 when it had to stop the command, 137 when it needed -k.
-  const timedOut = run.code === 124 || run.code === 137;
   const report = `${opts.output}.nsys-rep`;
+  const once = () =>
+    runCollect(NSYS_LOCKED, [String(timeoutSec), ...profileArgs(command, opts)], {
+      env: { ...(opts.env ?? process.env), GIL_NVTX_NSYS: nsys },
+      cwd: opts.cwd,
+      onOutput: opts.onOutput,
+    });
+  let run = await once();
+  // timeout(1) exits 124 when it had to stop the command, 137 when it needed -k.
+  let timedOut = run.code === 124 || run.code === 137;
+  // nsys 2022.4 on a busy machine now and then finishes without writing a report (its agent fails to
+  // start); a second run almost always works. A timeout is not retried: it would only double the wait.
+  if (!existsSync(report) && !timedOut) {
+    opts.onOutput?.('gil-nvtx: nsys wrote no report; running it once more\n');
+    run = await once();
+    timedOut = run.code === 124 || run.code === 137;
+  }
   if (!existsSync(report)) {
     throw new GilNvtxError(
       `nsys profile produced no report (${report})${timedOut ? ` after timing out at ${timeoutSec} s` : ''}.`,
