@@ -30,8 +30,9 @@ nvtx.mark('one-liner', attrs);
 await nvtx.trace('one-liner', async () => undefined);
 nvtx.endRange(nvtx.start('x').id);
 defaultDomain.mark(nvtx.registerString('default'));
-const stopHttp: () => void = nvtx.instrumentHttpServers(d, { name: (req) => req.method ?? 'HTTP', attributes: { category: 'http' } });
-void [n, s, p, p2, cat, destroyed, tid, st, attached, stopHttp];
+const stopHttp: () => void = nvtx.instrumentHttp({ domain: d, client: false, serverName: (req) => req.method ?? 'HTTP' });
+const child: import('node:child_process').ChildProcess = nvtx.spawnTraced('true', [], { name: 'noop', stdio: 'ignore' });
+void [n, s, p, p2, cat, destroyed, tid, st, attached, stopHttp, child];
 
 // @ts-expect-error a handle is a branded number: a plain number is not a StringHandle
 const notHandle: StringHandle = 5;
