@@ -18,11 +18,14 @@ function which(name: string, env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
-function startsWithShebang(path: string): boolean {
+/** The `#!` line of a script, or null for a binary. */
+function shebang(path: string): string | null {
   const fd = openSync(path, 'r');
   try {
-    const head = Buffer.alloc(2);
-    return readSync(fd, head, 0, 2, 0) === 2 && head.toString() === '#!';
+    const head = Buffer.alloc(256);
+    const n = readSync(fd, head, 0, head.length, 0);
+    const text = head.subarray(0, n).toString('latin1');
+    return text.startsWith('#!') ? text.split('\n', 1)[0]! : null;
   } finally {
     closeSync(fd);
   }
@@ -39,17 +42,17 @@ export function resolveRealExecutable(command: string, env: NodeJS.ProcessEnv = 
     throw new GilNvtxError(`cannot find '${command}' on PATH.`, { exitCode: 2 });
   }
   const real = realpathSync(found);
-  if (!startsWithShebang(real)) return real;
+  const line = shebang(real);
+  if (line === null) return real;
   if (/\/shims\//.test(found) || /pyenv/.test(real)) {
     try {
       const target = execFileSync('pyenv', ['which', basename(command)], { env, encoding: 'utf8' }).trim();
-      if (target && isAbsolute(target) && !startsWithShebang(realpathSync(target))) return realpathSync(target);
+      if (target && isAbsolute(target) && shebang(realpathSync(target)) === null) return realpathSync(target);
     } catch {
       /* fall through to the error below */
     }
   }
-  const head = execFileSync('head', ['-n', '1', real], { encoding: 'utf8' }).trim();
-  if (/\b(sh|bash|dash|zsh)\b/.test(head)) {
+  if (/\b(sh|bash|dash|zsh)\b/.test(line)) {
     throw new GilNvtxError(`'${command}' is a shell-script launcher (${real}); nsys hangs profiling those.`, {
       hint: 'Pass the real executable instead (for pyenv: `$(pyenv which python3)`; for a venv: its bin/python).',
       exitCode: 2,
