@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
+import { parseCommandArgs, parseTop } from '../args.js';
 import { findNsys } from '../../nsys/run.js';
 import { profile } from '../../profile/profile.js';
 import { wantColor } from '../../report/format-text.js';
@@ -29,29 +29,24 @@ export async function run(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
   const own = dash < 0 ? argv : argv.slice(0, dash);
   const command = dash < 0 ? [] : argv.slice(dash + 1);
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: own,
-      options: {
-        output: { type: 'string', short: 'o', default: 'gil-nvtx-profile' },
-        'nsys-arg': { type: 'string', multiple: true, default: [] },
-        timeout: { type: 'string', default: '600' },
-        'no-osrt': { type: 'boolean' },
-        'context-switches': { type: 'boolean' },
-        fork: { type: 'boolean' },
-        top: { type: 'string', default: '10' },
-        json: { type: 'boolean' },
-        html: { type: 'string' },
-        perfetto: { type: 'string' },
-        'no-color': { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new GilNvtxError((err as Error).message, { hint: 'Run `gil-nvtx profile --help` for the options.', exitCode: 2 });
-  }
+  const { values } = parseCommandArgs('profile', {
+    args: own,
+    options: {
+      output: { type: 'string', short: 'o', default: 'gil-nvtx-profile' },
+      'nsys-arg': { type: 'string', multiple: true, default: [] },
+      timeout: { type: 'string', default: '600' },
+      'no-osrt': { type: 'boolean' },
+      'context-switches': { type: 'boolean' },
+      fork: { type: 'boolean' },
+      top: { type: 'string' },
+      json: { type: 'boolean' },
+      html: { type: 'string' },
+      perfetto: { type: 'string' },
+      'no-color': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -63,8 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(timeoutSec) || timeoutSec <= 0) {
     throw new GilNvtxError(`--timeout wants whole seconds > 0, not '${values.timeout}'.`, { exitCode: 2 });
   }
-  const top = Number(values.top);
-  if (!Number.isInteger(top) || top < 0) throw new GilNvtxError(`--top wants a whole number ≥ 0, not '${values.top}'.`, { exitCode: 2 });
+  const top = parseTop(values.top);
   if (!findNsys()) {
     throw new GilNvtxError('nsys (Nsight Systems) is not installed or not on PATH.', {
       hint: 'Trace with the embedded collector instead:\n  gil-nvtx trace -o trace -- <command…> && gil-nvtx report trace',

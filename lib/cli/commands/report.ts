@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
+import { parseCommandArgs, parseTop } from '../args.js';
 import { runReport } from '../../report/run.js';
 import { wantColor } from '../../report/format-text.js';
 
@@ -25,26 +25,20 @@ exit status: 0 report written; 4 the trace violates the no-overlap invariant (re
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        top: { type: 'string' },
-        'min-hold-ms': { type: 'string' },
-        json: { type: 'boolean' },
-        html: { type: 'string' },
-        perfetto: { type: 'string' },
-        'no-color': { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new GilNvtxError((err as Error).message, { hint: 'Run `gil-nvtx report --help` for the options.', exitCode: 2 });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs('report', {
+    args: argv,
+    allowPositionals: true,
+    options: {
+      top: { type: 'string' },
+      'min-hold-ms': { type: 'string' },
+      json: { type: 'boolean' },
+      html: { type: 'string' },
+      perfetto: { type: 'string' },
+      'no-color': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -55,8 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       exitCode: 2,
     });
   }
-  const top = values.top === undefined ? 10 : Number(values.top);
-  if (!Number.isInteger(top) || top < 0) throw new GilNvtxError(`--top wants a whole number ≥ 0, not '${values.top}'.`, { exitCode: 2 });
+  const top = parseTop(values.top);
   const minHoldMs = values['min-hold-ms'] === undefined ? 0 : Number(values['min-hold-ms']);
   if (!Number.isFinite(minHoldMs) || minHoldMs < 0) throw new GilNvtxError(`--min-hold-ms wants a number ≥ 0, not '${values['min-hold-ms']}'.`, { exitCode: 2 });
   const quiet = values.quiet === true || process.env.CI === 'true';
