@@ -7,7 +7,7 @@ import { pidOf, tidOf } from './load.js';
 import { firstStartAtOrAfter, type GilEvents, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
-import { threadRef } from './validate.js';
+import { threadRef, threadRefOf } from './validate.js';
 
 export interface BlameOptions {
   top?: number;
@@ -71,12 +71,6 @@ function maxWaitNs(gil: GilEvents): number {
   // Open waits were stretched to trace end, so they count too.
   for (let i = 0; i < gil.waits.count; i++) m = Math.max(m, gil.waits.end[i]! - gil.waits.start[i]!);
   return m;
-}
-
-function refFor(trace: LoadedTrace, globalTid: number): ThreadRef {
-  const pid = pidOf(globalTid);
-  const tid = tidOf(globalTid);
-  return { pid, tid, name: trace.threadNames.get(globalTid) ?? (tid === pid ? 'main' : `thread ${tid}`) };
 }
 
 const holdValues = (holds: { s: number; e: number; pid: number }[]) =>
@@ -187,7 +181,7 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
       waiterTids.set(key, [...(waiterTids.get(key) ?? []), w]);
     }
     const toCall = (r: { start: number; end: number; gt: number; name: string }): OsCall => ({
-      thread: refFor(trace, r.gt),
+      thread: threadRefOf(trace, r.gt),
       name: r.name,
       startNs: r.start,
       endNs: r.end,
@@ -220,7 +214,7 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
           name: r.name,
           pid,
           processName: trace.processes.get(pid)?.name ?? processName(trace, pid),
-          thread: refFor(trace, r.gt),
+          thread: threadRefOf(trace, r.gt),
           startNs: r.start,
           endNs: r.end,
         };

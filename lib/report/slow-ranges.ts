@@ -2,11 +2,11 @@
 // domain (a Node request, a job) and the GIL holds in progress while each ran. "Repeated" (a name seen at
 // least twice in its domain and process) is what makes a latency outlier: a range that happens once, such
 // as a worker's whole lifetime, has nothing to be slow against.
-import { pidOf, tidOf } from './load.js';
+import { pidOf } from './load.js';
 import { firstStartAtOrAfter, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
-import { threadRef } from './validate.js';
+import { threadRef, threadRefOf } from './validate.js';
 
 export interface SlowRangeOptions {
   top?: number;
@@ -86,7 +86,6 @@ export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): Slo
   const longestByGil = longestHolds(trace);
   return candidates.slice(0, top).map(({ row, instances, medianNs }, i) => {
     const pid = pidOf(row.gt);
-    const tid = tidOf(row.gt);
     const holds = holdsDuring(trace, longestByGil, row.start, row.end);
     return {
       rank: i + 1,
@@ -94,7 +93,7 @@ export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): Slo
       name: row.name,
       pid,
       processName: trace.processNames.get(pid) ?? `pid ${pid}`,
-      thread: { pid, tid, name: trace.threadNames.get(row.gt) ?? (tid === pid ? 'main' : `thread ${tid}`) },
+      thread: threadRefOf(trace, row.gt),
       startNs: row.start,
       endNs: row.end,
       durationNs: row.end - row.start,

@@ -1,12 +1,20 @@
 // The invariant the GIL patch promises (design.md): holds of one GIL never overlap, because both
 // transitions are emitted inside gil->mutex. An overlap means broken instrumentation (the naive
 // MUTEX_LOCK patch) — so this runs before any statistic is trusted.
+import { pidOf, tidOf } from './load.js';
 import type { GilEvents, LoadedTrace } from './model.js';
 import type { Note, OverlapViolation, ThreadRef, Validation } from './types.js';
 
 export function threadRef(trace: LoadedTrace, index: number): ThreadRef {
   const t = trace.threads[index]!;
   return { pid: t.pid, tid: t.tid, name: t.name };
+}
+
+/** Any thread of the trace by its globalTid, GIL thread or not (a Node thread, say). */
+export function threadRefOf(trace: LoadedTrace, globalTid: number): ThreadRef {
+  const pid = pidOf(globalTid);
+  const tid = tidOf(globalTid);
+  return { pid, tid, name: trace.threadNames.get(globalTid) ?? (tid === pid ? 'main' : `thread ${tid}`) };
 }
 
 function overlaps(trace: LoadedTrace, gil: GilEvents, limit: number, out: OverlapViolation[]): number {
