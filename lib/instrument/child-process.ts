@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { basename } from 'node:path';
-import { domain as getDomain, Domain } from '../nvtx/index.js';
+import type { Domain } from '../nvtx/index.js';
+import { domainOption } from './domain-option.js';
 
 export interface TracedSpawnOptions extends SpawnOptions {
   /** Domain of the range; default `node:child_process`. */
@@ -16,7 +17,7 @@ export interface TracedSpawnOptions extends SpawnOptions {
  */
 export function spawnTraced(command: string, args: readonly string[] = [], options: TracedSpawnOptions = {}): ChildProcess {
   const { domain, name, env, ...rest } = options;
-  const d = typeof domain === 'string' || domain === undefined ? getDomain(domain ?? 'node:child_process') : domain;
+  const d = domainOption(domain, 'node:child_process');
   const label = name ?? [basename(command), args[0] === undefined ? '' : basename(args[0])].join(' ').trim();
   const range = d.start(label, { category: 'child process' });
   const child = spawn(command, args, { ...rest, env: { ...process.env, ...env } });

@@ -1,7 +1,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { domain as getDomain, Domain } from '../nvtx/index.js';
+import type { Domain } from '../nvtx/index.js';
 import type { Range } from '../nvtx/range.js';
+import { domainOption } from './domain-option.js';
 import { normalizePath, statusClass } from './route.js';
 
 export interface HttpInstrumentationOptions {
@@ -34,7 +35,7 @@ interface Channel {
  * Returns a function that unsubscribes.
  */
 export function instrumentHttp(options: HttpInstrumentationOptions = {}): () => void {
-  const d = typeof options.domain === 'string' || options.domain === undefined ? getDomain(options.domain ?? 'node:http') : options.domain;
+  const d = domainOption(options.domain, 'node:http');
   const statusMark = d.registerString(STATUS_MARK);
   const serverName = options.serverName ?? ((req: IncomingMessage) => `${req.method ?? 'GET'} ${normalizePath(req.url)}`);
   const clientName = options.clientName ?? ((req: ClientRequest) => `${req.method} ${req.host ?? ''}${normalizePath(req.path)}`);

@@ -107,15 +107,16 @@ export async function nsysProfile(command: string[], opts: NsysProfileOptions): 
       cwd: opts.cwd,
       onOutput: opts.onOutput,
     });
-  let run = await once();
   // timeout(1) exits 124 when it had to stop the command, 137 when it needed -k.
-  let timedOut = run.code === 124 || run.code === 137;
+  const stoppedByTimeout = (code: number | null) => code === 124 || code === 137;
+  let run = await once();
+  let timedOut = stoppedByTimeout(run.code);
   // nsys 2022.4 on a busy machine now and then finishes without writing a report (its agent fails to
   // start); a second run almost always works. A timeout is not retried: it would only double the wait.
   if (!existsSync(report) && !timedOut) {
     opts.onOutput?.('gil-nvtx: nsys wrote no report; running it once more\n');
     run = await once();
-    timedOut = run.code === 124 || run.code === 137;
+    timedOut = stoppedByTimeout(run.code);
   }
   if (!existsSync(report)) {
     throw new GilNvtxError(
