@@ -249,17 +249,42 @@ function readProducer(db: Database.Database, schema: TraceSchema): { producer: T
   return { producer: schema.tables.has('GILNVTX_META') ? 'gil-nvtx collector' : 'unknown', version: null };
 }
 
-function threadNames(db: Database.Database, schema: TraceSchema): Map<number, string> {
+// nsys names the child it forks for the program after itself until the exec; when it samples names in
+// that window the program's main thread keeps this name (seen with 2022.4 under load).
+const NSYS_LAUNCHER_NAME = 'nsys-launcher';
+
+/**
+ * One name per thread: the lowest priority value wins (an NVTX-given name, 0, beats nsys's own, 10,
+ * and the OS comm, 20). nsys's launcher name never beats another name of the same thread; where it is
+ * the only one, a main thread takes its process's executable name instead.
+ */
+function threadNames(db: Database.Database, schema: TraceSchema, processNames: Map<number, string>): Map<number, string> {
   const names = new Map<number, string>();
   if (!hasColumns(schema, 'ThreadNames', ['nameId', 'globalTid'])) return names;
   const prio = hasColumns(schema, 'ThreadNames', ['priority']) ? 'COALESCE(t.priority, 1000)' : '0';
-  // Lowest priority value wins: an NVTX-given name (0) beats nsys's own (10) and the OS comm (20).
   const rows = db
-    .prepare(`SELECT t.globalTid, s.value FROM ThreadNames AS t JOIN StringIds AS s ON s.id = t.nameId ORDER BY t.globalTid, ${prio} DESC`)
+    .prepare(`SELECT t.globalTid, s.value, ${prio} FROM ThreadNames AS t JOIN StringIds AS s ON s.id = t.nameId`)
     .raw(true)
-    .all() as [number, string][];
-  for (const [gt, name] of rows) names.set(Number(gt), name);
+    .all() as [number, string, number][];
+  const rank = (name: string, priority: number) => (name === NSYS_LAUNCHER_NAME ? 2 ** 40 : 0) + priority;
+  const best = new Map<number, { name: string; rank: number }>();
+  for (const [gt, name, priority] of rows) {
+    const r = rank(name, Number(priority));
+    const seen = best.get(Number(gt));
+    if (!seen || r < seen.rank) best.set(Number(gt), { name, rank: r });
+  }
+  for (const [gt, { name }] of best) {
+    const pid = pidOf(gt);
+    const program = processNames.get(pid);
+    names.set(gt, name === NSYS_LAUNCHER_NAME && tidOf(gt) === pid && program ? executableName(program) : name);
+  }
   return names;
+}
+
+/** `/usr/bin/python3.11 -u app.py` → `python3.11`: the name the OS gives the thread after the exec. */
+function executableName(processName: string): string {
+  const exe = processName.trim().split(/\s+/)[0] ?? processName;
+  return basename(exe).slice(0, 15) || processName;
 }
 
 function processNames(db: Database.Database, schema: TraceSchema): Map<number, string> {
@@ -415,8 +440,8 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   // Where each process's never-closed ranges were cut (see RangeBuilder.finish).
   const openAt = (pid: number) => procEnds.get(pid) ?? (bounds.end !== null ? bounds.end : Infinity);
 
-  const tNames = threadNames(db, schema);
   const pNames = processNames(db, schema);
+  const tNames = threadNames(db, schema, pNames);
   const threads: ThreadInfo[] = pass.threadIds.map((gt, index) => {
     const pid = pidOf(gt);
     const tid = tidOf(gt);

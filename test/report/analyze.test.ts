@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { globalTid } from '../../bench/report/generate-trace.mjs';
 import { loadTrace } from '../../lib/report/load.js';
 import { fixture, reportOf } from './helpers.js';
 
@@ -167,6 +168,29 @@ describe('report analysis on synthetic nsys exports', () => {
       const names = trace.threads.map((t) => t.name).sort();
       expect(names).toContain('io-pool-1');
       expect(names).toContain('python3');
+    } finally {
+      trace.close();
+    }
+  });
+
+  it("never calls a program's main thread 'nsys-launcher' (nsys sampled its name before the exec)", async () => {
+    const g = fixture('launcher', { processName: '/opt/py/bin/python3.11 -u app.py' });
+    const db = new Database(g.path);
+    const launcher = db.prepare('SELECT MAX(id) + 1 FROM StringIds').pluck().get() as number;
+    db.prepare('INSERT INTO StringIds (id, value) VALUES (?, ?)').run(launcher, 'nsys-launcher');
+    const mainGt = globalTid(g.pid, g.mainTid);
+    const workerGt = globalTid(g.pid, g.workerTids[0]!);
+    // The main thread: only the launcher's name. A worker: the launcher's name beside its own, same priority.
+    db.prepare('DELETE FROM ThreadNames WHERE globalTid = ?').run(mainGt);
+    db.prepare('INSERT INTO ThreadNames (nameId, priority, globalTid) VALUES (?, 20, ?)').run(launcher, mainGt);
+    db.prepare('DELETE FROM ThreadNames WHERE globalTid = ? AND priority = 0').run(workerGt);
+    db.prepare('INSERT INTO ThreadNames (nameId, priority, globalTid) VALUES (?, 20, ?)').run(launcher, workerGt);
+    db.close();
+    const trace = await loadTrace(g.path);
+    try {
+      const nameOf = (tid: number) => trace.threads.find((t) => t.tid === tid)?.name;
+      expect(nameOf(g.mainTid)).toBe('python3.11');
+      expect(nameOf(g.workerTids[0]!)).toBe('python3');
     } finally {
       trace.close();
     }
