@@ -271,7 +271,8 @@ function threadNames(db: Database.Database, schema: TraceSchema, processNames: M
   for (const [gt, name, priority] of rows) {
     const r = rank(name, Number(priority));
     const seen = best.get(Number(gt));
-    if (!seen || r < seen.rank) best.set(Number(gt), { name, rank: r });
+    // Among equal ranks the later row wins: a thread renamed twice keeps its last name.
+    if (!seen || r <= seen.rank) best.set(Number(gt), { name, rank: r });
   }
   for (const [gt, { name }] of best) {
     const pid = pidOf(gt);
