@@ -55,9 +55,10 @@ __attribute__((visibility("default"), used))
 #endif
 const char _Py_gil_nvtx_version[] = _PY_GIL_NVTX_VERSION;
 
-/* 0 = not yet initialised, 2 = being initialised, 1 = on, -1 = off (PYTHON_GIL_NVTX=0). The first
-   take_gil normally runs single-threaded in _PyEval_InitGIL; a free-threaded build whose GIL starts
-   disabled may first get here from several threads at once, hence the compare-and-swap. */
+/* 0 = not yet initialised, 2 = being initialised, 1 = on, -1 = off (PYTHON_GIL_NVTX=0), 3 = no NVTX
+   tool attached. The first take_gil normally runs single-threaded in _PyEval_InitGIL; a free-threaded
+   build whose GIL starts disabled may first get here from several threads at once, hence the
+   compare-and-swap. */
 static int _py_gil_nvtx_state = 0;
 #if defined(__GNUC__) || defined(__clang__)
 #  define _PY_GIL_NVTX_STATE() __atomic_load_n(&_py_gil_nvtx_state, __ATOMIC_ACQUIRE)
@@ -113,7 +114,14 @@ _py_gil_nvtx_init(void)
     }
     else {
         _py_gil_nvtx_register();
-        _PY_GIL_NVTX_SET_STATE(1);
+        /* NVTX loads its tool once, at this first call, and without one every call returns a NULL
+           handle. Nothing can record for the rest of the process then, so each hook stops at its
+           state test instead of building attributes and calling NVTX's no-op stubs per transition. */
+        int no_tool = _py_gil_nvtx_domain == NULL
+                      && _py_gil_nvtx_wait_attr.message.registered == NULL
+                      && _py_gil_nvtx_hold_attr.message.registered == NULL
+                      && _py_gil_nvtx_drop_attr.message.registered == NULL;
+        _PY_GIL_NVTX_SET_STATE(no_tool ? 3 : 1);
     }
     errno = saved_errno;
 }

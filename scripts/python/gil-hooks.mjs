@@ -279,6 +279,19 @@ export function newFileDiff(path, content) {
   return [`diff --git a/${path} b/${path}`, 'new file mode 100644', `--- /dev/null`, `+++ b/${path}`, `@@ -0,0 +1,${lines.length} @@`, ...lines.map((l) => `+${l}`)].join('\n') + '\n';
 }
 
+/**
+ * A committed patch with its hook header block replaced by the current patches/src header. Only
+ * that block depends on the header; the hook lines depend on the CPython source, which stays as it
+ * was generated from (this is how the minors with no tarball here follow a header change).
+ */
+export function refreshHeader(patch, header) {
+  const start = patch.indexOf(`diff --git a/${HEADER_DEST} b/${HEADER_DEST}\n`);
+  if (start < 0) throw new PatchGenError(`the patch has no ${HEADER_DEST} block to refresh.`, 'Regenerate it from a CPython tree instead.');
+  const next = patch.indexOf('\ndiff --git ', start);
+  if (next < 0) throw new PatchGenError(`the patch has no hook lines after its ${HEADER_DEST} block.`);
+  return patch.slice(0, start) + newFileDiff(HEADER_DEST, header) + patch.slice(next + 1);
+}
+
 export function readVersion(root) {
   const text = readFileSync(join(root, 'Include', 'patchlevel.h'), 'utf8');
   const m = /#define\s+PY_VERSION\s+"(\d+)\.(\d+)\.([^"]+)"/.exec(text);

@@ -4,6 +4,7 @@
 //   node scripts/python/make-patches.mjs <cpython-source-root>...        write the patches
 //   node scripts/python/make-patches.mjs --check <cpython-source-root>... compare, write nothing
 //   node scripts/python/make-patches.mjs --minor 3.12 --version 3.12.3 <dir-with-Python/ceval_gil.c>
+//   node scripts/python/make-patches.mjs --refresh-header                 new header into every patch
 //
 // A root is an unpacked release tarball (Include/patchlevel.h tells the version). With --minor, the
 // root may hold just Python/ceval_gil.{h,c} (for versions whose full tarball is not at hand).
@@ -11,9 +12,16 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PatchGenError, makePatch } from './gil-hooks.mjs';
+import { HEADER_SOURCE, PatchGenError, SUPPORTED_MINORS, makePatch, refreshHeader } from './gil-hooks.mjs';
 
 const PATCH_DIR = fileURLToPath(new URL('../../patches/', import.meta.url));
+
+function writeAtomically(dest, text) {
+  mkdirSync(dirname(dest), { recursive: true });
+  const tmp = `${dest}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, dest);
+}
 
 function main(argv) {
   const { values, positionals } = parseArgs({
@@ -24,14 +32,24 @@ function main(argv) {
       minor: { type: 'string' },
       version: { type: 'string' },
       out: { type: 'string' },
+      'refresh-header': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  const outDir = values.out ?? PATCH_DIR;
+  if (values['refresh-header'] && positionals.length === 0) {
+    const header = readFileSync(HEADER_SOURCE, 'utf8');
+    for (const minor of SUPPORTED_MINORS) {
+      const dest = join(PATCH_DIR, `cpython-3.${minor}.patch`);
+      writeAtomically(join(outDir, `cpython-3.${minor}.patch`), refreshHeader(readFileSync(dest, 'utf8'), header));
+      process.stdout.write(`refreshed the hook header in ${join(outDir, `cpython-3.${minor}.patch`)}\n`);
+    }
+    return 0;
+  }
   if (values.help || positionals.length === 0) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 9).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 10).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     return values.help ? 0 : 2;
   }
-  const outDir = values.out ?? PATCH_DIR;
   let minor;
   if (values.minor !== undefined) {
     const m = /^3\.(\d+)$/.exec(values.minor);
@@ -54,10 +72,7 @@ function main(argv) {
       process.stdout.write(`${same ? 'up to date' : 'STALE'}: ${dest} (from ${r.version})\n`);
       continue;
     }
-    mkdirSync(dirname(dest), { recursive: true });
-    const tmp = `${dest}.tmp-${process.pid}`;
-    writeFileSync(tmp, r.patch);
-    renameSync(tmp, dest);
+    writeAtomically(dest, r.patch);
     process.stdout.write(`wrote ${dest} from CPython ${r.version}: ${r.plan.map((p) => `${p.hook}@${p.index + 1}`).join(' ')}\n`);
   }
   return stale ? 1 : 0;

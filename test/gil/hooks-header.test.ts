@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findNvtxHeaders } from '../../lib/nvtx-headers.js';
 import { nsysGate } from '../helpers/tools.js';
+import { runWithCollector } from '../trace/helpers.js';
 import { readGilTrace } from './gil-invariants.js';
 import { profileRetrying } from './trace-cases.js';
 
@@ -30,6 +31,13 @@ function run(exe: string, env: Record<string, string> = {}): string {
   return r.stdout.trim();
 }
 
+/** With a real NVTX tool attached (the collector), so that every hook takes its recording path. */
+function runWithTool(exe: string, env: Record<string, string> = {}): string {
+  const r = runWithCollector([exe], join(work, 'collector-raw'), env);
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
 describe('the GIL hook header', () => {
   const on = join(work, 'probe-on');
   beforeAll(() => compile(on, 'c11', ['-DPY_NVTX_GIL']));
@@ -48,13 +56,17 @@ describe('the GIL hook header', () => {
     expect(spawnSync('nm', ['-D', '--defined-only', on], { encoding: 'utf8' }).stdout + spawnSync('nm', [on], { encoding: 'utf8' }).stdout).toMatch(/ R _Py_gil_nvtx_version/);
   });
 
-  it('preserves errno across every hook and balances the per-thread hold stack', () => {
-    expect(run(on)).toBe('state=1 held=0 errno=ok version=gil-nvtx 1');
+  it('preserves errno across every hook and balances the per-thread hold stack (tool attached)', () => {
+    expect(runWithTool(on)).toBe('state=1 held=0 errno=ok version=gil-nvtx 1');
+  });
+
+  it('stops every hook at its state test when no NVTX tool is attached', () => {
+    expect(run(on)).toBe('state=3 held=0 errno=ok version=gil-nvtx 1');
   });
 
   it('turns itself off with PYTHON_GIL_NVTX=0 (and only with 0)', () => {
-    expect(run(on, { PYTHON_GIL_NVTX: '0' })).toMatch(/^state=-1 /);
-    expect(run(on, { PYTHON_GIL_NVTX: '1' })).toMatch(/^state=1 /);
+    expect(runWithTool(on, { PYTHON_GIL_NVTX: '0' })).toMatch(/^state=-1 /);
+    expect(runWithTool(on, { PYTHON_GIL_NVTX: '1' })).toMatch(/^state=1 /);
   });
 
   it.skipIf(nsysGate.skip)('emits the contract under nsys: domain, registered names, payload, category, nested GILs ended in order', async () => {

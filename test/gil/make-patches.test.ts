@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { PATCH_DIR, SUPPORTED_MINORS, patchFileFor } from '../../lib/python/patches.js';
 import { GilNvtxError } from '../../lib/errors.js';
 // @ts-expect-error plain-JS generator (scripts/python), no type declarations
-import { PatchGenError, applyPlan, makePatch, planHooks } from '../../scripts/python/gil-hooks.mjs';
+import { PatchGenError, applyPlan, makePatch, planHooks, refreshHeader } from '../../scripts/python/gil-hooks.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MINI = readFileSync(new URL('./fixtures/mini_ceval_gil.c', import.meta.url), 'utf8');
@@ -84,6 +84,19 @@ describe('the hook plan', () => {
 
   it('refuses unsupported minors', () => {
     expect(() => planHooks(MINI, 8)).toThrow(/3\.8 is not supported/);
+  });
+
+  it('refreshes only the header block: the same bytes as generating with the new header', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gil-refresh-'));
+    mkdirSync(join(dir, 'Python'));
+    writeFileSync(join(dir, 'Python/ceval_gil.c'), MINI);
+    const newHeader = join(dir, 'new.h');
+    writeFileSync(newHeader, `${HEADER}/* one more line */\n`);
+    const old = makePatch(dir, { minor: 13, version: '3.13.99' }).patch as string;
+    const regenerated = makePatch(dir, { minor: 13, version: '3.13.99', headerPath: newHeader }).patch as string;
+    expect(regenerated).not.toBe(old);
+    expect(refreshHeader(old, readFileSync(newHeader, 'utf8'))).toBe(regenerated);
+    expect(() => refreshHeader(gilFileDiff(old), HEADER)).toThrow(PatchGenError);
   });
 });
 
