@@ -8,12 +8,15 @@
 // Reported per workload: median wall and process-CPU seconds, the median of the per-round ratios
 // patched / unpatched (wall and CPU), and — the number that does not depend on a busy machine —
 // instructions counted by valgrind's callgrind, patched vs unpatched vs PYTHON_GIL_NVTX=0, as a ratio
-// and as extra instructions per GIL transition (no tool attached: NVTX's no-op path).
+// and as extra instructions per GIL transition (no tool attached: the hooks' state test).
 //
-//   node bench/gil/run.mjs --patched <python> --unpatched <python> [--rounds 5] [--no-nsys] [--no-callgrind] [--json]
+//   node bench/gil/run.mjs [--version 3.11.2] [--rounds 5] [--no-nsys] [--no-callgrind] [--json]
+//   node bench/gil/run.mjs --patched <python> --unpatched <python> …
 //
-// Both interpreters must be real executables (not pyenv shims). Build an unpatched one with the same
-// flags as the patched one: `../configure --prefix=… --with-ensurepip=no && make -j2` in a pristine tree.
+// Without --patched/--unpatched it builds both from the same verified tarball with build-python
+// (the unpatched one without the patch and -DPY_NVTX_GIL, otherwise the same configure arguments)
+// into ~/.cache/gil-nvtx/bench/pythons/, once; later runs reuse them. Named interpreters must be real
+// executables (not pyenv shims) built with the same flags.
 // nsys runs go through scripts/nsys-locked.sh (one nsys at a time on the machine).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,27 +24,41 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildPython, defaultDemoVersion } from '../../dist/python/build.js';
+import { cacheRoot } from '../../dist/python/paths.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
   options: {
     patched: { type: 'string', default: process.env.GIL_NVTX_BENCH_PATCHED },
     unpatched: { type: 'string', default: process.env.GIL_NVTX_BENCH_UNPATCHED },
+    version: { type: 'string' },
     rounds: { type: 'string', default: '5' },
     'no-nsys': { type: 'boolean', default: false },
     'no-callgrind': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
-if (!values.patched || !values.unpatched) {
-  process.stderr.write('usage: node bench/gil/run.mjs --patched <python> --unpatched <python> [--rounds N] [--no-nsys] [--no-callgrind] [--json]\n');
+if (Boolean(values.patched) !== Boolean(values.unpatched) || (values.patched && values.version)) {
+  process.stderr.write('usage: node bench/gil/run.mjs [--version V | --patched <python> --unpatched <python>] [--rounds N] [--no-nsys] [--no-callgrind] [--json]\n');
   process.exit(2);
+}
+if (!values.patched) {
+  const version = values.version ?? defaultDemoVersion();
+  for (const unpatched of [false, true]) {
+    const prefix = join(cacheRoot(), 'bench', 'pythons', `${version}-${unpatched ? 'unpatched' : 'patched'}`);
+    process.stderr.write(`building or reusing ${unpatched ? 'an unpatched' : 'a patched'} CPython ${version} in ${prefix}…\n`);
+    const r = await buildPython({ version, prefix, unpatched, quiet: true });
+    values[unpatched ? 'unpatched' : 'patched'] = r.python;
+  }
 }
 const rounds = Number(values.rounds);
 const work = mkdtempSync(join(tmpdir(), 'gil-nvtx-bench-gil-'));
 
 const WORKLOADS = {
-  handoff: { script: 'gil_handoff.py', timed: ['--threads', '4', '--iters', '20000'], counted: ['--threads', '4', '--iters', '2000'] },
+  // Counted twice, at two sizes: the difference between the two runs is the cost per transition,
+  // free of the fixed start-up cost (NVTX looking for a tool, the interpreter starting).
+  handoff: { script: 'gil_handoff.py', timed: ['--threads', '4', '--iters', '20000'], counted: ['--threads', '4', '--iters', '20000'], countedSmall: ['--threads', '4', '--iters', '2000'] },
   'cpu-threads': { script: 'gil_cpu_threads.py', timed: ['--threads', '4', '--n', '5000000'], counted: ['--threads', '4', '--n', '300000'] },
 };
 
@@ -127,19 +144,18 @@ for (const [workload, w] of Object.entries(WORKLOADS)) {
     cpuRatioNsys: ratio('patched under nsys', 'unpatched under nsys', 'cpu'),
   };
   if (!values['no-callgrind']) {
-    const counted = [join(root, 'examples/workloads', w.script), ...w.counted];
-    const transitions = Number(/--iters/.test(w.counted.join(' ')) ? 2 * 4 * Number(w.counted.at(-1)) : NaN);
-    const un = instructions(values.unpatched, counted, {});
-    const pa = instructions(values.patched, counted, {});
-    const off = instructions(values.patched, counted, DISABLED);
-    row.instructions = {
-      unpatched: un,
-      patched: pa,
-      disabled: off,
-      ratio: pa / un,
-      ratioDisabled: off / un,
-      extraPerTransition: Number.isFinite(transitions) ? (pa - un) / transitions : null,
-    };
+    const script = join(root, 'examples/workloads', w.script);
+    const un = instructions(values.unpatched, [script, ...w.counted], {});
+    const pa = instructions(values.patched, [script, ...w.counted], {});
+    const off = instructions(values.patched, [script, ...w.counted], DISABLED);
+    let extraPerTransition = null;
+    if (w.countedSmall) {
+      const transitions = (args) => 2 * Number(args[args.indexOf('--threads') + 1]) * Number(args[args.indexOf('--iters') + 1]);
+      const unSmall = instructions(values.unpatched, [script, ...w.countedSmall], {});
+      const paSmall = instructions(values.patched, [script, ...w.countedSmall], {});
+      extraPerTransition = (pa - paSmall - (un - unSmall)) / (transitions(w.counted) - transitions(w.countedSmall));
+    }
+    row.instructions = { unpatched: un, patched: pa, disabled: off, ratio: pa / un, ratioDisabled: off / un, extraPerTransition };
   }
   results.push(row);
 }

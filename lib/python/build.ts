@@ -34,6 +34,11 @@ export interface BuildPythonOptions {
   patchFile?: string;
   /** Manifest entry to use instead of looking `version` up (tests build small fake releases). */
   release?: Release;
+  /**
+   * Build the release as it is: no patch, no `-DPY_NVTX_GIL`, otherwise the same configure arguments.
+   * The interpreter the benchmarks compare the patched one against (not offered on the CLI).
+   */
+  unpatched?: boolean;
 }
 
 export interface BuildPythonResult {
@@ -151,9 +156,10 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
   }
   const jobs = opts.jobs ?? Math.max(1, cpus().length);
 
-  const patchFile = resolve(opts.patchFile ?? env.GIL_NVTX_PATCH_FILE ?? (await resolvePatchFile(release.version)));
-  if (!existsSync(patchFile)) throw new GilNvtxError(`Patch file not found: ${patchFile}.`, { exitCode: 2 });
-  const nvtx = findNvtxHeaders(env);
+  const unpatched = opts.unpatched ?? false;
+  const patchFile = unpatched ? '' : resolve(opts.patchFile ?? env.GIL_NVTX_PATCH_FILE ?? (await resolvePatchFile(release.version)));
+  if (!unpatched && !existsSync(patchFile)) throw new GilNvtxError(`Patch file not found: ${patchFile}.`, { exitCode: 2 });
+  const nvtxIncludeDir = unpatched ? '' : findNvtxHeaders(env).includeDir;
 
   let prefix: string;
   if (opts.pyenv && opts.prefix) throw new GilNvtxError('--pyenv and --prefix exclude each other: --pyenv picks the prefix.', { exitCode: 2 });
@@ -169,15 +175,15 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
     tarball: release.preferred.file,
     sha256: release.preferred.sha256,
     patchFile,
-    patchSha256: await sha256File(patchFile),
+    patchSha256: unpatched ? '' : await sha256File(patchFile),
     configureArgs: [
       `--prefix=${prefix}`,
       '--with-ensurepip=no',
       ...(disableGil ? ['--disable-gil'] : []),
       ...(opts.configureArgs ?? []),
-      `CFLAGS_NODIST=-DPY_NVTX_GIL -I${nvtx.includeDir}`,
+      ...(unpatched ? [] : [`CFLAGS_NODIST=-DPY_NVTX_GIL -I${nvtxIncludeDir}`]),
     ],
-    nvtxIncludeDir: nvtx.includeDir,
+    nvtxIncludeDir,
   };
 
   if (existsSync(prefix)) {
@@ -236,12 +242,15 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
         rmSync(buildDir, { recursive: true, force: true });
         throw fail('unpack', `Unpacking ${got.path} failed (truncated or corrupt tarball?)`, untar.tail);
       }
-      progress('patch', `patch -p1 < ${patchFile}`);
-      const patch = await runLogged('patch', ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '-i', patchFile], { cwd: fresh, log });
-      if (patch.code !== 0) {
-        rmSync(buildDir, { recursive: true, force: true });
-        throw fail('patch', `The patch ${patchFile} does not apply to CPython ${release.version}`, patch.tail,
-          'Each patch must apply with `patch -p1` to a pristine tree of a release of its minor; this looks like a patch/version mismatch.');
+      if (unpatched) progress('patch', 'none: building the release as it is');
+      else {
+        progress('patch', `patch -p1 < ${patchFile}`);
+        const patch = await runLogged('patch', ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '-i', patchFile], { cwd: fresh, log });
+        if (patch.code !== 0) {
+          rmSync(buildDir, { recursive: true, force: true });
+          throw fail('patch', `The patch ${patchFile} does not apply to CPython ${release.version}`, patch.tail,
+            'Each patch must apply with `patch -p1` to a pristine tree of a release of its minor; this looks like a patch/version mismatch.');
+        }
       }
       renameSync(fresh, src);
       writeFileSync(join(buildDir, '.patched'), patchFile + '\n');

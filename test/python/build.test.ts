@@ -86,6 +86,20 @@ describe('buildPython with a small fake release', () => {
     expect(readdirSync(s.dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  it('unpatched (the benchmarks\' baseline): the same release and arguments without the patch and -DPY_NVTX_GIL, and no NVTX headers needed', async () => {
+    const s = setup({ NVTX_INCLUDE_DIR: join(tmpdir(), 'no-nvtx-here'), CUDA_HOME: '', CUDA_PATH: '' });
+    const r = await buildPython(s.opts({ unpatched: true, configureArgs: ['--with-lto'] }));
+    expect(r.reused).toBe(false);
+    const args = readFileSync(join(s.prefix, 'share', 'configure-args.txt'), 'utf8').trim().split('\n');
+    expect(args).toEqual([`--prefix=${s.prefix}`, '--with-ensurepip=no', '--with-lto']);
+    expect(readFileSync(join(s.prefix, 'share', 'ceval_gil.c'), 'utf8')).not.toContain('_PyGIL_NVTX');
+    expect(readStamp(s.prefix)).toMatchObject({ patchFile: '', patchSha256: '' });
+    expect((await buildPython(s.opts({ unpatched: true, configureArgs: ['--with-lto'] }))).reused).toBe(true);
+    // the patched build of the same release is a different build, not a reuse of this one
+    const err = await buildError(buildPython(s.opts({ configureArgs: ['--with-lto'] })));
+    expect(err.message).toMatch(/NVTX|already exists and holds a different build/);
+  });
+
   it('reuses an installed prefix whose build stamp matches, and takes the tarball from the cache next time', async () => {
     const s = setup();
     await buildPython(s.opts());
