@@ -40,9 +40,9 @@ function main(argv) {
   if (values['refresh-header'] && positionals.length === 0) {
     const header = readFileSync(HEADER_SOURCE, 'utf8');
     for (const minor of SUPPORTED_MINORS) {
-      const dest = join(PATCH_DIR, `cpython-3.${minor}.patch`);
-      writeAtomically(join(outDir, `cpython-3.${minor}.patch`), refreshHeader(readFileSync(dest, 'utf8'), header));
-      process.stdout.write(`refreshed the hook header in ${join(outDir, `cpython-3.${minor}.patch`)}\n`);
+      const name = `cpython-3.${minor}.patch`;
+      writeAtomically(join(outDir, name), refreshHeader(readFileSync(join(PATCH_DIR, name), 'utf8'), header));
+      process.stdout.write(`refreshed the hook header in ${join(outDir, name)}\n`);
     }
     return 0;
   }
