@@ -36,5 +36,13 @@
         ['target_arch=="x64"', {'cflags': ['<!@(node -p "require(\'./native/build.json\').collector.cflags_x64.join(\' \')")']}],
       ],
     },
+    # The collector's watchdog: a separate program `gil-nvtx trace` runs beside the traced one.
+    {
+      'target_name': 'gil_nvtx_watchdog',
+      'type': 'executable',
+      'product_dir': '<(PRODUCT_DIR)',
+      'sources': ['<!@(node -p "require(\'./native/build.json\').watchdog.sources.join(\' \')")'],
+      'cflags': ['-std=gnu11', '-O2', '-Wall', '-Wextra'],
+    },
   ],
 }

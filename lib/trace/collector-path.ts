@@ -2,13 +2,21 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { arch, platform } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheRoot } from '../cache.js';
 import { GilNvtxError } from '../errors.js';
 import { findNvtxHeaders } from '../nvtx-headers.js';
 
 export const COLLECTOR_FILE = 'gil_nvtx_collector.so';
+/** The collector's watchdog program; every build puts it beside the collector. */
+export const WATCHDOG_FILE = 'gil_nvtx_watchdog';
+
+/** The watchdog beside `collector`, or null when that build has none. */
+export function watchdogFor(collector: string): string | null {
+  const p = join(dirname(collector), WATCHDOG_FILE);
+  return existsSync(p) ? p : null;
+}
 
 // lib/trace and dist/trace both sit two levels under the package root.
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -48,7 +56,10 @@ export function findCollector(env: NodeJS.ProcessEnv = process.env, root: string
 export function buildCollector(outDir: string, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const root = opts.root ?? PACKAGE_ROOT;
   const env = opts.env ?? process.env;
-  const manifest = JSON.parse(readFileSync(join(root, 'native', 'build.json'), 'utf8')) as { collector: { sources: string[]; defines?: string[]; cflags_x64?: string[] } };
+  const manifest = JSON.parse(readFileSync(join(root, 'native', 'build.json'), 'utf8')) as {
+    collector: { sources: string[]; defines?: string[]; cflags_x64?: string[] };
+    watchdog: { sources: string[] };
+  };
   const include = findNvtxHeaders(env).includeDir;
   const out = join(outDir, COLLECTOR_FILE);
   const tmp = `${out}.tmp-${process.pid}`;
@@ -70,6 +81,18 @@ export function buildCollector(outDir: string, opts: { root?: string; env?: Node
       exitCode: 2,
     });
   }
+  const watchdog = join(outDir, WATCHDOG_FILE);
+  const wtmp = `${watchdog}.tmp-${process.pid}`;
+  const w = spawnSync(cc, ['-std=gnu11', '-O2', ...manifest.watchdog.sources.map((s) => join(root, s)), '-o', wtmp], { env, encoding: 'utf8' });
+  if (w.status !== 0) {
+    rmSync(tmp, { force: true });
+    rmSync(wtmp, { force: true });
+    throw new GilNvtxError(`Building the gil-nvtx watchdog with ${cc} failed${w.error ? `: ${w.error.message}` : ''}.`, {
+      hint: `${(w.stderr ?? '').trim().split('\n').slice(-8).join('\n')}\nInstall a C compiler (build-essential), or build with \`npm run build:native\`.`,
+      exitCode: 2,
+    });
+  }
+  renameSync(wtmp, watchdog);
   renameSync(tmp, out);
   return out;
 }
@@ -84,8 +107,10 @@ export function findOrBuildCollector(opts: { env?: NodeJS.ProcessEnv; root?: str
     if (env.GIL_NVTX_COLLECTOR) throw err; // an explicit path that does not exist: say so, do not guess
     const manifest = readFileSync(join(root, 'native', 'build.json'));
     const hash = createHash('sha256').update(manifest);
-    for (const f of readdirSync(join(root, 'native', 'collector')).sort()) {
-      if (/\.[ch]$/.test(f)) hash.update(f).update(readFileSync(join(root, 'native', 'collector', f)));
+    for (const folder of ['collector', 'watchdog']) {
+      for (const f of readdirSync(join(root, 'native', folder)).sort()) {
+        if (/\.[ch]$/.test(f)) hash.update(f).update(readFileSync(join(root, 'native', folder, f)));
+      }
     }
     const dir = join(cacheRoot(env), 'collector', hash.digest('hex').slice(0, 16));
     const cached = join(dir, COLLECTOR_FILE);

@@ -1,9 +1,9 @@
-import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
-import { RAW_FILE_SUFFIX, RawKind } from './raw-format.js';
-import { RawTraceFile, type RawRecord } from './raw-reader.js';
+import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
+import { RawTraceFile, type PayloadValue, type RawRecord } from './raw-reader.js';
 import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
 import { TickConverter } from './ticks.js';
@@ -16,9 +16,13 @@ export interface MergeSummary {
   /** Processes whose file has no exit time: they ended through _exit, a signal or a crash. */
   withoutCleanExit: number[];
   droppedEvents: number;
+  /** Raw records decoded (each NVTX call is one): the unit of the merge's speed. */
+  records: number;
+  /** Chunks a recording thread had to allocate itself: system calls the watchdog did not take over. */
+  selfAllocatedChunks: number;
+  /** Watchdog samples of long GIL holds (GILNVTX_HOLD_SAMPLES rows). */
+  holdSamples: number;
 }
-
-const GIL_DOMAIN = 'CPython GIL';
 
 /** Lists the collector's per-process files in `rawDir`. */
 export function rawTraceFiles(rawDir: string): string[] {
@@ -35,8 +39,18 @@ interface OpenRange {
   start: number;
   tid: number;
   domainId: number;
-  rec: RawRecord;
-  rangeId?: number;
+  category: number | null;
+  color: number | null;
+  payloadType: number;
+  payload: PayloadValue;
+  stringId: number;
+  text: string | null;
+  rangeId: number | null;
+}
+
+/** A copy of what an open range needs from its (reused) start record. */
+function openRange(r: RawRecord, start: number, tid: number, domainId: number, rangeId: number | null): OpenRange {
+  return { start, tid, domainId, category: r.category, color: r.color, payloadType: r.payloadType, payload: r.payload, stringId: r.stringId, text: r.text, rangeId };
 }
 
 /**
@@ -58,7 +72,7 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
     db.exec(TRACE_SCHEMA_SQL);
-    const summary = writeAll(db, files);
+    const summary = writeAll(db, files, readSamples(rawDir));
     db.exec(TRACE_INDEX_SQL);
     db.close();
     renameSync(tmp, output);
@@ -70,52 +84,130 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
   }
 }
 
-function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'output'> {
-  // Positional parameters: this statement runs once per event (millions of times).
-  const insEvent = db.prepare(
-    `INSERT INTO NVTX_EVENTS (start, end, eventType, rangeId, category, color, text, globalTid, endGlobalTid, textId, domainId,
-       uint64Value, int64Value, doubleValue, uint32Value, int32Value, floatValue)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const PAYLOAD_INDEX: Record<string, number> = { uint64Value: 11, int64Value: 12, doubleValue: 13, uint32Value: 14, int32Value: 15, floatValue: 16 };
-  const row: unknown[] = new Array(17).fill(null);
-  /** One NVTX_EVENTS row; `r` supplies category, color, message and payload. */
-  const insertEvent = (
-    r: RawRecord | null,
-    resolveString: (id: number) => number | null,
-    start: number,
-    end: number | null,
-    eventType: number,
-    rangeId: number | null,
-    gtid: number,
-    endGtid: number | null,
-    domainId: number,
-    text: string | null = null,
-    category: number | null = null,
-  ) => {
-    row.fill(null);
-    row[0] = start;
-    row[1] = end;
-    row[2] = eventType;
-    row[3] = rangeId;
-    row[7] = gtid;
-    row[8] = endGtid;
-    row[10] = domainId;
-    if (r) {
-      row[4] = r.category ?? null;
-      row[5] = r.color ?? null;
-      if (r.stringId !== undefined) row[9] = resolveString(r.stringId);
-      else row[6] = r.text ?? null;
-      if (r.payload) row[PAYLOAD_INDEX[r.payload.column]!] = r.payload.value;
-    } else {
-      row[4] = category;
-      row[6] = text;
+/** One watchdog sample, as the samples file holds it (raw_format.h). */
+interface Sample {
+  pid: number;
+  tid: number;
+  ns: number;
+  holdSince: number;
+  values: (number | null)[];
+  state: string;
+  wchan: string | null;
+}
+
+const UNKNOWN_HI = 0xffffffff;
+/** The sample columns after (globalTid, holdStart, ts), in GILNVTX_HOLD_SAMPLES order. */
+const SAMPLE_COUNTERS = ['execNs', 'runqNs', 'minflt', 'majflt', 'syscall', 'arg0', 'throttledNs', 'nrThrottled', 'psiCpuUs', 'psiIoUs', 'psiMemUs'] as const;
+
+/** Every watchdog sample in `rawDir`, by pid. A file cut mid-sample (the watchdog was killed) keeps its whole samples. */
+export function readSamples(rawDir: string): Map<number, Sample[]> {
+  const byPid = new Map<number, Sample[]>();
+  let names: string[] = [];
+  try {
+    names = readdirSync(rawDir).filter((n) => n.endsWith(SAMPLE_FILE_SUFFIX));
+  } catch {
+    return byPid;
+  }
+  for (const name of names) {
+    let b: Buffer;
+    try {
+      b = readFileSync(join(rawDir, name));
+    } catch {
+      continue;
     }
-    insEvent.run(row);
+    if (b.length < SAMPLE_HEADER_SIZE || b.toString('latin1', 0, 8) !== SAMPLE_MAGIC || b.readUInt32LE(8) !== SAMPLE_FORMAT_VERSION) continue;
+    const size = b.readUInt32LE(12);
+    if (size < SAMPLE_SIZE) continue;
+    for (let off = SAMPLE_HEADER_SIZE; off + size <= b.length; off += size) {
+      const at = (o: number) => (b.readUInt32LE(off + o + 4) === UNKNOWN_HI ? null : b.readUInt32LE(off + o + 4) * 2 ** 32 + b.readUInt32LE(off + o));
+      const values = SAMPLE_COUNTERS.map((k) => at(SampleOffset[k]));
+      const nr = b.readBigInt64LE(off + SampleOffset.syscall);
+      values[SAMPLE_COUNTERS.indexOf('syscall')] = nr === -2n ? null : Number(nr);
+      const wchanEnd = b.indexOf(0, off + SampleOffset.wchan);
+      const wchan = b.toString('latin1', off + SampleOffset.wchan, wchanEnd < 0 || wchanEnd > off + size ? off + SampleOffset.wchan + 15 : Math.min(wchanEnd, off + SampleOffset.wchan + 15));
+      const s: Sample = {
+        pid: b.readUInt32LE(off + SampleOffset.pid),
+        tid: b.readUInt32LE(off + SampleOffset.tid),
+        ns: at(SampleOffset.ns) ?? 0,
+        holdSince: at(SampleOffset.holdSince) ?? 0,
+        values,
+        state: String.fromCharCode(b[off + SampleOffset.state]!),
+        wchan: wchan || null,
+      };
+      let list = byPid.get(s.pid);
+      if (!list) byPid.set(s.pid, (list = []));
+      list.push(s);
+    }
+  }
+  return byPid;
+}
+
+/** The NVTX_EVENTS columns a row can fill, in statement order. */
+const EVENT_COLUMNS = ['start', 'end', 'eventType', 'rangeId', 'category', 'color', 'globalTid', 'endGlobalTid', 'domainId'] as const;
+
+function writeAll(db: Database.Database, files: string[], samples: Map<number, Sample[]>): Omit<MergeSummary, 'output'> {
+  // One statement per row shape (message kind x payload column), each binding only its own columns
+  // (binding NULLs costs as much as binding values), and rows go in batches of BATCH per statement:
+  // per-call overhead is most of an insert's cost, and there are millions of rows.
+  const BATCH = 64;
+  interface Shape {
+    columns: number;
+    pending: unknown[];
+    rows: number;
+    batch: Database.Statement;
+    one: Database.Statement;
+  }
+  const shapes = new Map<number, Shape>();
+  const shapeOf = (payloadType: number, message: 0 | 1 | 2): Shape => {
+    const k = payloadType * 3 + message;
+    let sh = shapes.get(k);
+    if (!sh) {
+      const cols: string[] = [...EVENT_COLUMNS];
+      if (message === 1) cols.push('textId');
+      if (message === 2) cols.push('text');
+      if (payloadType) cols.push(PayloadColumn[payloadType]!);
+      const one = `(${cols.map(() => '?').join(', ')})`;
+      const insert = `INSERT INTO NVTX_EVENTS (${cols.join(', ')}) VALUES `;
+      sh = { columns: cols.length, pending: new Array(cols.length * BATCH), rows: 0, batch: db.prepare(insert + Array(BATCH).fill(one).join(', ')), one: db.prepare(insert + one) };
+      shapes.set(k, sh);
+    }
+    return sh;
+  };
+  const flushRows = () => {
+    for (const sh of shapes.values()) {
+      for (let i = 0; i < sh.rows; i++) sh.one.run(sh.pending.slice(i * sh.columns, (i + 1) * sh.columns));
+      sh.rows = 0;
+    }
+  };
+  /** One NVTX_EVENTS row: times, type, ids, and the message / payload of `o`. */
+  const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null) => {
+    const textId = o.stringId ? (strings.get(o.stringId) ?? null) : null;
+    const message: 0 | 1 | 2 = textId !== null ? 1 : o.text !== null ? 2 : 0;
+    const sh = shapeOf(o.payloadType, message);
+    const row = sh.pending;
+    let i = sh.rows * sh.columns;
+    row[i++] = o.start;
+    row[i++] = end;
+    row[i++] = eventType;
+    row[i++] = o.rangeId;
+    row[i++] = o.category;
+    row[i++] = o.color;
+    row[i++] = gtid;
+    row[i++] = endGtid;
+    row[i++] = o.domainId;
+    if (message === 1) row[i++] = textId;
+    else if (message === 2) row[i++] = o.text;
+    if (o.payloadType) row[i] = o.payload;
+    if (++sh.rows === BATCH) {
+      sh.batch.run(row);
+      sh.rows = 0;
+    }
   };
   const insString = db.prepare('INSERT INTO StringIds (id, value) VALUES (?, ?)');
   const insThreadName = db.prepare('INSERT INTO ThreadNames (nameId, priority, globalTid) VALUES (?, ?, ?)');
-  const insCpu = db.prepare('INSERT INTO GILNVTX_RANGE_CPU (globalTid, start, end, cpuNs) VALUES (?, ?, ?, ?)');
+  const insSample = db.prepare(
+    `INSERT INTO GILNVTX_HOLD_SAMPLES (globalTid, holdStart, ts, state, wchan, ${SAMPLE_COUNTERS.join(', ')}) VALUES (${Array(5 + SAMPLE_COUNTERS.length).fill('?').join(', ')})`,
+  );
   const insResource = db.prepare(
     'INSERT INTO GILNVTX_RESOURCES (globalTid, domainId, resourceId, identifierType, identifier, textId, text, created, destroyed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -138,8 +230,12 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
   /** Domain ids already used per pid: a pid that exec'd writes one file per program image. */
   const domainBase = new Map<number, number>();
   let events = 0;
+  let records = 0;
   let threads = 0;
   let dropped = 0;
+  let selfAllocated = 0;
+  let watched = 0;
+  let sampleRows = 0;
   let traceStart = Infinity;
   let traceEnd = 0;
   const withoutCleanExit: number[] = [];
@@ -155,22 +251,26 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         let maxDomain = 0;
         const dom = (local: number) => (local === 0 ? 0 : local + base);
 
-        // Pass 1: definitions (they may sit in any thread's chunks) and the last timestamp.
+        // Pass 1: definitions (they may sit in any thread's chunks), calibration pairs, the last timestamp.
         const strings = new Map<number, number>(); // registered id -> StringIds id
-        const domainNames = new Map<number, string>();
         let lastTick = -Infinity;
         const calibration = [...h.calibration];
         for (const t of raw.threads) {
-          for (const r of raw.records(t)) {
-            if (r.kind === RawKind.calibration) {
-              calibration.push([r.ts, r.value!]);
-              continue;
+          raw.decode(t, (r) => {
+            switch (r.kind) {
+              case RawKind.calibration:
+                calibration.push([r.ts, r.value]);
+                return;
+              case RawKind.string:
+                strings.set(r.value, stringId(r.text ?? ''));
+                break;
+              case RawKind.thread:
+                return; // thread-name bookkeeping written when threads end is not the last NVTX call
+              default:
+                break;
             }
-            // The last NVTX call, not the thread-name bookkeeping written when threads end.
-            if (r.kind !== RawKind.thread && r.ts > lastTick) lastTick = r.ts;
-            if (r.kind === RawKind.string) strings.set(r.value!, stringId(r.text ?? ''));
-            else if (r.kind === RawKind.domain) domainNames.set(r.domain, r.text ?? '');
-          }
+            if (r.ts > lastTick) lastTick = r.ts;
+          });
         }
         // Record timestamps become CLOCK_MONOTONIC ns here (TSC files), before anything uses them.
         timestampSources.add(h.timestampSource);
@@ -181,128 +281,121 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         traceStart = Math.min(traceStart, h.startNs);
         traceEnd = Math.max(traceEnd, processEnd);
         dropped += h.droppedEvents;
-        const gilDomains = new Set([...domainNames].filter(([, n]) => n === GIL_DOMAIN).map(([d]) => d));
+        selfAllocated += h.selfAllocatedChunks;
+        if (h.watchdogPid) watched++;
 
         // Pass 2: events, paired per thread and domain (push/pop) and per process (start/end).
         let rangeCounter = 0;
-        const openStarts = new Map<string, OpenRange>();
-        const earlyEnds = new Map<string, { ts: number; tid: number; cpuNs?: number }>();
-        const resources = new Map<string, unknown[]>();
+        const openStarts = new Map<number, OpenRange>();
+        const earlyEnds = new Map<number, { ts: number; tid: number }>();
+        const resources = new Map<number, unknown[]>();
         const osNames = new Map<number, string>();
 
-        const resolveString = (id: number) => strings.get(id) ?? null;
-        const emitRange = (eventType: number, o: OpenRange, end: number, endTid: number | null, endCpu: number | undefined, rangeId: number | null) => {
-          const gt = globalTid(pid, o.tid);
+        const emitRange = (eventType: number, o: OpenRange, end: number, endTid: number | null) => {
           // nsys fills endGlobalTid only when another thread ended the range.
           const endGt = endTid === null || endTid === o.tid ? null : globalTid(pid, endTid);
-          insertEvent(o.rec, resolveString, o.start, end, eventType, rangeId, gt, endGt, o.domainId);
+          insertEvent(o, strings, end, eventType, globalTid(pid, o.tid), endGt);
           events++;
-          if (gilDomains.has(o.rec.domain) && o.rec.cpuNs !== undefined) {
-            // Capped at the wall duration: converted TSC bounds can be a few ns off the thread's CPU clock reads.
-            const cpu = endCpu !== undefined && (endTid === null || endTid === o.tid) ? Math.min(endCpu - o.rec.cpuNs, end - o.start) : null;
-            insCpu.run(gt, o.start, end, cpu);
-          }
         };
         /** Definition rows (domain, category, thread name): text inline, no payload. */
-        const point = (eventType: number, r: RawRecord, tid: number, text: string | null, category: number | null = null) => {
-          insertEvent(null, resolveString, r.ts, null, eventType, null, globalTid(pid, tid), null, dom(r.domain), text, category);
+        const point = (eventType: number, ts: number, domain: number, tid: number, text: string | null, category: number | null = null) => {
+          const o: OpenRange = { start: ts, tid, domainId: dom(domain), category, color: null, payloadType: 0, payload: 0, stringId: 0, text, rangeId: null };
+          insertEvent(o, strings, null, eventType, globalTid(pid, tid), null);
           events++;
         };
 
         for (const t of raw.threads) {
           threads++;
           const stacks = new Map<number, OpenRange[]>();
-          for (const r of raw.records(t)) {
-            r.ts = ticks.toNs(r.ts);
+          raw.decode(t, (r) => {
+            records++;
+            const ts = ticks.toNs(r.ts);
             switch (r.kind) {
               case RawKind.push: {
                 let s = stacks.get(r.domain);
                 if (!s) stacks.set(r.domain, (s = []));
-                s.push({ start: r.ts, tid: t.tid, domainId: dom(r.domain), rec: r });
+                s.push(openRange(r, ts, t.tid, dom(r.domain), null));
                 break;
               }
               case RawKind.pop: {
                 const o = stacks.get(r.domain)?.pop();
                 // A pop with nothing open (or a fork child popping its parent's range) is ignored, as nsys does.
-                if (o) emitRange(NsysEventType.pushPop, o, r.ts, null, r.cpuNs, null);
+                if (o) emitRange(NsysEventType.pushPop, o, ts, null);
                 break;
               }
               case RawKind.start: {
-                const o: OpenRange = { start: r.ts, tid: t.tid, domainId: dom(r.domain), rec: r, rangeId: ++rangeCounter };
-                const e = earlyEnds.get(r.id!);
+                const o = openRange(r, ts, t.tid, dom(r.domain), ++rangeCounter);
+                const e = earlyEnds.get(r.key);
                 if (e) {
-                  earlyEnds.delete(r.id!);
-                  emitRange(NsysEventType.startEnd, o, e.ts, e.tid, e.cpuNs, o.rangeId!);
+                  earlyEnds.delete(r.key);
+                  emitRange(NsysEventType.startEnd, o, e.ts, e.tid);
                 } else {
-                  openStarts.set(r.id!, o);
+                  openStarts.set(r.key, o);
                 }
                 break;
               }
               case RawKind.end: {
-                const o = openStarts.get(r.id!);
+                const o = openStarts.get(r.key);
                 if (o) {
-                  openStarts.delete(r.id!);
-                  emitRange(NsysEventType.startEnd, o, r.ts, t.tid, r.cpuNs, o.rangeId!);
+                  openStarts.delete(r.key);
+                  emitRange(NsysEventType.startEnd, o, ts, t.tid);
                 } else {
-                  earlyEnds.set(r.id!, { ts: r.ts, tid: t.tid, cpuNs: r.cpuNs }); // started on a thread read later
+                  earlyEnds.set(r.key, { ts, tid: t.tid }); // started on a thread read later
                 }
                 break;
               }
               case RawKind.mark:
-                insertEvent(r, resolveString, r.ts, null, NsysEventType.mark, null, globalTid(pid, t.tid), null, dom(r.domain));
+                insertEvent(openRange(r, ts, t.tid, dom(r.domain), null), strings, null, NsysEventType.mark, globalTid(pid, t.tid), null);
                 events++;
                 break;
               case RawKind.domain:
                 maxDomain = Math.max(maxDomain, r.domain);
-                point(NsysEventType.domainCreate, r, t.tid, r.text ?? '');
+                point(NsysEventType.domainCreate, ts, r.domain, t.tid, r.text ?? '');
                 break;
               case RawKind.domainEnd:
-                point(NsysEventType.domainDestroy, r, t.tid, null);
+                point(NsysEventType.domainDestroy, ts, r.domain, t.tid, null);
                 break;
               case RawKind.category:
-                point(NsysEventType.category, r, t.tid, r.text ?? '', r.value);
+                point(NsysEventType.category, ts, r.domain, t.tid, r.text ?? '', r.value);
                 break;
               case RawKind.threadName:
-                point(NsysEventType.threadName, r, r.value!, r.text ?? '');
-                insThreadName.run(stringId(r.text ?? ''), 0, globalTid(pid, r.value!));
+                point(NsysEventType.threadName, ts, 0, r.value, r.text ?? '');
+                insThreadName.run(stringId(r.text ?? ''), 0, globalTid(pid, r.value));
                 break;
               case RawKind.thread:
                 // Recorded at the thread's first event and at its end: the last name wins.
-                if (r.text) osNames.set(globalTid(pid, r.value!), r.text);
+                if (r.text) osNames.set(globalTid(pid, r.value), r.text);
                 break;
               case RawKind.resource:
-                resources.set(r.id!, [
-                  globalTid(pid, t.tid),
-                  dom(r.domain),
-                  Number(r.id),
-                  r.identifierType,
-                  r.identifier! <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.identifier) : r.identifier,
-                  r.stringId === undefined ? null : (strings.get(r.stringId) ?? null),
-                  r.text ?? null,
-                  r.ts,
-                ]);
+                resources.set(r.key, [globalTid(pid, t.tid), dom(r.domain), r.key, r.identifierType, r.identifier, r.stringId ? (strings.get(r.stringId) ?? null) : null, r.text, ts]);
                 break;
               case RawKind.resourceEnd: {
-                const row = resources.get(r.id!);
+                const row = resources.get(r.key);
                 if (row) {
-                  resources.delete(r.id!);
-                  insResource.run(...row, r.ts);
+                  resources.delete(r.key);
+                  insResource.run(...row, ts);
                 }
                 break;
               }
               default:
                 break;
             }
-          }
+          });
           // Ranges still open when the thread's record ends are cut at process end, as nsys does.
           for (const s of stacks.values()) {
-            for (const o of s.reverse()) emitRange(NsysEventType.pushPop, o, processEnd, null, undefined, null);
+            for (const o of s.reverse()) emitRange(NsysEventType.pushPop, o, processEnd, null);
           }
         }
         // OS names at the priority nsys gives them (20); nvtxNameOsThread names (0) win.
         for (const [gt, name] of osNames) insThreadName.run(stringId(name), 20, gt);
-        for (const o of openStarts.values()) emitRange(NsysEventType.startEnd, o, processEnd, null, undefined, o.rangeId!);
+        for (const o of openStarts.values()) emitRange(NsysEventType.startEnd, o, processEnd, null);
         for (const row of resources.values()) insResource.run(...row, null);
+        // Watchdog samples of this program image: hold starts in this file's ticks, like its ranges.
+        for (const s of samples.get(pid) ?? []) {
+          if (s.ns < h.startNs || s.ns > processEnd + 1e9) continue;
+          insSample.run(globalTid(pid, s.tid), ticks.toNs(s.holdSince), s.ns, s.state, s.wchan, ...s.values);
+          sampleRows++;
+        }
 
         domainBase.set(pid, base + maxDomain);
         const name = h.argv[0] ?? `pid ${pid}`;
@@ -312,6 +405,7 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
         raw.close();
       }
     }
+    flushRows();
     const insProcess = db.prepare('INSERT INTO PROCESSES (globalPid, pid, name) VALUES (?, ?, ?)');
     for (const [pid, name] of processNames) insProcess.run(globalPid(pid), pid, name);
     const insEnum = db.prepare('INSERT INTO ENUM_NSYS_EVENT_TYPE (id, name, label) VALUES (?, ?, ?)');
@@ -330,8 +424,11 @@ function writeAll(db: Database.Database, files: string[]): Omit<MergeSummary, 'o
       traceEnd: String(traceEnd),
       processes: String(processNames.size),
       droppedEvents: String(dropped),
+      // Processes a watchdog watched (long-hold samples can exist only for those).
+      watchedProcesses: String(watched),
+      holdSamples: String(sampleRows),
     })) insMeta.run(k, v);
   });
   run();
-  return { processes: processNames.size, threads, events, withoutCleanExit, droppedEvents: dropped };
+  return { processes: processNames.size, threads, events, records, withoutCleanExit, droppedEvents: dropped, selfAllocatedChunks: selfAllocated, holdSamples: sampleRows };
 }

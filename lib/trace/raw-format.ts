@@ -1,9 +1,10 @@
-// Mirror of native/collector/raw_format.h: the per-process file the collector writes. Keep the two in
-// step; the C header documents the layout.
+// Mirror of native/collector/raw_format.h: the per-process file the collector writes and the watchdog's
+// samples file. The C header documents the layout; test/trace/raw-format.test.ts checks that every
+// constant here equals its C twin.
 
 export const RAW_MAGIC = 'GILNVTX1';
-export const RAW_FORMAT_VERSION = 2;
-export const RAW_HEADER_SIZE = 4096;
+export const RAW_FORMAT_VERSION = 3;
+export const RAW_HEADER_SIZE = 8192;
 export const RAW_CHUNK_HEADER_SIZE = 32;
 export const RAW_CHUNK_MAGIC = 0x4b4e4843;
 export const RAW_FILE_SUFFIX = '.gnvtx';
@@ -27,8 +28,15 @@ export const HeaderOffset = {
   calNs: 96,
   cal0Ticks: 104,
   cal0Ns: 112,
-  cmdline: 128,
+  chunksTaken: 120,
+  allocated: 128,
+  selfAllocated: 136,
+  watchCount: 144,
+  watchdogPid: 148,
+  cmdline: 512,
 } as const;
+
+export const RAW_CMDLINE_MAX = 4096 - HeaderOffset.cmdline;
 
 /** What record timestamps count (header `tickSource`); TSC ticks are converted through calibration pairs. */
 export const TickSource = { ns: 0, tsc: 1 } as const;
@@ -50,7 +58,16 @@ export const RawKind = {
   thread: 12,
   domainEnd: 13,
   calibration: 14,
+  compact: 15,
+  template: 16,
 } as const;
+
+/** RAW_COMPACT ops (bits 8-10 of the word); bits 11-15 are the template index, or the end distance. */
+export const RawOp = { push: 0, pop: 1, start: 2, end: 3, mark: 4 } as const;
+export const RAW_COMPACT_ARGS = 32;
+
+/** Range ids: slot << 40 | per-thread counter; bit 62 marks a GIL hold. */
+export const RAW_RANGE_SLOT_SHIFT = 40;
 
 export const RawFlag = {
   color: 0x01,
@@ -59,7 +76,32 @@ export const RawFlag = {
   payloadMask: 0x1c,
   registered: 0x20,
   inline: 0x40,
-  cpu: 0x80,
+} as const;
+
+/** The watchdog's samples file (`watchdog-<pid>.gsamp`): a header, then fixed-size samples. */
+export const SAMPLE_MAGIC = 'GILSAMP1';
+export const SAMPLE_FORMAT_VERSION = 1;
+export const SAMPLE_HEADER_SIZE = 64;
+export const SAMPLE_SIZE = 128;
+export const SAMPLE_FILE_SUFFIX = '.gsamp';
+export const SampleOffset = {
+  pid: 0,
+  tid: 4,
+  ns: 8,
+  holdSince: 16,
+  execNs: 24,
+  runqNs: 32,
+  minflt: 40,
+  majflt: 48,
+  syscall: 56,
+  arg0: 64,
+  throttledNs: 72,
+  nrThrottled: 80,
+  psiCpuUs: 88,
+  psiIoUs: 96,
+  psiMemUs: 104,
+  state: 112,
+  wchan: 113,
 } as const;
 
 /** nvtxPayloadType_t values and the NVTX_EVENTS column each lands in (as nsys exports them). */
@@ -71,3 +113,6 @@ export const PayloadColumn: Record<number, 'uint64Value' | 'int64Value' | 'doubl
   5: 'int32Value',
   6: 'floatValue',
 };
+
+/** The watch table in page 1 of the header: one entry per recording thread, read by the watchdog. */
+export const RawWatch = { offset: 4096, entrySize: 32, entries: 128, tid: 0, holdSince: 8, holds: 16 } as const;

@@ -6,11 +6,14 @@ import {
   PayloadColumn,
   RAW_CHUNK_HEADER_SIZE,
   RAW_CHUNK_MAGIC,
+  RAW_CMDLINE_MAX,
+  RAW_COMPACT_ARGS,
   RAW_FORMAT_VERSION,
   RAW_HEADER_SIZE,
   RAW_MAGIC,
   RawFlag,
   RawKind,
+  RawOp,
   TickSource,
 } from './raw-format.js';
 
@@ -26,6 +29,10 @@ export interface RawProcessHeader {
   /** CLOCK_MONOTONIC at exit(); null when the process ended without running atexit (_exit, a signal). */
   endNs: number | null;
   droppedEvents: number;
+  /** Chunks whose disk space a recording thread allocated itself (the watchdog was not ahead, or absent). */
+  selfAllocatedChunks: number;
+  /** pid of the watchdog that watched this file, 0 if none did. */
+  watchdogPid: number;
   argv: string[];
   /** What record timestamps count: CLOCK_MONOTONIC ns (`clock_gettime`) or TSC ticks (`tsc`). */
   timestampSource: 'clock_gettime' | 'tsc';
@@ -33,26 +40,33 @@ export interface RawProcessHeader {
   calibration: [number, number][];
 }
 
-export type PayloadValue = { column: (typeof PayloadColumn)[number]; value: number | bigint };
+export type PayloadValue = number | bigint;
 
-/** One decoded record. Strings are inline text; `stringId` refers to a registered string. */
+/**
+ * One decoded record. The decoder reuses a single object for every record (a trace has millions), so a
+ * visitor copies what it keeps. Compact events arrive as the push/pop/start/end/mark they stand for.
+ */
 export interface RawRecord {
   kind: number;
   flags: number;
   domain: number;
+  /** Timestamp in the file's ticks. */
   ts: number;
-  /** start/end range id as "hi:lo" (ids use all 64 bits); resource id for resources. */
-  id?: string;
-  category?: number;
-  color?: number;
-  payload?: PayloadValue;
-  stringId?: number;
-  text?: string;
-  cpuNs?: number;
-  /** RAW_STRING id, RAW_CATEGORY category, RAW_THREAD_NAME / RAW_THREAD tid. */
-  value?: number;
-  identifierType?: number;
-  identifier?: bigint;
+  /** start/end: this thread slot's range number as slot * 2^32 + counter (ids are per process). */
+  key: number;
+  /** null when the record has none. */
+  category: number | null;
+  color: number | null;
+  /** nvtxPayloadType_t, 0 = none. */
+  payloadType: number;
+  payload: PayloadValue;
+  /** Registered string id, 0 = none. */
+  stringId: number;
+  text: string | null;
+  /** RAW_STRING id, RAW_CATEGORY category, RAW_THREAD_NAME / RAW_THREAD tid, RAW_CALIBRATION ns. */
+  value: number;
+  identifierType: number;
+  identifier: PayloadValue;
 }
 
 export interface RawChunk {
@@ -61,6 +75,19 @@ export interface RawChunk {
   tid: number;
   seq: number;
 }
+
+interface Template {
+  domain: number;
+  flags: number;
+  category: number | null;
+  color: number | null;
+  payloadType: number;
+  payload: PayloadValue;
+  stringId: number;
+}
+
+const TWO32 = 4294967296;
+const COMPACT_OP_KIND = [RawKind.push, RawKind.pop, RawKind.start, RawKind.end, RawKind.mark];
 
 /** A collector file, opened for reading chunk by chunk (it can be larger than memory). */
 export class RawTraceFile {
@@ -86,8 +113,9 @@ export class RawTraceFile {
         });
       }
       const chunkSize = head.readUInt32LE(HeaderOffset.chunkSize);
+      if (chunkSize < RAW_CHUNK_HEADER_SIZE + 64 || chunkSize % 8 !== 0) throw new GilNvtxError(`${file}: damaged header (chunk size ${chunkSize}).`);
       const endNs = u64(head, HeaderOffset.endNs);
-      const cmdLen = Math.min(head.readUInt32LE(HeaderOffset.cmdlineLen), RAW_HEADER_SIZE - HeaderOffset.cmdline);
+      const cmdLen = Math.min(head.readUInt32LE(HeaderOffset.cmdlineLen), RAW_CMDLINE_MAX);
       const argv = head.toString('utf8', HeaderOffset.cmdline, HeaderOffset.cmdline + cmdLen).split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
       this.header = {
         file,
@@ -99,6 +127,8 @@ export class RawTraceFile {
         startRealtimeNs: u64(head, HeaderOffset.startRealtime),
         endNs: endNs === 0 ? null : endNs,
         droppedEvents: u64(head, HeaderOffset.dropped),
+        selfAllocatedChunks: u64(head, HeaderOffset.selfAllocated),
+        watchdogPid: head.readUInt32LE(HeaderOffset.watchdogPid),
         argv,
         timestampSource: 'clock_gettime',
         calibration: [],
@@ -121,9 +151,9 @@ export class RawTraceFile {
       this.buf = Buffer.alloc(chunkSize);
       const bySlot = new Map<number, { slot: number; tid: number; chunks: RawChunk[] }>();
       const ch = Buffer.alloc(RAW_CHUNK_HEADER_SIZE);
-      for (let off = RAW_HEADER_SIZE; off + chunkSize <= size; off += chunkSize) {
+      for (let off = RAW_HEADER_SIZE; off + RAW_CHUNK_HEADER_SIZE <= size; off += chunkSize) {
         if (readSync(this.fd, ch, 0, RAW_CHUNK_HEADER_SIZE, off) !== RAW_CHUNK_HEADER_SIZE) break;
-        if (ch.readUInt32LE(ChunkOffset.magic) !== RAW_CHUNK_MAGIC) continue; // reserved, never handed out
+        if (ch.readUInt32LE(ChunkOffset.magic) !== RAW_CHUNK_MAGIC) continue; // allocated, never handed out
         const chunk = { offset: off, slot: ch.readUInt32LE(ChunkOffset.slot), tid: ch.readUInt32LE(ChunkOffset.tid), seq: ch.readUInt32LE(ChunkOffset.seq) };
         let t = bySlot.get(chunk.slot);
         if (!t) bySlot.set(chunk.slot, (t = { slot: chunk.slot, tid: chunk.tid, chunks: [] }));
@@ -137,18 +167,141 @@ export class RawTraceFile {
     }
   }
 
-  /** Records of one thread slot, in the order the thread wrote them. */
-  *records(thread: { chunks: RawChunk[] }): Generator<RawRecord> {
-    const buf = this.buf;
+  /**
+   * Decodes one thread slot's records in the order the thread wrote them, calling `visit` with one
+   * reused record object each time.
+   */
+  decode(thread: { slot: number; chunks: RawChunk[] }, visit: (r: RawRecord) => void): void {
+    const b = this.buf;
+    const r: RawRecord = {
+      kind: 0, flags: 0, domain: 0, ts: 0, key: 0, category: null, color: null, payloadType: 0, payload: 0, stringId: 0,
+      text: null, value: 0, identifierType: 0, identifier: 0,
+    };
+    const templates: (Template | undefined)[] = new Array(RAW_COMPACT_ARGS);
+    const slotBase = thread.slot * TWO32;
+    let counter = 0;
     for (const chunk of thread.chunks) {
-      const n = readSync(this.fd, buf, 0, buf.length, chunk.offset);
+      // Chunks can be shorter on disk than their size when the file was cut (a full disk, a copy).
+      const n = readSync(this.fd, b, 0, b.length, chunk.offset);
+      templates.fill(undefined); // each chunk restates the templates it uses
+      let lastTs = 0;
       let p = RAW_CHUNK_HEADER_SIZE;
-      while (p + 16 <= n) {
-        const lo = buf.readUInt32LE(p);
+      while (p + 8 <= n) {
+        const lo = b.readUInt32LE(p);
         if (lo === 0) break; // end of this chunk's data (or a record a kill interrupted)
+        const kind = lo & 0xff;
         const words = lo >>> 16;
+        if (kind === RawKind.compact) {
+          if (words !== 1) break;
+          const op = (lo >>> 8) & 7;
+          const arg = (lo >>> 11) & 31;
+          lastTs += b.readUInt32LE(p + 4);
+          p += 8;
+          r.kind = COMPACT_OP_KIND[op] ?? 0;
+          r.ts = lastTs;
+          r.text = null;
+          if (op === RawOp.end) {
+            r.key = slotBase + (counter - arg);
+            r.flags = 0;
+            r.domain = 0;
+            r.category = null;
+            r.color = null;
+            r.payloadType = 0;
+            r.stringId = 0;
+          } else {
+            const t = templates[arg];
+            if (!t || r.kind === 0) continue; // damaged chunk: a compact event without its template
+            r.domain = t.domain;
+            r.flags = t.flags;
+            r.category = t.category;
+            r.color = t.color;
+            r.payloadType = t.payloadType;
+            r.payload = t.payload;
+            r.stringId = t.stringId;
+            if (op === RawOp.start) r.key = slotBase + ++counter;
+          }
+          visit(r);
+          continue;
+        }
         if (words < 2 || p + words * 8 > n) break;
-        yield decode(buf, p, lo & 0xff, (lo >>> 8) & 0xff, buf.readUInt32LE(p + 4), words);
+        const flags = (lo >>> 8) & 0xff;
+        r.kind = kind;
+        r.flags = flags;
+        r.domain = b.readUInt32LE(p + 4);
+        r.ts = lastTs = u64(b, p + 8);
+        r.text = null;
+        r.category = null;
+        r.color = null;
+        r.payloadType = 0;
+        r.stringId = 0;
+        let w = p + 16;
+        switch (kind) {
+          case RawKind.start: {
+            const idLo = b.readUInt32LE(w);
+            const idHi = b.readUInt32LE(w + 4) & 0x3fffffff; // bits 62-63 are flags
+            const slot = idHi >>> 8;
+            const c = (idHi & 0xff) * TWO32 + idLo;
+            if (slot === thread.slot) counter = c;
+            r.key = slot * TWO32 + c;
+            w = readAttrs(b, w + 8, flags, r);
+            visit(r);
+            break;
+          }
+          case RawKind.push:
+          case RawKind.mark:
+            readAttrs(b, w, flags, r);
+            visit(r);
+            break;
+          case RawKind.template: {
+            const index = u64(b, w);
+            readAttrs(b, w + 8, flags, r);
+            if (index < RAW_COMPACT_ARGS) {
+              templates[index] = { domain: r.domain, flags, category: r.category, color: r.color, payloadType: r.payloadType, payload: r.payload, stringId: r.stringId };
+            }
+            break;
+          }
+          case RawKind.end: {
+            const idLo = b.readUInt32LE(w);
+            const idHi = b.readUInt32LE(w + 4) & 0x3fffffff;
+            r.key = (idHi >>> 8) * TWO32 + (idHi & 0xff) * TWO32 + idLo;
+            visit(r);
+            break;
+          }
+          case RawKind.pop:
+          case RawKind.domainEnd:
+            visit(r);
+            break;
+          case RawKind.domain:
+            r.text = readString(b, w)[0];
+            visit(r);
+            break;
+          case RawKind.string:
+          case RawKind.category:
+          case RawKind.threadName:
+          case RawKind.thread:
+            r.value = u64(b, w);
+            r.text = readString(b, w + 8)[0];
+            visit(r);
+            break;
+          case RawKind.resource:
+            r.key = u64(b, w);
+            r.identifierType = b.readUInt32LE(w + 8);
+            r.identifier = bigOrNumber(b.readBigUInt64LE(w + 16));
+            if (flags & RawFlag.registered) r.stringId = u64(b, w + 24);
+            else if (flags & RawFlag.inline) r.text = readString(b, w + 24)[0];
+            visit(r);
+            break;
+          case RawKind.resourceEnd:
+            r.key = u64(b, w);
+            visit(r);
+            break;
+          case RawKind.calibration:
+            r.value = u64(b, w); // CLOCK_MONOTONIC ns read at tick `ts`
+            visit(r);
+            break;
+          default:
+            break; // unknown kinds from a newer collector: skipped by their word count
+        }
         p += words * 8;
       }
     }
@@ -159,101 +312,59 @@ export class RawTraceFile {
   }
 }
 
+/** [category|color] [payload] [string id | inline string], as the flags say; returns the next offset. */
+function readAttrs(b: Buffer, w: number, flags: number, r: RawRecord): number {
+  if (flags & (RawFlag.color | RawFlag.category)) {
+    if (flags & RawFlag.category) r.category = b.readUInt32LE(w);
+    if (flags & RawFlag.color) r.color = b.readUInt32LE(w + 4);
+    w += 8;
+  }
+  const type = (flags & RawFlag.payloadMask) >> RawFlag.payloadShift;
+  if (type && PayloadColumn[type]) {
+    r.payloadType = type;
+    r.payload = readPayload(b, w, type);
+    w += 8;
+  }
+  if (flags & RawFlag.registered) {
+    r.stringId = u64(b, w);
+    w += 8;
+  } else if (flags & RawFlag.inline) {
+    let text: string;
+    [text, w] = readString(b, w);
+    r.text = text;
+  }
+  return w;
+}
+
 function u64(b: Buffer, off: number): number {
-  return b.readUInt32LE(off + 4) * 0x1_0000_0000 + b.readUInt32LE(off);
+  return b.readUInt32LE(off + 4) * TWO32 + b.readUInt32LE(off);
+}
+
+function bigOrNumber(v: bigint): PayloadValue {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
 }
 
 function readString(b: Buffer, off: number): [string, number] {
-  const len = u64(b, off);
+  const len = Math.min(u64(b, off), b.length - off - 8);
   return [b.toString('utf8', off + 8, off + 8 + len), off + 8 + Math.ceil(len / 8) * 8];
 }
 
-function readPayload(b: Buffer, off: number, type: number): PayloadValue | undefined {
-  const column = PayloadColumn[type];
-  if (!column) return undefined;
+function readPayload(b: Buffer, off: number, type: number): PayloadValue {
   switch (type) {
     case 1: {
-      const v = b.readBigUInt64LE(off);
-      return { column, value: v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v };
+      const hi = b.readUInt32LE(off + 4);
+      // Small values (interpreter ids, most payloads) without a BigInt.
+      return hi < 0x200000 ? hi * TWO32 + b.readUInt32LE(off) : bigOrNumber(b.readBigUInt64LE(off));
     }
-    case 2: {
-      const v = b.readBigInt64LE(off);
-      return { column, value: v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v };
-    }
+    case 2:
+      return bigOrNumber(b.readBigInt64LE(off));
     case 3:
-      return { column, value: b.readDoubleLE(off) };
+      return b.readDoubleLE(off);
     case 4:
-      return { column, value: b.readUInt32LE(off) };
+      return b.readUInt32LE(off);
     case 5:
-      return { column, value: b.readInt32LE(off) };
+      return b.readInt32LE(off);
     default:
-      return { column, value: b.readFloatLE(off) };
+      return b.readFloatLE(off);
   }
-}
-
-function decode(b: Buffer, p: number, kind: number, flags: number, domain: number, words: number): RawRecord {
-  const r: RawRecord = { kind, flags, domain, ts: u64(b, p + 8) };
-  let w = p + 16;
-  switch (kind) {
-    case RawKind.push:
-    case RawKind.start:
-    case RawKind.mark:
-      if (kind === RawKind.start) {
-        r.id = `${b.readUInt32LE(w + 4) & 0x7fffffff}:${b.readUInt32LE(w)}`;
-        w += 8;
-      }
-      if (flags & (RawFlag.color | RawFlag.category)) {
-        if (flags & RawFlag.category) r.category = b.readUInt32LE(w);
-        if (flags & RawFlag.color) r.color = b.readUInt32LE(w + 4);
-        w += 8;
-      }
-      if (flags & RawFlag.payloadMask) {
-        r.payload = readPayload(b, w, (flags & RawFlag.payloadMask) >> RawFlag.payloadShift);
-        w += 8;
-      }
-      if (flags & RawFlag.registered) {
-        r.stringId = u64(b, w);
-        w += 8;
-      } else if (flags & RawFlag.inline) {
-        [r.text, w] = readString(b, w);
-      }
-      if (flags & RawFlag.cpu) r.cpuNs = u64(b, w);
-      break;
-    case RawKind.pop:
-    case RawKind.end:
-      if (kind === RawKind.end) {
-        r.id = `${b.readUInt32LE(w + 4) & 0x7fffffff}:${b.readUInt32LE(w)}`;
-        w += 8;
-      }
-      if (flags & RawFlag.cpu) r.cpuNs = u64(b, w);
-      break;
-    case RawKind.domain:
-      [r.text] = readString(b, w);
-      break;
-    case RawKind.string:
-    case RawKind.category:
-    case RawKind.threadName:
-    case RawKind.thread:
-      r.value = u64(b, w);
-      [r.text] = readString(b, w + 8);
-      break;
-    case RawKind.resource:
-      r.id = String(u64(b, w));
-      r.identifierType = b.readUInt32LE(w + 8);
-      r.identifier = b.readBigUInt64LE(w + 16);
-      w += 24;
-      if (flags & RawFlag.registered) r.stringId = u64(b, w);
-      else if (flags & RawFlag.inline) [r.text] = readString(b, w);
-      break;
-    case RawKind.resourceEnd:
-      r.id = String(u64(b, w));
-      break;
-    case RawKind.calibration:
-      r.value = u64(b, w); // CLOCK_MONOTONIC ns read at tick `ts`
-      break;
-    default:
-      break; // unknown kinds from a newer collector: skipped by their word count
-  }
-  void words;
-  return r;
 }

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GilNvtxError } from '../errors.js';
-import { findOrBuildCollector } from './collector-path.js';
+import { findOrBuildCollector, watchdogFor } from './collector-path.js';
 import { mergeTrace, type MergeSummary } from './merge.js';
-import { RAW_FILE_SUFFIX } from './raw-format.js';
+import { RAW_FILE_SUFFIX, SAMPLE_FILE_SUFFIX } from './raw-format.js';
 
 /** Layout of a trace folder: `raw/<pid>-<ns>.gnvtx` per process, merged into `trace.sqlite`. */
 export const RAW_SUBDIR = 'raw';
@@ -21,6 +21,10 @@ export interface TraceOptions {
   stdio?: 'inherit' | 'pipe';
   /** Progress lines (e.g. when the collector has to be compiled first). */
   onProgress?: (line: string) => void;
+  /** Keep `<outDir>/raw` after a successful merge (default: removed; the merged trace holds everything). */
+  keepRaw?: boolean;
+  /** Holds longer than this are sampled by the watchdog (default GIL_NVTX_WATCH_MS, else 10 ms). */
+  watchThresholdMs?: number;
 }
 
 export interface TraceResult {
@@ -39,12 +43,24 @@ export function collectorEnv(collector: string, rawDir: string, base: NodeJS.Pro
   return { ...base, NVTX_INJECTION64_PATH: collector, GIL_NVTX_TRACE_DIR: rawDir };
 }
 
+const isRawFile = (name: string) => name.endsWith(RAW_FILE_SUFFIX) || name.endsWith(SAMPLE_FILE_SUFFIX);
+
+/** Removes the collector's and the watchdog's files from `rawDir`, and the folder when that empties it. */
+export function removeRawFiles(rawDir: string): void {
+  for (const name of readdirSync(rawDir)) if (isRawFile(name)) rmSync(join(rawDir, name), { force: true });
+  try {
+    rmdirSync(rawDir);
+  } catch {
+    /* something else lives there: leave it */
+  }
+}
+
 /** Prepares `<outDir>/raw`, removing collector files a previous run left there. */
 export function prepareTraceDir(outDir: string): string {
   const rawDir = join(outDir, RAW_SUBDIR);
   try {
     mkdirSync(rawDir, { recursive: true });
-    for (const name of readdirSync(rawDir)) if (name.endsWith(RAW_FILE_SUFFIX)) rmSync(join(rawDir, name));
+    for (const name of readdirSync(rawDir)) if (isRawFile(name)) rmSync(join(rawDir, name));
   } catch (err) {
     throw new GilNvtxError(`Cannot prepare the trace folder ${outDir}: ${(err as Error).message}`, {
       hint: 'Pick a writable folder with -o DIR.',
@@ -72,7 +88,9 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   const collector = opts.collector ?? findOrBuildCollector({ env: base, onProgress: opts.onProgress });
   const outDir = resolve(opts.outDir ?? 'gil-nvtx-trace');
   const rawDir = prepareTraceDir(outDir);
+  const watchdog = startWatchdog(collector, rawDir, opts.watchThresholdMs ?? envThresholdMs(base), opts.onProgress);
   const env = collectorEnv(collector, rawDir, base);
+  if (watchdog.pid) env.GIL_NVTX_WATCHDOG_PID = String(watchdog.pid);
 
   const { code, signal, output } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((res, rej) => {
     const child = spawn(exe, args, { env, cwd: opts.cwd, stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
@@ -81,13 +99,10 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
     child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
     // Ctrl-C reaches the whole foreground group; the trace is merged once the program is gone.
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-    const onInt = forward('SIGINT');
-    const onTerm = forward('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, forward(sig)] as const);
+    for (const [sig, h] of handlers) process.on(sig, h);
     const done = () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
+      for (const [sig, h] of handlers) process.off(sig, h);
     };
     child.on('error', (err) => {
       done();
@@ -100,7 +115,39 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   });
   const { constants } = await import('node:os');
   const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+  await watchdog.stop();
   const database = join(outDir, TRACE_DB);
   const merge = mergeTrace(rawDir, database);
+  if (!opts.keepRaw) removeRawFiles(rawDir);
   return { outDir, rawDir, database, exitCode, signal, merge, output };
+}
+
+function envThresholdMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.GIL_NVTX_WATCH_MS);
+  return env.GIL_NVTX_WATCH_MS !== undefined && env.GIL_NVTX_WATCH_MS !== '' && Number.isInteger(v) && v >= 0 && v <= 60000 ? v : 10;
+}
+
+/**
+ * The watchdog (native/watchdog) beside the traced program: it allocates trace-file space ahead of
+ * the recording threads and samples long GIL holds. Without one (a build that lacks it) the trace
+ * still works: threads allocate for themselves and long holds carry no samples.
+ */
+function startWatchdog(collector: string, rawDir: string, thresholdMs: number, onProgress?: (line: string) => void): { pid: number | undefined; stop: () => Promise<void> } {
+  const exe = watchdogFor(collector);
+  if (!exe) {
+    onProgress?.(`no watchdog beside ${collector}: long holds will not be explained`);
+    return { pid: undefined, stop: async () => {} };
+  }
+  const child = spawn(exe, [rawDir, '--threshold-ms', String(thresholdMs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((res) => {
+    child.once('close', () => res());
+    child.once('error', () => res());
+  });
+  return {
+    pid: child.pid,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

@@ -56,13 +56,28 @@ CREATE TABLE GILNVTX_META (
   key TEXT NOT NULL PRIMARY KEY,
   value TEXT
 );
--- Thread CPU time (CLOCK_THREAD_CPUTIME_ID) consumed during each range of the CPython GIL domain;
--- on-CPU fraction = cpuNs / (end - start). NULL cpuNs: the range ended on another thread.
-CREATE TABLE GILNVTX_RANGE_CPU (
+-- The watchdog's samples of GIL holds longer than its threshold, one row per sampling period:
+-- (globalTid, holdStart) is the hold (holdStart equals its NVTX_EVENTS start); counters are cumulative
+-- (differences between two samples of one hold give what happened in between), NULL = unreadable.
+-- execNs / runqNs: /proc schedstat (on a CPU, runnable waiting for one); state: /proc stat (R, S, D…);
+-- syscall: the number it sits in (-1 none); throttled*: the process's CPU cgroup; psi*: /proc/pressure.
+CREATE TABLE GILNVTX_HOLD_SAMPLES (
   globalTid INTEGER,
-  start INTEGER,
-  end INTEGER,
-  cpuNs INTEGER
+  holdStart INTEGER,
+  ts INTEGER,
+  state TEXT,
+  wchan TEXT,
+  execNs INTEGER,
+  runqNs INTEGER,
+  minflt INTEGER,
+  majflt INTEGER,
+  syscall INTEGER,
+  arg0 INTEGER,
+  throttledNs INTEGER,
+  nrThrottled INTEGER,
+  psiCpuUs INTEGER,
+  psiIoUs INTEGER,
+  psiMemUs INTEGER
 );
 -- nvtxDomainResourceCreate / Destroy (nsys 2022.4 drops these).
 CREATE TABLE GILNVTX_RESOURCES (
@@ -91,8 +106,10 @@ CREATE TABLE GILNVTX_PROCESSES (
 );
 `;
 
+// No index on NVTX_EVENTS: nsys exports have none either, every query the report makes over it is one
+// scan, and building one took a quarter of the merge's time.
 export const TRACE_INDEX_SQL = `
-CREATE INDEX GILNVTX_NVTX_EVENTS_start ON NVTX_EVENTS(start);
+CREATE INDEX GILNVTX_HOLD_SAMPLES_hold ON GILNVTX_HOLD_SAMPLES(globalTid, holdStart);
 `;
 
 export const EVENT_TYPE_NAMES: [number, string, string][] = [

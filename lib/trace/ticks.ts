@@ -11,6 +11,8 @@ export class TickConverter {
   private readonly ticks: number[] = [];
   private readonly ns: number[] = [];
   private readonly slope: number;
+  /** The segment of the last lookup: one thread's timestamps come in order, so it usually holds. */
+  private lo = 0;
 
   constructor(pairs: [number, number][], readonly identity = false) {
     if (identity) {
@@ -42,6 +44,8 @@ export class TickConverter {
     const k = ticks.length;
     if (t <= ticks[0]!) return Math.round(ns[0]! + (t - ticks[0]!) * this.slope);
     if (t >= ticks[k - 1]!) return Math.round(ns[k - 1]! + (t - ticks[k - 1]!) * this.slope);
+    const c = this.lo;
+    if (ticks[c]! <= t && t < ticks[c + 1]!) return Math.round(ns[c]! + ((t - ticks[c]!) * (ns[c + 1]! - ns[c]!)) / (ticks[c + 1]! - ticks[c]!));
     let lo = 0;
     let hi = k - 1;
     while (hi - lo > 1) {
@@ -49,6 +53,7 @@ export class TickConverter {
       if (ticks[mid]! <= t) lo = mid;
       else hi = mid;
     }
+    this.lo = lo;
     return Math.round(ns[lo]! + ((t - ticks[lo]!) * (ns[hi]! - ns[lo]!)) / (ticks[hi]! - ticks[lo]!));
   }
 }

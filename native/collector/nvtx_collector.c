@@ -16,11 +16,15 @@
 #include "recorder.h"
 
 #define GIL_DOMAIN_NAME "CPython GIL"
+#define GIL_HOLDING_MESSAGE "Holding GIL"
+#define GIL_IDS 4 /* registrations of the hold message per domain (a fork child registers again) */
 
 struct domain {
   uint32_t index; /* 1-based, per process, in creation order (nsys numbers them the same way) */
   int is_gil;
   char *name;
+  /* Registered ids of "Holding GIL" in this domain: ranges with it are holds for the watchdog. */
+  uint64_t hold_ids[GIL_IDS];
   struct domain *next;
 };
 
@@ -31,7 +35,18 @@ static uint64_t g_string_count;
 static uint64_t g_resource_count;
 
 static inline uint32_t domain_index(nvtxDomainHandle_t h) { return h ? ((struct domain *)h)->index : 0; }
-static inline int domain_is_gil(nvtxDomainHandle_t h) { return h && ((struct domain *)h)->is_gil; }
+
+/* A template's head word: domain | attribute flags << 32 | HEAD_HOLD for a GIL hold. */
+#define HEAD_HOLD (1ull << 48)
+
+static uint64_t hold_role(nvtxDomainHandle_t h, uint64_t string_id) {
+  const struct domain *d = (const struct domain *)h;
+  if (!d || !d->is_gil || !string_id) return 0;
+  for (int i = 0; i < GIL_IDS; i++) {
+    if (__atomic_load_n(&d->hold_ids[i], __ATOMIC_ACQUIRE) == string_id) return HEAD_HOLD;
+  }
+  return 0;
+}
 
 /* UTF-32 (wchar_t on Linux) to UTF-8, without the C locale's help. Caller frees. */
 static char *utf8_from_wide(const wchar_t *w) {
@@ -64,88 +79,238 @@ static char *utf8_from_wide(const wchar_t *w) {
 
 /* ---- events ------------------------------------------------------------------------------------ */
 
-/*
- * Push, start and mark share one layout: header, timestamp, [range id], [category|color], [payload],
- * [message], [thread CPU time]. `ascii` overrides the attributes' message (for the *A / *W calls).
- */
-static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a,
-                             const char *ascii) {
-  struct rec_thread *t = &rec_tls;
-  unsigned flags = 0, words = 2;
-  int gil = domain_is_gil(domain) && kind != RAW_MARK;
-  const char *text = ascii;
-  char *converted = NULL;
-  uint64_t string_id = 0;
-  if (kind == RAW_START) words++;
+/* A template record: header, timestamp, index, then the attribute words its flags say. */
+#define TEMPLATE_MAX_WORDS 6u
+
+/* The attributes of one event, as a template would hold them. */
+struct attrs {
+  struct rec_template key;
+  const char *text; /* inline message: such events are never compact */
+  char *converted;  /* UTF-8 copy of a wide message, freed by the caller */
+};
+
+static void read_attrs(struct attrs *x, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a, const char *ascii) {
+  unsigned flags = 0;
+  uint64_t color = 0, payload = 0, string_id = 0;
+  x->text = ascii;
+  x->converted = NULL;
   if (a) {
     if (a->colorType == NVTX_COLOR_ARGB) flags |= RAW_F_COLOR;
     if (a->category) flags |= RAW_F_CATEGORY;
-    if (flags) words++;
+    if (flags) color = (uint64_t)a->category | ((uint64_t)a->color << 32);
     if (a->payloadType >= NVTX_PAYLOAD_TYPE_UNSIGNED_INT64 && a->payloadType <= NVTX_PAYLOAD_TYPE_FLOAT) {
       flags |= (unsigned)a->payloadType << RAW_F_PAYLOAD_SHIFT;
-      words++;
+      payload = a->payload.ullValue;
     }
     if (a->messageType == NVTX_MESSAGE_TYPE_REGISTERED && a->message.registered) {
       string_id = (uint64_t)(uintptr_t)a->message.registered;
+      x->text = NULL;
     } else if (a->messageType == NVTX_MESSAGE_TYPE_ASCII) {
-      text = a->message.ascii;
+      x->text = a->message.ascii;
     } else if (a->messageType == NVTX_MESSAGE_TYPE_UNICODE) {
-      text = converted = utf8_from_wide(a->message.unicode);
+      x->text = x->converted = utf8_from_wide(a->message.unicode);
     }
   }
-  size_t len = 0;
-  if (string_id) {
-    flags |= RAW_F_REGISTERED;
-    words++;
-  } else if (text) {
-    flags |= RAW_F_INLINE;
-    len = rec_clamp_string(text);
-    words += rec_string_words(len);
-  }
-  if (gil) {
-    flags |= RAW_F_CPU;
-    words++;
-  }
-  uint64_t range_id = 0;
-  uint64_t *r = rec_reserve(t, words);
-  if (!r) {
-    free(converted);
-    return kind == RAW_START ? 1 : 0;
-  }
-  uint64_t *w = r + 2;
-  if (kind == RAW_START) {
-    range_id = ((uint64_t)t->slot << 40) | ++t->range_count | (gil ? RAW_RANGE_GIL_BIT : 0);
-    *w++ = range_id;
-  }
-  if (flags & (RAW_F_COLOR | RAW_F_CATEGORY)) *w++ = (uint64_t)a->category | ((uint64_t)a->color << 32);
-  if (flags & RAW_F_PAYLOAD_MASK) *w++ = a->payload.ullValue;
-  if (string_id) {
-    *w++ = string_id;
-  } else if (text) {
-    w = rec_put_string(w, text, len);
-  }
-  /* Begin: wall clock, then CPU clock; close: the reverse. The CPU interval then lies inside the
-   * wall interval, so cpuNs <= end - start always holds. */
-  r[1] = rec_now();
-  if (gil) *w++ = rec_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-  rec_commit(r, kind, flags, words, domain_index(domain));
-  free(converted);
-  return range_id;
+  if (string_id) flags |= RAW_F_REGISTERED;
+  else if (x->text) flags |= RAW_F_INLINE;
+  x->key.head = (uint64_t)domain_index(domain) | ((uint64_t)flags << 32) | hold_role(domain, string_id);
+  x->key.color = color;
+  x->key.payload = payload;
+  x->key.string_id = string_id;
 }
 
-/* Pop and end: header, timestamp, [range id], [thread CPU time]. */
-static void record_close(unsigned kind, nvtxDomainHandle_t domain, uint64_t range_id, int gil) {
+static inline int find_template(struct rec_thread *t, const struct rec_template *k) {
+  unsigned n = t->templates;
+  for (unsigned step = 0, i = t->hint; step < n; step++, i = i + 1 == n ? 0 : i + 1) {
+    const struct rec_template *x = &t->template[i];
+    if (x->head == k->head && x->string_id == k->string_id && x->color == k->color && x->payload == k->payload) {
+      t->hint = i;
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+/* Attribute blocks of the size this collector was built for can be matched as raw words. */
+#define RAW_ATTR_WORDS 6
+_Static_assert(sizeof(nvtxEventAttributes_t) == RAW_ATTR_WORDS * 8, "nvtxEventAttributes_t is 48 bytes");
+
+/* Word 4 is messageType and 4 bytes of padding: a struct copy need not copy padding, so it is masked. */
+#define RAW_ATTR_W4_MASK 0xffffffffull
+
+static inline void raw_words(uint64_t w[RAW_ATTR_WORDS], const nvtxEventAttributes_t *a) {
+  memcpy(w, a, RAW_ATTR_WORDS * 8);
+  w[4] &= RAW_ATTR_W4_MASK;
+}
+
+static inline int same_raw(const struct rec_template *x, const void *domain, const nvtxEventAttributes_t *a) {
+  uint64_t w[RAW_ATTR_WORDS];
+  raw_words(w, a);
+  return x->domain == domain && ((w[0] ^ x->raw[0]) | (w[1] ^ x->raw[1]) | (w[2] ^ x->raw[2]) | (w[3] ^ x->raw[3]) |
+                                 (w[4] ^ x->raw[4]) | (w[5] ^ x->raw[5])) == 0;
+}
+
+/* The template of a repeated call: the one used last or the next one (a GIL wait is followed by a
+ * hold, a hold by the next wait). -1 sends the event down the decoding path. */
+static inline int fast_template(struct rec_thread *t, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a) {
+  unsigned n = t->templates, i = t->hint;
+  if (!a || a->size != NVTX_EVENT_ATTRIB_STRUCT_SIZE || n == 0) return -1;
+  if (same_raw(&t->template[i], domain, a)) return (int)i;
+  i = i + 1 == n ? 0 : i + 1;
+  if (same_raw(&t->template[i], domain, a)) {
+    t->hint = i;
+    return (int)i;
+  }
+  return -1;
+}
+
+static void remember_raw(struct rec_template *x, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a) {
+  x->domain = domain;
+  if (a && a->size == NVTX_EVENT_ATTRIB_STRUCT_SIZE) raw_words(x->raw, a);
+  else memset(x->raw, 0xff, sizeof x->raw); /* matches no attribute block: size would be 0xffff */
+}
+
+/* Body words after the fixed ones: [category|color] [payload] [string id | inline string]. */
+static uint64_t *put_attrs(uint64_t *w, const struct attrs *x, size_t len) {
+  unsigned flags = (unsigned)(x->key.head >> 32) & 0xff;
+  if (flags & (RAW_F_COLOR | RAW_F_CATEGORY)) *w++ = x->key.color;
+  if (flags & RAW_F_PAYLOAD_MASK) *w++ = x->key.payload;
+  if (flags & RAW_F_REGISTERED) *w++ = x->key.string_id;
+  else if (flags & RAW_F_INLINE) w = rec_put_string(w, x->text, len);
+  return w;
+}
+
+static unsigned attr_words(const struct attrs *x, size_t *len) {
+  unsigned flags = (unsigned)(x->key.head >> 32) & 0xff;
+  unsigned words = 0;
+  *len = 0;
+  if (flags & (RAW_F_COLOR | RAW_F_CATEGORY)) words++;
+  if (flags & RAW_F_PAYLOAD_MASK) words++;
+  if (flags & RAW_F_REGISTERED) words++;
+  else if (flags & RAW_F_INLINE) words += rec_string_words(*len = rec_clamp_string(x->text));
+  return words;
+}
+
+/*
+ * The one-word form of push, start, mark and pop: 1 when written, 0 when the event needs a full record
+ * (inline text, a full template table, a gap longer than the 32-bit delta), -1 when recording is off.
+ * A template the thread has not used in this chunk is written first, in the same reservation, so that
+ * it always sits in the same chunk as the events that refer to it.
+ */
+static int record_compact(struct rec_thread *t, unsigned op, const struct attrs *x, uint64_t *now_, nvtxDomainHandle_t domain,
+                          const nvtxEventAttributes_t *a) {
+  if (x->text) return 0;
+  if (__builtin_expect(!t->pos || (size_t)(t->end - t->pos) < TEMPLATE_MAX_WORDS + 1, 0)) {
+    if (!rec_reserve_slow(t, 0)) return -1;
+    if (*now_ < t->last_ts) *now_ = t->last_ts; /* the new chunk's time base was read after `now` */
+  }
+  uint64_t now = *now_;
+  int index = find_template(t, &x->key);
+  if (index < 0) {
+    if (t->templates == RAW_COMPACT_ARGS || !t->template) return 0;
+    index = (int)t->templates++;
+    t->template[index] = x->key;
+    t->hint = (unsigned)index;
+    remember_raw(&t->template[index], domain, a);
+    size_t len;
+    unsigned words = 3 + attr_words(x, &len);
+    uint64_t *r = rec_reserve(t, words);
+    rec_stamp(t, r, now);
+    r[2] = (uint64_t)index;
+    put_attrs(r + 3, x, len);
+    rec_commit(r, RAW_TEMPLATE, (unsigned)(x->key.head >> 32) & 0xff, words, (uint32_t)x->key.head);
+  } else {
+    remember_raw(&t->template[index], domain, a);
+  }
+  uint64_t *e = rec_reserve(t, 1);
+  if (rec_put_compact(t, e, op, (unsigned)index, now)) return 1;
+  t->pos = e; /* give the word back: a full record follows */
+  return 0;
+}
+
+/*
+ * Push, start and mark. The full form: header, timestamp, [range id], [category|color], [payload],
+ * [message]. `ascii` overrides the attributes' message (for the *A / *W calls).
+ */
+/* A start's range id, and the watch entry when it is a GIL hold. */
+static inline uint64_t started(struct rec_thread *t, uint64_t head, uint64_t now) {
+  uint64_t id = ((uint64_t)t->slot << RAW_RANGE_SLOT_SHIFT) | ++t->range_count;
+  if (head & HEAD_HOLD) {
+    rec_watch_hold_begin(t, now);
+    id |= RAW_RANGE_HOLD_BIT;
+  }
+  return id;
+}
+
+static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a,
+                             const char *ascii) {
   struct rec_thread *t = &rec_tls;
-  uint64_t cpu = gil ? rec_clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
   uint64_t now = rec_now();
-  unsigned words = 2 + (kind == RAW_END) + (gil ? 1 : 0);
-  uint64_t *r = rec_reserve(t, words);
+  unsigned op = kind == RAW_START ? RAW_OP_START : kind == RAW_PUSH ? RAW_OP_PUSH : RAW_OP_MARK;
+  if (!ascii && t->pos && t->pos < t->end) {
+    int i = fast_template(t, domain, a);
+    if (i >= 0) {
+      uint64_t *e = t->pos++;
+      if (rec_put_compact(t, e, op, (unsigned)i, now)) return kind == RAW_START ? started(t, t->template[i].head, now) : 0;
+      t->pos = e;
+    }
+  }
+  struct attrs x;
+  read_attrs(&x, domain, a, ascii);
+  int done = record_compact(t, op, &x, &now, domain, a);
+  if (done == 0) {
+    size_t len;
+    unsigned words = 2 + (kind == RAW_START) + attr_words(&x, &len);
+    uint64_t *r = rec_reserve(t, words);
+    if (r) {
+      /* A reservation that took a new chunk (or, in a fork child, created the file) set a later base. */
+      if (now < t->last_ts) now = t->last_ts;
+      rec_stamp(t, r, now);
+      uint64_t *w = r + 2;
+      if (kind == RAW_START) *w++ = ((uint64_t)t->slot << RAW_RANGE_SLOT_SHIFT) | (t->range_count + 1);
+      put_attrs(w, &x, len);
+      rec_commit(r, kind, (unsigned)(x.key.head >> 32) & 0xff, words, domain_index(domain));
+      done = 1;
+    }
+  }
+  free(x.converted);
+  if (done != 1 || kind != RAW_START) return kind == RAW_START ? 1 : 0;
+  return started(t, x.key.head, now);
+}
+
+/* End: compact when the range started on this thread recently, else header, timestamp, range id. */
+static void record_end(nvtxDomainHandle_t domain, uint64_t id) {
+  struct rec_thread *t = &rec_tls;
+  uint64_t now = rec_now();
+  uint64_t counter = id & RAW_RANGE_COUNTER_MASK;
+  int mine = t->slot != 0 && ((id & ~(RAW_RANGE_HOLD_BIT | (1ull << 63))) >> RAW_RANGE_SLOT_SHIFT) == t->slot;
+  if ((id & RAW_RANGE_HOLD_BIT) && mine) rec_watch_hold_end(t);
+  uint64_t *r = rec_reserve(t, 1);
   if (!r) return;
-  r[1] = now;
-  uint64_t *w = r + 2;
-  if (kind == RAW_END) *w++ = range_id;
-  if (gil) *w = cpu;
-  rec_commit(r, kind, gil ? RAW_F_CPU : 0, words, domain_index(domain));
+  if (now < t->last_ts) now = t->last_ts;
+  if (mine && counter <= t->range_count && t->range_count - counter < RAW_COMPACT_ARGS &&
+      rec_put_compact(t, r, RAW_OP_END, (unsigned)(t->range_count - counter), now)) {
+    return;
+  }
+  t->pos = r;
+  r = rec_reserve(t, 3);
+  if (!r) return;
+  if (now < t->last_ts) now = t->last_ts;
+  rec_stamp(t, r, now);
+  r[2] = id;
+  rec_commit(r, RAW_END, 0, 3, domain_index(domain));
+}
+
+static void record_pop(nvtxDomainHandle_t domain) {
+  struct rec_thread *t = &rec_tls;
+  struct attrs x = {{(uint64_t)domain_index(domain), 0, 0, 0, NULL, {0}}, NULL, NULL};
+  uint64_t now = rec_now();
+  if (record_compact(t, RAW_OP_POP, &x, &now, domain, NULL) != 0) return;
+  uint64_t *r = rec_reserve(t, 2);
+  if (!r) return;
+  if (now < t->last_ts) now = t->last_ts;
+  rec_stamp(t, r, now);
+  rec_commit(r, RAW_POP, 0, 2, domain_index(domain));
 }
 
 static void record_named(unsigned kind, uint32_t domain, uint64_t value, const char *name) {
@@ -154,7 +319,7 @@ static void record_named(unsigned kind, uint32_t domain, uint64_t value, const c
   unsigned words = 3 + rec_string_words(len);
   uint64_t *r = rec_reserve(t, words);
   if (!r) return;
-  r[1] = rec_now();
+  rec_stamp(t, r, rec_now());
   r[2] = value;
   rec_put_string(r + 3, name ? name : "", len);
   rec_commit(r, kind, 0, words, domain);
@@ -166,7 +331,7 @@ static int push(nvtxDomainHandle_t d, const nvtxEventAttributes_t *a, const char
 }
 
 static int pop(nvtxDomainHandle_t d) {
-  record_close(RAW_POP, d, 0, domain_is_gil(d));
+  record_pop(d);
   return rec_tls.depth > 0 ? --rec_tls.depth : -1;
 }
 
@@ -187,7 +352,7 @@ static nvtxRangeId_t cb_RangeStartW(const wchar_t *m) {
   free(s);
   return id;
 }
-static void cb_RangeEnd(nvtxRangeId_t id) { record_close(RAW_END, NULL, id, (id & RAW_RANGE_GIL_BIT) != 0); }
+static void cb_RangeEnd(nvtxRangeId_t id) { record_end(NULL, id); }
 static int cb_RangePushEx(const nvtxEventAttributes_t *a) { return push(NULL, a, NULL); }
 static int cb_RangePushA(const char *m) { return push(NULL, NULL, m ? m : ""); }
 static int cb_RangePushW(const wchar_t *m) {
@@ -216,9 +381,7 @@ static void cb_DomainMarkEx(nvtxDomainHandle_t d, const nvtxEventAttributes_t *a
 static nvtxRangeId_t cb_DomainRangeStartEx(nvtxDomainHandle_t d, const nvtxEventAttributes_t *a) {
   return record_event(RAW_START, d, a, NULL);
 }
-static void cb_DomainRangeEnd(nvtxDomainHandle_t d, nvtxRangeId_t id) {
-  record_close(RAW_END, d, id, (id & RAW_RANGE_GIL_BIT) != 0);
-}
+static void cb_DomainRangeEnd(nvtxDomainHandle_t d, nvtxRangeId_t id) { record_end(d, id); }
 static int cb_DomainRangePushEx(nvtxDomainHandle_t d, const nvtxEventAttributes_t *a) { return push(d, a, NULL); }
 static int cb_DomainRangePop(nvtxDomainHandle_t d) { return pop(d); }
 
@@ -237,7 +400,7 @@ static nvtxResourceHandle_t cb_DomainResourceCreate(nvtxDomainHandle_t d, nvtxRe
   unsigned words = 5 + (string_id ? 1 : text ? rec_string_words(len) : 0);
   uint64_t *r = rec_reserve(&rec_tls, words);
   if (r) {
-    r[1] = rec_now();
+    rec_stamp(&rec_tls, r, rec_now());
     r[2] = id;
     r[3] = (uint64_t)(uint32_t)a->identifierType;
     r[4] = a->identifier.ullValue;
@@ -251,7 +414,7 @@ static nvtxResourceHandle_t cb_DomainResourceCreate(nvtxDomainHandle_t d, nvtxRe
 static void cb_DomainResourceDestroy(nvtxResourceHandle_t h) {
   uint64_t *r = rec_reserve(&rec_tls, 3);
   if (!r) return;
-  r[1] = rec_now();
+  rec_stamp(&rec_tls, r, rec_now());
   r[2] = (uint64_t)(uintptr_t)h;
   rec_commit(r, RAW_RESOURCE_END, 0, 3, 0);
 }
@@ -266,6 +429,13 @@ static void cb_DomainNameCategoryW(nvtxDomainHandle_t d, uint32_t category, cons
 static nvtxStringHandle_t cb_DomainRegisterStringA(nvtxDomainHandle_t d, const char *s) {
   uint64_t id = __atomic_add_fetch(&g_string_count, 1, __ATOMIC_RELAXED);
   rec_define(RAW_STRING, domain_index(d), id, s);
+  struct domain *dom = (struct domain *)d;
+  if (dom && dom->is_gil && s && strcmp(s, GIL_HOLDING_MESSAGE) == 0) {
+    for (int i = 0; i < GIL_IDS; i++) {
+      uint64_t free_ = 0;
+      if (__atomic_compare_exchange_n(&dom->hold_ids[i], &free_, id, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) break;
+    }
+  }
   return (nvtxStringHandle_t)(uintptr_t)id;
 }
 static nvtxStringHandle_t cb_DomainRegisterStringW(nvtxDomainHandle_t d, const wchar_t *s) {
@@ -299,7 +469,7 @@ static nvtxDomainHandle_t cb_DomainCreateW(const wchar_t *name) {
 static void cb_DomainDestroy(nvtxDomainHandle_t d) {
   uint64_t *r = rec_reserve(&rec_tls, 2);
   if (!r) return;
-  r[1] = rec_now();
+  rec_stamp(&rec_tls, r, rec_now());
   rec_commit(r, RAW_DOMAIN_END, 0, 2, domain_index(d));
 }
 static void cb_Initialize(const void *reserved) { (void)reserved; }

@@ -1,24 +1,30 @@
 /*
- * The collector's raw per-process trace file: the one contract between the recorder (C, this folder)
- * and the merger (lib/trace/raw-reader.ts). Little-endian, 8-byte words.
+ * The collector's raw per-process trace file: the one contract between the recorder (C, this folder),
+ * the watchdog (native/watchdog) and the merger (lib/trace/raw-reader.ts, whose constants a test checks
+ * against this file). Little-endian, 8-byte words.
  *
- *   [file header: RAW_HEADER_SIZE bytes][chunk 0][chunk 1]...      each chunk RAW_CHUNK_SIZE bytes
+ *   [file header: RAW_HEADER_SIZE bytes][chunk 0][chunk 1]...      each chunk RAW_OFF_CHUNK_SIZE bytes
  *
  * The file is mapped MAP_SHARED, so every record is in the kernel's page cache the moment it is
  * written: nothing is lost when the process ends through _exit, a crash or SIGKILL. Only a machine
  * crash can lose data (nothing is fsync'd).
  *
+ * The file grows chunk by chunk, sparse beyond what is used: a process that did little costs a few
+ * pages. Chunk space is allocated (posix_fallocate) before a thread writes into it, so a full disk
+ * drops events instead of raising SIGBUS. The watchdog allocates ahead of the threads (it watches
+ * RAW_OFF_CHUNKS_TAKEN), so that in a traced program the GIL hot path never makes a system call.
+ *
  * A chunk belongs to one thread (header: tid, thread slot, per-thread sequence number) and holds
  * records back to back. A record is one header word followed by body words; the header word is
  * stored last (release store), so a reader sees a record completely or not at all, and a zero header
- * word marks the end of a chunk's data (the file is zero-filled when it grows).
+ * word marks the end of a chunk's data (allocated space reads as zeros).
  */
 #ifndef GIL_NVTX_RAW_FORMAT_H
 #define GIL_NVTX_RAW_FORMAT_H
 
 #define RAW_MAGIC "GILNVTX1"
-#define RAW_FORMAT_VERSION 2u /* 2: timestamps in the file's own tick unit (TSC or ns) + calibration pairs */
-#define RAW_HEADER_SIZE 4096u
+#define RAW_FORMAT_VERSION 3u /* 3: compact one-word events, watch table, no per-range CPU time */
+#define RAW_HEADER_SIZE 8192u /* page 0: the fields below; page 1: the watch table */
 #define RAW_CHUNK_HEADER_SIZE 32u
 #define RAW_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
 
@@ -41,7 +47,25 @@
 #define RAW_OFF_CAL_NS 96        /* u64  attached (inherited by fork children): a slope even if killed early */
 #define RAW_OFF_CAL0_TICKS 104   /* u64, the pair taken when the collector first attached */
 #define RAW_OFF_CAL0_NS 112      /* u64 */
-#define RAW_OFF_CMDLINE 128      /* /proc/self/cmdline, NUL-separated, truncated to fit the header */
+#define RAW_OFF_CHUNKS_TAKEN 120 /* u64, chunks handed to threads (atomic counter: chunk i at HEADER + i*size) */
+#define RAW_OFF_ALLOCATED 128    /* u64, bytes of the file that have disk blocks (atomic, only grows) */
+#define RAW_OFF_SELF_ALLOCATED 136 /* u64, chunks a recording thread had to allocate itself (no watchdog ahead) */
+#define RAW_OFF_WATCH_COUNT 144  /* u32, entries in the watch table */
+#define RAW_OFF_WATCHDOG_PID 148 /* u32, the watchdog that attached to this file, 0 if none */
+#define RAW_OFF_CMDLINE 512      /* /proc/self/cmdline, NUL-separated, truncated to fit page 0 */
+#define RAW_CMDLINE_MAX (4096u - RAW_OFF_CMDLINE)
+
+/*
+ * The watch table (page 1): one entry per recording thread, so that the watchdog, another process,
+ * sees which thread holds a GIL and since when without the holder doing anything but two stores.
+ * An entry is free while its tid is 0.
+ */
+#define RAW_WATCH_OFFSET 4096u
+#define RAW_WATCH_ENTRY_SIZE 32u
+#define RAW_WATCH_ENTRIES 128u
+#define RAW_WATCH_OFF_TID 0         /* u32 */
+#define RAW_WATCH_OFF_HOLD_SINCE 8  /* u64, timestamp (file ticks) of the open outermost GIL hold, 0 = none */
+#define RAW_WATCH_OFF_HOLDS 16      /* u64, GIL holds this thread has begun */
 
 /* Timestamp sources (RAW_OFF_TICK_SOURCE). With RAW_TICKS_TSC every record's timestamp is a raw
  * rdtsc value and the merger converts it to CLOCK_MONOTONIC ns by piecewise-linear interpolation
@@ -57,12 +81,12 @@
 #define RAW_CHUNK_OFF_SEQ 12  /* u32, chunk number within the thread slot */
 
 /* Record header word: kind (bits 0-7) | flags (8-15) | words incl. header (16-31) | domain index (32-63).
- * Word 1 of every record is the timestamp in the file's ticks (RAW_OFF_TICK_SOURCE). */
+ * Word 1 of every record but RAW_COMPACT is the timestamp in the file's ticks (RAW_OFF_TICK_SOURCE). */
 enum raw_kind {
   RAW_PUSH = 1,          /* [attrs] */
-  RAW_POP = 2,           /* [cpu] */
+  RAW_POP = 2,           /* */
   RAW_START = 3,         /* range id, [attrs] */
-  RAW_END = 4,           /* range id, [cpu] */
+  RAW_END = 4,           /* range id */
   RAW_MARK = 5,          /* [attrs] */
   RAW_DOMAIN = 6,        /* string (domain name); domain index in the header */
   RAW_STRING = 7,        /* string id, string */
@@ -73,20 +97,67 @@ enum raw_kind {
   RAW_THREAD = 12,       /* tid, string (OS comm name when the thread first records) */
   RAW_DOMAIN_END = 13,   /* (nvtxDomainDestroy) */
   RAW_CALIBRATION = 14,  /* CLOCK_MONOTONIC ns read between two tick reads whose mean is word 1 */
+  RAW_COMPACT = 15,      /* one word, no timestamp word: see below */
+  RAW_TEMPLATE = 16,     /* template index, [attrs]: what a RAW_COMPACT push/start/mark/pop refers to */
 };
 
+/*
+ * RAW_COMPACT: a whole event in its header word, for events whose attributes a thread has used
+ * before (GIL transitions, registered-string ranges):
+ *   bits 0-7 kind (15) | bits 8-10 op (RAW_OP_*) | bits 11-15 arg | bits 16-31 words (1) |
+ *   bits 32-63 ticks since the previous timestamp this thread wrote in this chunk.
+ * arg is, for push / start / mark / pop, the index of a RAW_TEMPLATE written earlier in the same chunk
+ * by the same thread (its domain, colour, category, payload and registered message); for end, how many
+ * ranges this thread started after the one that ends (the merger numbers starts as the recorder does).
+ * Each chunk restates the templates it uses, so a chunk can be read without the ones before it.
+ */
+#define RAW_OP_PUSH 0u
+#define RAW_OP_POP 1u
+#define RAW_OP_START 2u
+#define RAW_OP_END 3u
+#define RAW_OP_MARK 4u
+#define RAW_COMPACT_ARGS 32u /* templates per thread and chunk; end distances 0..31 */
+
 /* Attribute flags (header bits 8-15), in body order after the fixed words:
- * category|color word, payload word, message (string id word, or inline string), cpu-time word. */
+ * category|color word, payload word, message (string id word, or inline string). */
 #define RAW_F_COLOR 0x01u     /* word: category (low 32) | ARGB color (high 32) */
 #define RAW_F_CATEGORY 0x02u  /* same word as RAW_F_COLOR; either flag adds it once */
 #define RAW_F_PAYLOAD_SHIFT 2 /* 3 bits: nvtxPayloadType_t (1..6), 0 = none; then one payload word */
 #define RAW_F_PAYLOAD_MASK 0x1cu
 #define RAW_F_REGISTERED 0x20u /* word: registered string id */
 #define RAW_F_INLINE 0x40u     /* inline string: word byte length, then bytes padded to 8 */
-#define RAW_F_CPU 0x80u        /* word: CLOCK_THREAD_CPUTIME_ID ns (ranges of the `CPython GIL` domain) */
 
-/* Range ids handed out by start: slot << 40 | per-thread counter; bit 63 marks a GIL-domain range
- * so that nvtxRangeEnd, which gets no domain, knows to read the thread's CPU clock. */
-#define RAW_RANGE_GIL_BIT (1ull << 63)
+/* Range ids handed out by start: slot << 40 | per-thread counter (starts numbered from 1); bit 62
+ * marks a GIL hold, so that nvtxRangeEnd, which gets no domain, knows to clear the watch entry. */
+#define RAW_RANGE_SLOT_SHIFT 40
+#define RAW_RANGE_COUNTER_MASK ((1ull << 40) - 1)
+#define RAW_RANGE_HOLD_BIT (1ull << 62)
+
+/*
+ * The watchdog's samples file (<trace dir>/watchdog-<pid>.gsamp): a 64-byte header (magic, version,
+ * sample size) and fixed-size samples, one per long hold per sampling period.
+ */
+#define SAMPLE_MAGIC "GILSAMP1"
+#define SAMPLE_FORMAT_VERSION 1u
+#define SAMPLE_HEADER_SIZE 64u
+#define SAMPLE_SIZE 128u
+/* Sample fields (byte offsets). Counters are cumulative; UINT64_MAX = could not be read. */
+#define SAMPLE_OFF_PID 0            /* u32 */
+#define SAMPLE_OFF_TID 4            /* u32 */
+#define SAMPLE_OFF_NS 8             /* u64, CLOCK_MONOTONIC of the sample */
+#define SAMPLE_OFF_HOLD_SINCE 16    /* u64, the hold's start in the traced file's ticks (ties it to its hold) */
+#define SAMPLE_OFF_EXEC_NS 24       /* u64, schedstat: time on a CPU */
+#define SAMPLE_OFF_RUNQ_NS 32       /* u64, schedstat: time runnable, waiting for a CPU */
+#define SAMPLE_OFF_MINFLT 40        /* u64 */
+#define SAMPLE_OFF_MAJFLT 48        /* u64 */
+#define SAMPLE_OFF_SYSCALL 56       /* i64, /proc/.../syscall: number, -1 not in a system call, -2 unknown */
+#define SAMPLE_OFF_ARG0 64          /* u64, first system call argument */
+#define SAMPLE_OFF_THROTTLED_NS 72  /* u64, the process's CPU cgroup: throttled time */
+#define SAMPLE_OFF_NR_THROTTLED 80  /* u64, the process's CPU cgroup: throttled periods */
+#define SAMPLE_OFF_PSI_CPU_US 88    /* u64, /proc/pressure/cpu some total */
+#define SAMPLE_OFF_PSI_IO_US 96     /* u64, /proc/pressure/io some total */
+#define SAMPLE_OFF_PSI_MEM_US 104   /* u64, /proc/pressure/memory some total */
+#define SAMPLE_OFF_STATE 112        /* char, /proc/.../stat state (R, S, D, ...) */
+#define SAMPLE_OFF_WCHAN 113        /* char[15], /proc/.../wchan, NUL-padded */
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,26 +24,34 @@ int rec_tsc;
 /* Calibration pairs taken when the collector first attached; a fork child inherits and restates them. */
 static uint64_t g_cal0_ticks, g_cal0_ns, g_cal_ticks, g_cal_ns;
 
+/* g_lock guards the definitions; g_grow_lock the file's growth (mapping windows, allocating space).
+ * A thread holding g_lock may take g_grow_lock (a definition can fill a chunk), never the reverse. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_fd = -1;
-static unsigned char *g_header;   /* mapped file header */
-static uint32_t g_chunk_size;     /* bytes */
-static uint64_t g_chunks_used;    /* chunks handed out */
-static uint64_t g_chunks_reserved; /* chunks the file has blocks for */
+static unsigned char *g_header; /* mapped file header (RAW_HEADER_SIZE bytes) */
+static uint32_t g_chunk_size;   /* bytes, a power of two that divides WINDOW_BYTES */
 static uint32_t g_next_slot;
-static struct rec_thread *g_threads; /* registered threads, for the fork child's cleanup */
 static pthread_key_t g_thread_key;
 static char g_dir[PATH_MAX];
 static int g_warned;
 static int g_child_pending; /* fork child: its own file is created at its first event */
 static int g_need_definitions;
 
-#define GROW_CHUNKS 8u /* grow the file this many chunks at a time */
-#ifdef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE_ MADV_POPULATE_WRITE
-#else
-#define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
-#endif
+/*
+ * Chunks live in windows: fixed 4 MiB stretches of the file mapped once, so a thread moves to its
+ * next chunk without a system call. Mapping past the end of the file is allowed; only pages that were
+ * allocated (RAW_OFF_ALLOCATED) are ever touched. The thread that finishes the last chunk of a window
+ * unmaps it, so the pages a long trace wrote do not stay in the process's resident set: one mmap and
+ * one munmap per 4 MiB of trace.
+ */
+#define WINDOW_BYTES (4ull << 20)
+#define MAX_WINDOWS 65536u
+#define WINDOW_GONE ((unsigned char *)1) /* unmapped: every chunk in it is finished */
+static unsigned char *g_windows[MAX_WINDOWS];
+static uint32_t g_window_done[MAX_WINDOWS]; /* chunks of each window that their thread has left */
+/* Space a thread allocates for itself when the watchdog has not allocated ahead (or there is none). */
+#define SELF_AHEAD_CHUNKS 4u
 
 struct definition {
   unsigned kind;
@@ -55,6 +64,7 @@ static size_t g_defs_len, g_defs_cap;
 
 static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint64_t *header_u64(unsigned off) { return (uint64_t *)(g_header + off); }
 
 static void warn_once(const char *what, int err) {
   if (g_warned) return;
@@ -65,14 +75,15 @@ static void warn_once(const char *what, int err) {
           what, g_dir, strerror(err), (int)getpid());
 }
 
+/* GIL_NVTX_CHUNK_KB (16 KiB to 4 MiB, default 64 KiB), rounded up to a power of two so that chunks
+ * tile the windows exactly. */
 static uint32_t env_chunk_size(void) {
   const char *s = getenv("GIL_NVTX_CHUNK_KB");
   long kb = s ? strtol(s, NULL, 10) : 0;
-  if (kb < 64 || kb > 65536) kb = 1024;
-  long page = sysconf(_SC_PAGESIZE);
-  uint64_t bytes = (uint64_t)kb * 1024u;
-  bytes = (bytes + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page;
-  return (uint32_t)bytes;
+  if (kb < 16 || kb > 4096) kb = 64;
+  uint32_t bytes = 16384;
+  while (bytes < (uint64_t)kb * 1024u) bytes <<= 1;
+  return bytes;
 }
 
 /*
@@ -169,23 +180,32 @@ static int open_trace_file(uint32_t forked_from) {
     put_u64(hdr + RAW_OFF_CAL_TICKS, g_cal_ticks);
     put_u64(hdr + RAW_OFF_CAL_NS, g_cal_ns);
   }
-  size_t n = read_cmdline(hdr + RAW_OFF_CMDLINE, RAW_HEADER_SIZE - RAW_OFF_CMDLINE);
+  put_u64(hdr + RAW_OFF_ALLOCATED, RAW_HEADER_SIZE);
+  put_u32(hdr + RAW_OFF_WATCH_COUNT, RAW_WATCH_ENTRIES);
+  size_t n = read_cmdline(hdr + RAW_OFF_CMDLINE, RAW_CMDLINE_MAX);
   put_u32(hdr + RAW_OFF_CMDLINE_LEN, (uint32_t)n);
+  /* Under Yama's ptrace_scope=1 only an ancestor may read /proc/<pid>/task/<tid>/syscall; the watchdog
+   * is this program's sibling. Harmless (EINVAL) where Yama is absent. */
+  const char *watchdog = getenv("GIL_NVTX_WATCHDOG_PID");
+  if (watchdog && *watchdog) (void)prctl(PR_SET_PTRACER, strtoul(watchdog, NULL, 10), 0, 0, 0);
   g_fd = fd;
-  g_header = hdr;
-  g_chunks_used = 0;
-  g_chunks_reserved = 0;
+  /* Published last: the watchdog maps files it finds in the folder and checks the magic first. */
+  __atomic_store_n(&g_header, hdr, __ATOMIC_RELEASE);
   return 1;
 }
 
 static void write_thread_record(struct rec_thread *t);
 
-/* A calibration record in t's chunk, when it has room (TSC timestamps only). */
+/* A calibration record in t's chunk, when it has room. In a TSC file it adds a pair to the mapping
+ * from ticks to ns; in either it gives compact events the timestamp they count from. */
 static void write_calibration(struct rec_thread *t) {
-  if (!rec_tsc || !t->pos || (size_t)(t->end - t->pos) < 3) return;
+  if (!t->pos || (size_t)(t->end - t->pos) < 3) return;
   uint64_t *r = t->pos;
   t->pos += 3;
-  calibration_pair(&r[1], &r[2]);
+  uint64_t ticks, ns;
+  calibration_pair(&ticks, &ns);
+  rec_stamp(t, r, ticks);
+  r[2] = ns;
   rec_commit(r, RAW_CALIBRATION, 0, 3, 0);
 }
 
@@ -199,27 +219,36 @@ static void on_exit_handler(void) {
   }
 }
 
+static void release_watch(struct rec_thread *t) {
+  if (!t->watch) return;
+  __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), 0, __ATOMIC_RELAXED);
+  __atomic_store_n((uint32_t *)(t->watch + RAW_WATCH_OFF_TID), 0, __ATOMIC_RELEASE);
+  t->watch = NULL;
+}
+
+static void finish_chunk(struct rec_thread *t);
+
 static void on_thread_exit(void *arg) {
   struct rec_thread *t = arg;
   if (rec_enabled && t->pos) {
     write_thread_record(t);
     write_calibration(t);
   }
-  pthread_mutex_lock(&g_lock);
-  for (struct rec_thread **p = &g_threads; *p; p = &(*p)->next) {
-    if (*p == t) {
-      *p = t->next;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&g_lock);
-  if (t->chunk) munmap(t->chunk, g_chunk_size);
+  finish_chunk(t);
+  if (t->template && !t->watch) free(t->template);
+  release_watch(t);
   /* Events after this (from later TLS destructors) register the thread again. */
   memset(t, 0, sizeof *t);
 }
 
-static void atfork_prepare(void) { pthread_mutex_lock(&g_lock); }
-static void atfork_parent(void) { pthread_mutex_unlock(&g_lock); }
+static void atfork_prepare(void) {
+  pthread_mutex_lock(&g_lock);
+  pthread_mutex_lock(&g_grow_lock);
+}
+static void atfork_parent(void) {
+  pthread_mutex_unlock(&g_grow_lock);
+  pthread_mutex_unlock(&g_lock);
+}
 
 /*
  * The child inherits the parent's shared mappings: writing to them would scribble on the parent's
@@ -227,10 +256,12 @@ static void atfork_parent(void) { pthread_mutex_unlock(&g_lock); }
  */
 static void atfork_child(void) {
   pthread_mutex_init(&g_lock, NULL);
-  for (struct rec_thread *t = g_threads; t; t = t->next) {
-    if (t->chunk) munmap(t->chunk, g_chunk_size);
+  pthread_mutex_init(&g_grow_lock, NULL);
+  for (unsigned w = 0; w < MAX_WINDOWS; w++) {
+    if (g_windows[w] && g_windows[w] != WINDOW_GONE) munmap(g_windows[w], WINDOW_BYTES);
+    g_windows[w] = NULL;
+    g_window_done[w] = 0;
   }
-  g_threads = NULL;
   memset(&rec_tls, 0, sizeof rec_tls);
   if (g_header) munmap(g_header, RAW_HEADER_SIZE);
   g_header = NULL;
@@ -269,52 +300,96 @@ int rec_init(void) {
 
 static void write_definitions_locked(void);
 
-/* Takes the next chunk of the file for `t`; the caller holds g_lock. */
-static int take_chunk_locked(struct rec_thread *t) {
-  if (g_fd < 0) {
-    if (!g_child_pending || !open_trace_file((uint32_t)getppid())) return 0;
-    g_child_pending = 0;
-    g_need_definitions = 1;
+/* The window holding chunk-area offset `off`, mapped on first use. */
+static unsigned char *window_for(uint64_t off) {
+  uint64_t w = off / WINDOW_BYTES;
+  if (w >= MAX_WINDOWS) return NULL;
+  unsigned char *base = __atomic_load_n(&g_windows[w], __ATOMIC_ACQUIRE);
+  if (base) return base;
+  pthread_mutex_lock(&g_grow_lock);
+  base = g_windows[w];
+  if (!base) {
+    void *p = mmap(NULL, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd, (off_t)(RAW_HEADER_SIZE + w * WINDOW_BYTES));
+    if (p == MAP_FAILED) warn_once("cannot map the trace file", errno);
+    else __atomic_store_n(&g_windows[w], (base = p), __ATOMIC_RELEASE);
   }
-  if (g_chunks_used == g_chunks_reserved) {
-    off_t off = (off_t)RAW_HEADER_SIZE + (off_t)g_chunks_reserved * g_chunk_size;
-    int err = posix_fallocate(g_fd, off, (off_t)GROW_CHUNKS * g_chunk_size);
-    if (err) {
+  pthread_mutex_unlock(&g_grow_lock);
+  return base;
+}
+
+/* Makes sure the file has disk blocks up to `need` bytes (the watchdog usually did it already). */
+static int allocated_to(uint64_t need) {
+  uint64_t *allocated = header_u64(RAW_OFF_ALLOCATED);
+  if (__atomic_load_n(allocated, __ATOMIC_ACQUIRE) >= need) return 1;
+  pthread_mutex_lock(&g_grow_lock);
+  uint64_t have = __atomic_load_n(allocated, __ATOMIC_ACQUIRE);
+  int ok = have >= need;
+  if (!ok) {
+    uint64_t want = need + (uint64_t)SELF_AHEAD_CHUNKS * g_chunk_size;
+    int err = posix_fallocate(g_fd, (off_t)have, (off_t)(want - have));
+    if (err == 0) {
+      /* The watchdog raises it too: only ever move it up. */
+      uint64_t cur = __atomic_load_n(allocated, __ATOMIC_ACQUIRE);
+      while (cur < want && !__atomic_compare_exchange_n(allocated, &cur, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      }
+      __atomic_fetch_add(header_u64(RAW_OFF_SELF_ALLOCATED), 1, __ATOMIC_RELAXED);
+      ok = 1;
+    } else {
       warn_once("cannot grow the trace file", err);
-      return 0;
     }
-    g_chunks_reserved += GROW_CHUNKS;
   }
-  off_t off = (off_t)RAW_HEADER_SIZE + (off_t)g_chunks_used * g_chunk_size;
-  void *chunk = mmap(NULL, g_chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd, off);
-  if (chunk == MAP_FAILED) {
-    warn_once("cannot map the trace file", errno);
-    return 0;
+  pthread_mutex_unlock(&g_grow_lock);
+  return ok;
+}
+
+/* `t` leaves its chunk; the last chunk of a window to be left unmaps the window. */
+static void finish_chunk(struct rec_thread *t) {
+  if (!t->chunk) return;
+  uint64_t w = (t->chunk - 1) * g_chunk_size / WINDOW_BYTES;
+  t->chunk = 0;
+  t->pos = t->end = NULL;
+  if (w >= MAX_WINDOWS) return;
+  if (__atomic_add_fetch(&g_window_done[w], 1, __ATOMIC_ACQ_REL) == WINDOW_BYTES / g_chunk_size) {
+    unsigned char *base = __atomic_exchange_n(&g_windows[w], WINDOW_GONE, __ATOMIC_ACQ_REL);
+    if (base && base != WINDOW_GONE) munmap(base, WINDOW_BYTES);
   }
-  /* Fault the whole chunk in writable now, in one call, instead of one write fault per page on the
-   * hot path (~10% of the per-event cost). Kernels before 5.14 lack it: pages then fault lazily. */
-  (void)madvise(chunk, g_chunk_size, MADV_POPULATE_WRITE_);
-  g_chunks_used++;
-  unsigned char *c = chunk;
+}
+
+/* Hands `t` the next chunk of the file. */
+static int take_chunk(struct rec_thread *t) {
+  finish_chunk(t);
+  if (g_fd < 0) {
+    /* A fork child's first event: its own file, then the definitions its events refer to. */
+    pthread_mutex_lock(&g_lock);
+    int ok = g_fd >= 0 || (g_child_pending && open_trace_file((uint32_t)getppid()));
+    if (ok && g_child_pending) {
+      g_child_pending = 0;
+      g_need_definitions = 1;
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (!ok) return 0;
+  }
+  uint64_t index = __atomic_fetch_add(header_u64(RAW_OFF_CHUNKS_TAKEN), 1, __ATOMIC_ACQ_REL);
+  uint64_t off = index * g_chunk_size;
+  unsigned char *window = window_for(off);
+  if (!window || window == WINDOW_GONE || !allocated_to(RAW_HEADER_SIZE + off + g_chunk_size)) return 0;
+  unsigned char *c = window + off % WINDOW_BYTES;
+  t->chunk = index + 1;
   put_u32(c + RAW_CHUNK_OFF_SLOT, t->slot);
   put_u32(c + RAW_CHUNK_OFF_TID, t->tid);
   put_u32(c + RAW_CHUNK_OFF_SEQ, t->seq++);
   __atomic_store_n((uint32_t *)(c + RAW_CHUNK_OFF_MAGIC), RAW_CHUNK_MAGIC, __ATOMIC_RELEASE);
-  if (t->chunk) munmap(t->chunk, g_chunk_size);
-  t->chunk = chunk;
   t->pos = (uint64_t *)(c + RAW_CHUNK_HEADER_SIZE);
   t->end = (uint64_t *)(c + g_chunk_size);
-  write_calibration(t); /* one pair per chunk: the merger interpolates between them */
-  if (g_need_definitions) {
-    /* A fork child's first chunk restates the definitions its events refer to. */
-    g_need_definitions = 0;
-    write_definitions_locked();
-  }
+  t->last_ts = 0;
+  t->templates = 0; /* each chunk restates the templates it uses */
+  t->hint = 0;
+  write_calibration(t); /* a time base for compact events, and a pair for the tick mapping */
   return 1;
 }
 
 static void add_dropped(void) {
-  if (g_header) __atomic_fetch_add((uint64_t *)(g_header + RAW_OFF_DROPPED), 1, __ATOMIC_RELAXED);
+  if (g_header) __atomic_fetch_add(header_u64(RAW_OFF_DROPPED), 1, __ATOMIC_RELAXED);
 }
 
 /* The thread's OS name (comm), recorded when it first records and again when it ends, so names set
@@ -333,34 +408,58 @@ static void write_thread_record(struct rec_thread *t) {
   uint64_t *r = t->pos && (size_t)(t->end - t->pos) >= words ? t->pos : NULL;
   if (!r) return; /* a fresh chunk always has room; at exit a full chunk just keeps the first name */
   t->pos += words;
-  r[1] = rec_now();
+  rec_stamp(t, r, rec_now());
   r[2] = t->tid;
   rec_put_string(r + 3, comm, len);
   rec_commit(r, RAW_THREAD, 0, words, 0);
 }
 
-uint64_t *rec_reserve_slow(struct rec_thread *t, unsigned words) {
-  if (!rec_enabled) return NULL;
-  int first = t->slot == 0;
-  pthread_mutex_lock(&g_lock);
-  if (first) {
-    t->slot = ++g_next_slot;
-    t->tid = (uint32_t)syscall(SYS_gettid);
-    t->next = g_threads;
-    g_threads = t;
+/* Template tables of the threads that have a watch entry, by entry; others get one from the heap. */
+static struct rec_template g_template_pool[RAW_WATCH_ENTRIES][RAW_COMPACT_ARGS];
+
+/* A thread's first event: a slot, a watch table entry, and the destructor that closes it at exit. */
+static void register_thread(struct rec_thread *t) {
+  t->slot = __atomic_add_fetch(&g_next_slot, 1, __ATOMIC_RELAXED);
+  t->tid = (uint32_t)syscall(SYS_gettid);
+  t->watch = NULL;
+  t->template = NULL;
+  for (unsigned i = 0; g_header && i < RAW_WATCH_ENTRIES; i++) {
+    unsigned char *e = g_header + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE;
+    uint32_t free_ = 0;
+    if (__atomic_compare_exchange_n((uint32_t *)(e + RAW_WATCH_OFF_TID), &free_, t->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+      __atomic_store_n((uint64_t *)(e + RAW_WATCH_OFF_HOLDS), 0, __ATOMIC_RELAXED);
+      t->watch = e;
+      t->template = g_template_pool[i];
+      break;
+    }
   }
-  int ok = take_chunk_locked(t);
-  pthread_mutex_unlock(&g_lock);
-  if (!ok) {
+  /* Past RAW_WATCH_ENTRIES live threads; NULL (no memory) means full records only. */
+  if (!t->template) t->template = calloc(RAW_COMPACT_ARGS, sizeof *t->template);
+  pthread_setspecific(g_thread_key, t);
+}
+
+uint64_t *rec_reserve_slow(struct rec_thread *t, unsigned words) {
+  if (!rec_enabled || words > (g_chunk_size - RAW_CHUNK_HEADER_SIZE) / 8 - 8) {
+    add_dropped(); /* counted one by one: the report says how much is missing */
+    return NULL;
+  }
+  int first = t->slot == 0;
+  if (first) register_thread(t);
+  if (!take_chunk(t)) {
     rec_enabled = 0;
     add_dropped();
     return NULL;
   }
-  if (first) {
-    pthread_setspecific(g_thread_key, t);
-    write_thread_record(t);
+  if (first) write_thread_record(t);
+  if (g_need_definitions) {
+    pthread_mutex_lock(&g_lock);
+    if (g_need_definitions) {
+      g_need_definitions = 0;
+      write_definitions_locked();
+    }
+    pthread_mutex_unlock(&g_lock);
   }
-  if ((size_t)(t->end - t->pos) < words) return NULL; /* larger than a chunk: cannot happen */
+  if ((size_t)(t->end - t->pos) < words) return rec_reserve_slow(t, words); /* definitions filled it */
   uint64_t *p = t->pos;
   t->pos += words;
   return p;
@@ -381,7 +480,7 @@ size_t rec_clamp_string(const char *s) {
   return len;
 }
 
-/* Writes one definition record into the calling thread's chunk. */
+/* Writes one definition record into the calling thread's chunk; the caller holds g_lock. */
 static void write_definition(const struct definition *d) {
   struct rec_thread *t = &rec_tls;
   size_t len = rec_clamp_string(d->text);
@@ -391,26 +490,18 @@ static void write_definition(const struct definition *d) {
   if (r) {
     t->pos += words;
   } else {
-    /* Called with g_lock held: take the chunk directly instead of through rec_reserve_slow. */
-    if (t->slot == 0) {
-      t->slot = ++g_next_slot;
-      t->tid = (uint32_t)syscall(SYS_gettid);
-      t->next = g_threads;
-      g_threads = t;
-      if (!take_chunk_locked(t)) {
-        rec_enabled = 0;
-        return;
-      }
-      pthread_setspecific(g_thread_key, t);
-      write_thread_record(t);
-    } else if (!take_chunk_locked(t)) {
+    if (t->slot == 0) register_thread(t);
+    int first = t->pos == NULL;
+    if (!take_chunk(t)) {
       rec_enabled = 0;
+      add_dropped();
       return;
     }
+    if (first) write_thread_record(t);
     r = t->pos;
     t->pos += words;
   }
-  r[1] = rec_now();
+  rec_stamp(t, r, rec_now());
   uint64_t *w = r + 2;
   if (has_value) *w++ = d->value;
   rec_put_string(w, d->text ? d->text : "", len);

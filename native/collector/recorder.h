@@ -1,8 +1,9 @@
 /*
  * Per-thread event recording into chunks of a file-backed shared mapping (see raw_format.h).
  * The hot path touches only thread-local state: reserve words in the thread's current chunk, fill
- * them, publish the header word. The process-wide mutex is taken only when a thread starts, when a
- * chunk fills, for definitions (domains, strings, categories) and around fork.
+ * them, publish the header word. A full chunk is replaced by the next one with one atomic add on the
+ * file header; system calls happen only when a thread starts or ends, for definitions (domains,
+ * strings, categories), around fork, and when no watchdog allocated file space ahead of the threads.
  */
 #ifndef GIL_NVTX_RECORDER_H
 #define GIL_NVTX_RECORDER_H
@@ -16,16 +17,35 @@
 
 #include "raw_format.h"
 
+/* Attributes a RAW_COMPACT event refers to (raw_format.h), as the recorder wrote them in a template. */
+struct rec_template {
+  uint64_t head;     /* domain index | attribute flags << 32 */
+  uint64_t color;    /* category | color << 32 */
+  uint64_t payload;
+  uint64_t string_id;
+  /* The caller's attribute block and domain this template was last matched from: a repeat of the same
+   * call (every GIL transition) is recognised by comparing six words, without decoding the attributes. */
+  const void *domain;
+  uint64_t raw[6];
+};
+
 struct rec_thread {
   uint64_t *pos;        /* next free word in the current chunk, NULL before the first chunk */
   uint64_t *end;        /* one past the chunk's last word */
-  void *chunk;          /* current chunk mapping */
+  uint64_t last_ts;     /* the last timestamp written in this chunk: compact events count from it; 0 = none */
   uint64_t range_count; /* start/end ranges begun by this thread */
+  unsigned char *watch; /* this thread's watch table entry, NULL when the table was full */
+  uint64_t chunk;       /* 1 + the index of the chunk being written, 0 = none */
   uint32_t slot;        /* process-local thread number, 1-based; 0 = not registered */
   uint32_t tid;
-  uint32_t seq;   /* chunks this slot has taken */
-  int32_t depth;  /* push/pop nesting, for the NVTX return values */
-  struct rec_thread *next;
+  uint32_t seq;         /* chunks this slot has taken */
+  int32_t depth;        /* push/pop nesting, for the NVTX return values */
+  int32_t hold_depth;   /* open GIL holds (a thread can hold several GILs, one per interpreter) */
+  uint32_t templates;   /* templates written in the current chunk */
+  uint32_t hint;        /* the template used last: the next event usually uses it or its neighbour */
+  /* RAW_COMPACT_ARGS entries, outside TLS: a thread-local block this small stays in glibc's static TLS,
+   * where each access is a few instructions instead of a call to the dynamic TLS resolver. */
+  struct rec_template *template;
 };
 
 extern __thread struct rec_thread rec_tls __attribute__((visibility("hidden")));
@@ -54,6 +74,26 @@ static inline void rec_commit(uint64_t *record, unsigned kind, unsigned flags, u
   __atomic_store_n(record, header, __ATOMIC_RELEASE);
 }
 
+/* Word 1 of a full record; compact events that follow count their time from it. */
+static inline void rec_stamp(struct rec_thread *t, uint64_t *record, uint64_t ts) {
+  record[1] = ts;
+  t->last_ts = ts;
+}
+
+/*
+ * Writes a one-word RAW_COMPACT event into `r` (reserved by the caller) when its time fits the 32-bit
+ * delta from the thread's last timestamp in this chunk; returns 0 otherwise (the caller writes a full
+ * record instead).
+ */
+static inline int rec_put_compact(struct rec_thread *t, uint64_t *r, unsigned op, unsigned arg, uint64_t now) {
+  uint64_t base = t->last_ts;
+  if (__builtin_expect(base == 0 || now < base || now - base > 0xffffffffull, 0)) return 0;
+  t->last_ts = now;
+  uint64_t word = (uint64_t)RAW_COMPACT | ((uint64_t)(op | (arg << 3)) << 8) | (1ull << 16) | ((now - base) << 32);
+  __atomic_store_n(r, word, __ATOMIC_RELEASE);
+  return 1;
+}
+
 static inline uint64_t rec_clock_ns(clockid_t clock) {
   struct timespec ts;
   clock_gettime(clock, &ts);
@@ -73,6 +113,20 @@ static inline uint64_t rec_now(void) {
   if (__builtin_expect(rec_tsc, 1)) return __rdtsc();
 #endif
   return rec_clock_ns(CLOCK_MONOTONIC);
+}
+
+/* The watch table entry's hold field: plain stores the watchdog reads from another process. */
+static inline void rec_watch_hold_begin(struct rec_thread *t, uint64_t now) {
+  if (t->hold_depth++ != 0 || !t->watch) return;
+  uint64_t *holds = (uint64_t *)(t->watch + RAW_WATCH_OFF_HOLDS);
+  __atomic_store_n(holds, *holds + 1, __ATOMIC_RELAXED);
+  __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), now, __ATOMIC_RELEASE);
+}
+
+static inline void rec_watch_hold_end(struct rec_thread *t) {
+  if (t->hold_depth <= 0) return; /* an end for a hold begun before a fork, or never seen */
+  if (--t->hold_depth != 0 || !t->watch) return;
+  __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), 0, __ATOMIC_RELEASE);
 }
 
 /* Words an inline string of `len` bytes takes (length word + bytes padded to 8). */

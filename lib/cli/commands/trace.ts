@@ -14,6 +14,10 @@ options:
   -o, --output DIR     trace folder (default: gil-nvtx-trace)
   --format FORMAT      native (default): trace.sqlite only; perfetto: also DIR/trace.perfetto.json
                        for ui.perfetto.dev / chrome://tracing
+  --keep-raw           keep DIR/raw (the per-process files) after the merge
+  --watch-ms N         the watchdog samples GIL holds longer than N ms (default 10, or
+                       GIL_NVTX_WATCH_MS): scheduler state, CPU and run-queue time, faults, the
+                       system call, cgroup throttling, pressure; \`report\` explains them from it
   -q, --quiet          no summary on stderr (also when CI=true)
   -h, --help           this text
 
@@ -27,6 +31,8 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       output: { type: 'string', short: 'o' },
       format: { type: 'string', default: 'native' },
+      'keep-raw': { type: 'boolean', default: false },
+      'watch-ms': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -43,8 +49,17 @@ export async function run(argv: string[]): Promise<number> {
     throw new GilNvtxError('No command to trace.', { hint: 'usage: gil-nvtx trace [-o DIR] -- <command…>', exitCode: 2 });
   }
   const quiet = values.quiet || process.env.CI === 'true';
+  let watchThresholdMs: number | undefined;
+  if (values['watch-ms'] !== undefined) {
+    watchThresholdMs = Number(values['watch-ms']);
+    if (values['watch-ms'].trim() === '' || !Number.isInteger(watchThresholdMs) || watchThresholdMs < 0 || watchThresholdMs > 60000) {
+      throw new GilNvtxError(`--watch-ms takes whole milliseconds from 0 to 60000, not '${values['watch-ms']}'.`, { exitCode: 2 });
+    }
+  }
   const result = await traceCommand(positionals, {
     outDir: values.output,
+    keepRaw: values['keep-raw'],
+    watchThresholdMs,
     onProgress: (line) => {
       if (!quiet) process.stderr.write(`gil-nvtx trace: ${line}\n`);
     },
@@ -64,6 +79,7 @@ function summary(r: TraceResult, perfetto: string | null): string {
   if (m.withoutCleanExit.length) {
     lines.push(`gil-nvtx trace: pid ${m.withoutCleanExit.join(', ')} ended without exit() (_exit or a signal); its events are kept, open ranges end at its last event`);
   }
+  if (m.holdSamples) lines.push(`gil-nvtx trace: ${m.holdSamples} watchdog sample(s) of long GIL holds`);
   if (m.droppedEvents) lines.push(`gil-nvtx trace: ${m.droppedEvents} event(s) dropped: the trace file could not grow (disk full?)`);
   if (r.signal) lines.push(`gil-nvtx trace: the command was ended by ${r.signal}`);
   return `${lines.join('\n')}\n`;

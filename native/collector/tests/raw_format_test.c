@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "raw_format.h"
@@ -73,55 +74,88 @@ int main(int argc, char **argv) {
   CHECK(nvtxDomainRangePushEx(gil, &a) == 0);
   CHECK(nvtxDomainRangePop(gil) == 0);
   nvtxRangeId_t id = nvtxDomainRangeStartEx(gil, &a);
-  CHECK(id != 0);
-  nvtxDomainRangeEnd(gil, id);
-  nvtxMarkA("m");
+  CHECK(id != 0 && (id & RAW_RANGE_HOLD_BIT)); /* a "Holding GIL" range in the GIL domain */
 
   size_t size = 0;
   const unsigned char *f = map_trace(dir, &size);
   CHECK(f != NULL);
   if (!f) return 1;
-  CHECK(memcmp(f, RAW_MAGIC, 8) == 0);
-  uint32_t pid, chunk_size;
-  memcpy(&pid, f + RAW_OFF_PID, 4);
-  memcpy(&chunk_size, f + RAW_OFF_CHUNK_SIZE, 4);
-  CHECK(pid == (uint32_t)getpid());
-  CHECK(size >= RAW_HEADER_SIZE + chunk_size);
+  /* While the hold is open, the watch table says so: this thread's tid and the hold's start. */
+  const unsigned char *entry = NULL;
+  for (unsigned i = 0; i < RAW_WATCH_ENTRIES; i++) {
+    uint32_t tid;
+    memcpy(&tid, f + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE + RAW_WATCH_OFF_TID, 4);
+    if (tid == (uint32_t)syscall(SYS_gettid)) entry = f + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE;
+  }
+  CHECK(entry != NULL);
+  uint64_t since = 0, holds = 0;
+  if (entry) {
+    memcpy(&since, entry + RAW_WATCH_OFF_HOLD_SINCE, 8);
+    memcpy(&holds, entry + RAW_WATCH_OFF_HOLDS, 8);
+  }
+  CHECK(since != 0 && holds == 1);
+  nvtxDomainRangeEnd(gil, id);
+  if (entry) memcpy(&since, entry + RAW_WATCH_OFF_HOLD_SINCE, 8);
+  CHECK(since == 0);
+  nvtxMarkA("m");
 
+  CHECK(memcmp(f, RAW_MAGIC, 8) == 0);
+  uint32_t pid, chunk_size, version;
+  uint64_t taken, allocated;
+  memcpy(&pid, f + RAW_OFF_PID, 4);
+  memcpy(&version, f + RAW_OFF_VERSION, 4);
+  memcpy(&chunk_size, f + RAW_OFF_CHUNK_SIZE, 4);
+  memcpy(&taken, f + RAW_OFF_CHUNKS_TAKEN, 8);
+  memcpy(&allocated, f + RAW_OFF_ALLOCATED, 8);
+  CHECK(pid == (uint32_t)getpid() && version == RAW_FORMAT_VERSION);
+  CHECK(taken == 1); /* one thread, one chunk */
+  CHECK(allocated >= RAW_HEADER_SIZE + chunk_size);
+
+  /* map_trace mapped the file as it was before the end and the mark: map it again. */
+  munmap((void *)f, size);
+  f = map_trace(dir, &size);
+  CHECK(f != NULL);
+  if (!f) return 1;
   const unsigned char *chunk = f + RAW_HEADER_SIZE;
   uint32_t magic;
   memcpy(&magic, chunk, 4);
   CHECK(magic == RAW_CHUNK_MAGIC);
   const uint64_t *w = (const uint64_t *)(chunk + RAW_CHUNK_HEADER_SIZE);
-  uint32_t ticks_source;
-  memcpy(&ticks_source, f + RAW_OFF_TICK_SOURCE, 4);
-  CHECK(ticks_source == RAW_TICKS_NS || ticks_source == RAW_TICKS_TSC);
-  if (ticks_source == RAW_TICKS_TSC) {
-    /* A TSC chunk opens with a calibration pair taken after the collector attached. */
-    uint64_t start_ns;
-    memcpy(&start_ns, f + RAW_OFF_START_NS, 8);
-    CHECK((w[0] & 0xff) == RAW_CALIBRATION && ((w[0] >> 16) & 0xffff) == 3);
-    CHECK(w[2] >= start_ns);
-    w += 3;
-  }
-  const unsigned expected[] = {RAW_THREAD, RAW_DOMAIN, RAW_STRING, RAW_PUSH, RAW_POP, RAW_START, RAW_END, RAW_MARK};
-  uint64_t last_ts = 0, start_id = 0;
+  /* Every chunk opens with a calibration record: the time base of its compact events. */
+  uint64_t start_ns;
+  memcpy(&start_ns, f + RAW_OFF_START_NS, 8);
+  CHECK((w[0] & 0xff) == RAW_CALIBRATION && ((w[0] >> 16) & 0xffff) == 3);
+  CHECK(w[2] >= start_ns);
+  uint64_t ts = w[1];
+  w += 3;
+  /* kind, and for compact events op and arg: templates 0 (the attributes) and 1 (the domain, for pop). */
+  const struct { unsigned kind, op, arg; } expected[] = {
+      {RAW_THREAD, 0, 0},          {RAW_DOMAIN, 0, 0},          {RAW_STRING, 0, 0},
+      {RAW_TEMPLATE, 0, 0},        {RAW_COMPACT, RAW_OP_PUSH, 0}, {RAW_TEMPLATE, 0, 1},
+      {RAW_COMPACT, RAW_OP_POP, 1}, {RAW_COMPACT, RAW_OP_START, 0}, {RAW_COMPACT, RAW_OP_END, 0},
+      {RAW_MARK, 0, 0},
+  };
   for (unsigned i = 0; i < sizeof expected / sizeof *expected; i++) {
     uint64_t h = w[0];
     unsigned kind = h & 0xff, flags = (h >> 8) & 0xff, words = (h >> 16) & 0xffff;
-    CHECK(kind == expected[i]);
-    CHECK(words >= 2);
-    CHECK(w[1] >= last_ts); /* one thread's records are in time order */
-    last_ts = w[1];
-    if (kind == RAW_PUSH || kind == RAW_START) {
+    CHECK(kind == expected[i].kind);
+    if (kind == RAW_COMPACT) {
+      CHECK(words == 1);
+      CHECK((flags & 7) == expected[i].op && (flags >> 3) == expected[i].arg);
+      ts += h >> 32; /* ticks since the previous timestamp */
+    } else {
+      CHECK(words >= 2);
+      CHECK(w[1] >= ts); /* one thread's records are in time order */
+      ts = w[1];
+    }
+    if (kind == RAW_TEMPLATE && expected[i].arg == 0) {
+      CHECK(w[2] == 0);
       CHECK((flags & RAW_F_REGISTERED) != 0);
       CHECK(((flags & RAW_F_PAYLOAD_MASK) >> RAW_F_PAYLOAD_SHIFT) == NVTX_PAYLOAD_TYPE_UNSIGNED_INT64);
-      CHECK((flags & RAW_F_CPU) != 0); /* CPython GIL domain: thread CPU time recorded */
+      CHECK(w[3] == 5 && w[4] == (uint64_t)(uintptr_t)holding);
     }
-    if (kind == RAW_POP || kind == RAW_END) CHECK((flags & RAW_F_CPU) != 0);
-    if (kind == RAW_START) start_id = w[2];
-    if (kind == RAW_END) CHECK(w[2] == start_id && (start_id & RAW_RANGE_GIL_BIT));
-    if (kind == RAW_MARK) CHECK((flags & RAW_F_CPU) == 0 && (uint32_t)(h >> 32) == 0);
+    if (kind == RAW_TEMPLATE && expected[i].arg == 1) CHECK(w[2] == 1 && flags == 0 && (uint32_t)(h >> 32) == 1);
+    if (kind == RAW_MARK) CHECK((flags & RAW_F_INLINE) != 0 && (uint32_t)(h >> 32) == 0);
     w += words;
   }
   CHECK(w[0] == 0); /* nothing after the last record yet */

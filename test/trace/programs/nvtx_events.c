@@ -258,21 +258,20 @@ int main(int argc, char **argv) {
     for (;;) pause();
   }
   if (!strcmp(mode, "cpu")) {
-    /* Two GIL-domain ranges of similar length: one spins on the CPU, one sleeps. */
+    /* Two 60 ms GIL holds, as the patch emits them (start/end "Holding GIL"): one spins on the CPU,
+     * one sleeps in a system call. The watchdog samples both. */
     define_all();
     nvtxEventAttributes_t a = attrs();
     a.messageType = NVTX_MESSAGE_TYPE_REGISTERED;
     a.message.registered = holding;
-    nvtxDomainRangePushEx(gil, &a);
+    nvtxRangeId_t id = nvtxDomainRangeStartEx(gil, &a);
     volatile unsigned long x = 0;
     double t0 = now_s();
-    while (now_s() - t0 < 0.05) x++;
-    nvtxDomainRangePop(gil);
-    a.messageType = NVTX_MESSAGE_TYPE_ASCII;
-    a.message.ascii = "sleeping";
-    nvtxDomainRangePushEx(gil, &a);
-    usleep(50000);
-    nvtxDomainRangePop(gil);
+    while (now_s() - t0 < 0.06) x++;
+    nvtxDomainRangeEnd(gil, id);
+    id = nvtxDomainRangeStartEx(gil, &a);
+    usleep(60000);
+    nvtxDomainRangeEnd(gil, id);
     return 0;
   }
   if (!strcmp(mode, "resource")) {
