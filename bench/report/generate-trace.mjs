@@ -24,7 +24,9 @@ CREATE TABLE EXPORT_META_DATA (name TEXT NOT NULL, value TEXT);
 const SCHED_SCHEMA = 'CREATE TABLE SCHED_EVENTS (start INTEGER NOT NULL, cpu INTEGER NOT NULL, isSchedIn INTEGER NOT NULL, globalTid INTEGER);';
 const COLLECTOR_SCHEMA = `
 CREATE TABLE GILNVTX_META (key TEXT, value TEXT);
-CREATE TABLE GILNVTX_RANGE_CPU (globalTid INTEGER, start INTEGER, end INTEGER, cpuNs INTEGER);
+CREATE TABLE GILNVTX_HOLD_SAMPLES (globalTid INTEGER, holdStart INTEGER, ts INTEGER, state TEXT, wchan TEXT, execNs INTEGER,
+  runqNs INTEGER, minflt INTEGER, majflt INTEGER, syscall INTEGER, arg0 INTEGER, throttledNs INTEGER, nrThrottled INTEGER,
+  psiCpuUs INTEGER, psiIoUs INTEGER, psiMemUs INTEGER);
 `;
 
 const NVTX_PUSHPOP = 59;
@@ -89,7 +91,16 @@ export function generateTrace(path, options = {}) {
   const insOsrt = db.prepare('INSERT INTO OSRT_API (start, end, eventClass, globalTid, nameId, returnValue, nestingLevel, callchainId) VALUES (?, ?, 27, ?, ?, 0, 0, 0)');
   const insThreadName = db.prepare('INSERT INTO ThreadNames (nameId, priority, globalTid) VALUES (?, ?, ?)');
   const insSched = options.sched ? db.prepare('INSERT INTO SCHED_EVENTS (start, cpu, isSchedIn, globalTid) VALUES (?, 0, ?, ?)') : null;
-  const insCpu = options.collector ? db.prepare('INSERT INTO GILNVTX_RANGE_CPU (globalTid, start, end, cpuNs) VALUES (?, ?, ?, ?)') : null;
+  const insSample = options.collector
+    ? db.prepare('INSERT INTO GILNVTX_HOLD_SAMPLES (globalTid, holdStart, ts, state, wchan, execNs, runqNs, minflt, majflt, syscall, arg0, throttledNs, nrThrottled, psiCpuUs, psiIoUs, psiMemUs) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, ?, 0, 0, 0, 0, 0, 0)')
+    : null;
+  // The watchdog's samples: every millisecond from 1 ms into a hold; the long hold sleeps in
+  // clock_nanosleep (on a CPU 1 % of the time), every other hold computes.
+  const samples = (gt, holdStart, holdEnd, sleeping) => {
+    for (let t = holdStart + 1_000_000, exec = 0; t <= holdEnd; t += 1_000_000, exec += sleeping ? 10_000 : 1_000_000) {
+      insSample.run(gt, holdStart, t, sleeping ? 'S' : 'R', sleeping ? 'hrtimer_nanosleep' : null, exec, sleeping ? 230 : -1);
+    }
+  };
 
   const waitingId = stringId('Waiting for GIL');
   const holdingId = stringId('Holding GIL');
@@ -149,7 +160,7 @@ export function generateTrace(path, options = {}) {
       push([waitStart + 5_000_000, null, NVTX_MARK, null, null, globalTid(pid, tid), null, dropId, gilDomain, interp, null]);
     }
     startEnd(holdStart, holdEnd, tid, kindHold);
-    if (insCpu) insCpu.run(globalTid(pid, tid), holdStart, holdEnd, i === longAt ? Math.floor(holdNs / 100) : holdNs);
+    if (insSample) samples(globalTid(pid, tid), holdStart, holdEnd, i === longAt);
     if (insSched && i === longAt) {
       insSched.run(holdStart - 1_000, 1, globalTid(pid, tid));
       insSched.run(holdStart + 1_000_000, 0, globalTid(pid, tid));

@@ -46,7 +46,7 @@ export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Rep
     producer: { name: trace.producer, version: trace.producerVersion },
     trace: { startNs: trace.traceStart, endNs: trace.traceEnd },
     options: { top, minHoldNs },
-    sources: { osrt: trace.has.osrt, sched: trace.has.sched, collectorCpu: trace.has.rangeCpu },
+    sources: { osrt: trace.has.osrt, sched: trace.has.sched, holdSamples: trace.has.holdSamples },
     processes,
     validation,
     gils,

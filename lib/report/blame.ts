@@ -5,6 +5,7 @@
 import type { Database } from 'better-sqlite3';
 import { pidOf, tidOf } from './load.js';
 import { firstStartAtOrAfter, type GilEvents, type LoadedTrace } from './model.js';
+import { holderActivity } from './holder-activity.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
@@ -132,13 +133,6 @@ function cpuFromSched(db: Database, holds: { s: number; e: number; gt: number }[
   });
 }
 
-function cpuFromCollector(db: Database, holds: { s: number; e: number; gt: number }[]): (number | null)[] {
-  const values = holds.map((h) => `(${Math.trunc(h.gt)}, ${Math.trunc(h.s)})`).join(', ');
-  const rows = db.prepare(`SELECT globalTid, start, cpuNs FROM GILNVTX_RANGE_CPU WHERE (globalTid, start) IN (VALUES ${values})`).raw(true).all() as [number, number, number][];
-  const got = new Map(rows.map(([gt, s, cpu]) => [`${gt}/${s}`, cpu]));
-  return holds.map((h) => got.get(`${Math.trunc(h.gt)}/${Math.trunc(h.s)}`) ?? null);
-}
-
 export function cpuState(fraction: number | null): HolderCpu['state'] {
   if (fraction === null) return 'unknown';
   if (fraction >= 0.8) return 'on-cpu';
@@ -165,10 +159,10 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
     cpu = cpuFromSched(trace.db, holds);
     if (cpu.some((v) => v !== null)) cpuSource = 'sched-events';
   }
-  if (cpuSource === 'none' && trace.has.rangeCpu) {
-    cpu = cpuFromCollector(trace.db, holds);
-    if (cpu.some((v) => v !== null)) cpuSource = 'collector-cpu-time';
-  }
+  const activity = trace.has.holdSamples ? holderActivity(trace.db, holds) : holds.map(() => null);
+  // The watchdog samples only part of a hold (from its threshold on): its fraction stands for the hold.
+  const sampledCpu = activity.map((a) => (a && a.onCpuNs !== null && a.sampledNs > 0 ? Math.min(1, a.onCpuNs / a.sampledNs) : null));
+  if (cpuSource === 'none' && sampledCpu.some((v) => v !== null)) cpuSource = 'watchdog-samples';
   const calls = trace.has.osrt ? osCalls(trace.db, holds) : null;
   const ranges = concurrentRanges(trace, holds);
 
@@ -219,8 +213,9 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
           endNs: r.end,
         };
       });
-    const onCpu = cpu[rank] ?? null;
-    const fraction = onCpu === null || c.duration <= 0 ? null : Math.min(1, Math.max(0, onCpu / c.duration));
+    const sampled = cpuSource === 'watchdog-samples' ? sampledCpu[rank] ?? null : null;
+    const onCpu = sampled !== null ? Math.round(sampled * c.duration) : cpuSource === 'watchdog-samples' ? null : cpu[rank] ?? null;
+    const fraction = sampled ?? (onCpu === null || c.duration <= 0 ? null : Math.min(1, Math.max(0, onCpu / c.duration)));
     let drops = 0;
     for (let i = 0; i < c.gil.drops.count; i++) if (c.gil.drops.time[i]! >= h.s && c.gil.drops.time[i]! < h.e) drops++;
     return {
@@ -238,6 +233,7 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
       waiters,
       dropRequestsDuring: drops,
       holderCpu: { source: onCpu === null ? 'none' : cpuSource, onCpuNs: onCpu, onCpuFraction: fraction, state: cpuState(fraction) },
+      holder: activity[rank] ?? null,
       holderOsCalls,
       otherOsCalls,
       concurrentRanges: concurrent,

@@ -64,14 +64,15 @@ function holdSection(b: BlamedHold, traceStart: number, c: ReturnType<typeof pal
   const cpu = b.holderCpu;
   const state =
     cpu.state === 'unknown'
-      ? c.dim('holder CPU state unknown (no SCHED_EVENTS, no collector CPU times)')
+      ? c.dim(b.durationNs >= 10_000_000 ? 'holder CPU state unknown (no SCHED_EVENTS, no watchdog samples)' : 'holder CPU state unknown (shorter than the watchdog samples; no SCHED_EVENTS)')
       : `${cpu.state === 'on-cpu' ? c.green('holder on CPU') : cpu.state === 'off-cpu' ? c.red('holder OFF CPU') : c.yellow('holder partly off CPU')} ` +
-        `${fmtPercent(cpu.onCpuFraction ?? 0)} of the hold (${cpu.source === 'sched-events' ? 'SCHED_EVENTS' : 'collector CPU time'})`;
+        `${fmtPercent(cpu.onCpuFraction ?? 0)} of the hold (${cpu.source === 'sched-events' ? 'SCHED_EVENTS' : 'watchdog samples'})`;
   out.push(
     `${c.bold(`#${b.rank}`)} ${c.bold(fmtDuration(b.durationNs))} by ${c.cyan(who(b.thread))} in ${safeText(b.processName)} (pid ${b.pid}), ` +
       `${fmtAt(b.startNs, traceStart)} → ${fmtAt(b.endNs, traceStart)}`,
   );
   out.push(`   ${state}`);
+  if (b.holder) out.push(`   ${c.bold('why:')} ${safeText(b.holder.summary)}`);
   if (b.waiters.length === 0) out.push('   blocked nobody');
   else {
     out.push(`   blocked ${b.waiterCount} thread${b.waiterCount === 1 ? '' : 's'} for ${fmtDuration(b.blockedNs)} in total:`);
@@ -116,7 +117,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   const span = report.trace.endNs - report.trace.startNs;
   out.push(c.bold(`gil-nvtx report: ${safeText(report.source)}`));
   out.push(c.dim(`  ${report.producer.name}${report.producer.version ? ` ${report.producer.version}` : ''}, trace ${fmtDuration(span)}; ` +
-    `OS calls ${report.sources.osrt ? 'yes' : 'no'}, scheduling ${report.sources.sched ? 'yes' : 'no'}, collector CPU times ${report.sources.collectorCpu ? 'yes' : 'no'}`));
+    `OS calls ${report.sources.osrt ? 'yes' : 'no'}, scheduling ${report.sources.sched ? 'yes' : 'no'}, watchdog samples ${report.sources.holdSamples ? 'yes' : 'no'}`));
   out.push('');
   const v = report.validation;
   if (v.ok) out.push(`${c.green('✓ valid')}: ${v.checkedHolds} holds checked, no two holds of one GIL overlap`);

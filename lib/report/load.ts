@@ -462,7 +462,6 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
       drops: { time: g.dropTime.view(), thread: g.dropThread.view(), count: g.dropTime.length },
     }));
   const { producer, version } = readProducer(db, schema);
-  const rangeCpuRows = schema.tables.has('GILNVTX_RANGE_CPU');
   return {
     source,
     sqlitePath,
@@ -480,7 +479,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     has: {
       osrt: hasColumns(schema, 'OSRT_API', ['start', 'end', 'globalTid', 'nameId']),
       sched: hasColumns(schema, 'SCHED_EVENTS', ['start', 'isSchedIn', 'globalTid']) && db.prepare('SELECT 1 FROM SCHED_EVENTS LIMIT 1').get() !== undefined,
-      rangeCpu: rangeCpuRows && hasColumns(schema, 'GILNVTX_RANGE_CPU', ['globalTid', 'start', 'cpuNs']),
+      holdSamples: hasColumns(schema, 'GILNVTX_HOLD_SAMPLES', ['globalTid', 'holdStart', 'execNs']),
       threadNames: schema.tables.has('ThreadNames'),
       processes: schema.tables.has('PROCESSES'),
     },

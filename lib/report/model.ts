@@ -97,7 +97,7 @@ export interface LoadedTrace {
   /** SQL condition (over NVTX_EVENTS columns) true for rows of a GIL domain. */
   gilRowFilter: string;
   /** Tables the optional analyses depend on. */
-  has: { osrt: boolean; sched: boolean; rangeCpu: boolean; threadNames: boolean; processes: boolean };
+  has: { osrt: boolean; sched: boolean; holdSamples: boolean; threadNames: boolean; processes: boolean };
   /** Lets blame and Perfetto query the database lazily; `close()` releases it. */
   db: import('better-sqlite3').Database;
   schema: import('./schema.js').TraceSchema;

@@ -26,7 +26,7 @@ export function detectSchema(db: Database, source: string): TraceSchema {
   const names = db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").pluck().all() as string[];
   const tables = new Set(names);
   const columns = new Map<string, Set<string>>();
-  for (const t of ['NVTX_EVENTS', 'StringIds', 'ThreadNames', 'PROCESSES', 'OSRT_API', 'SCHED_EVENTS', 'GILNVTX_RANGE_CPU', 'GILNVTX_META', 'ANALYSIS_DETAILS', 'EXPORT_META_DATA', 'META_DATA_EXPORT']) {
+  for (const t of ['NVTX_EVENTS', 'StringIds', 'ThreadNames', 'PROCESSES', 'OSRT_API', 'SCHED_EVENTS', 'GILNVTX_HOLD_SAMPLES', 'GILNVTX_META', 'ANALYSIS_DETAILS', 'EXPORT_META_DATA', 'META_DATA_EXPORT']) {
     if (tables.has(t)) columns.set(t, tableColumns(db, t));
   }
   const nvtx = columns.get('NVTX_EVENTS');

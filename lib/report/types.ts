@@ -2,7 +2,7 @@
 // change here is a schema change: add fields freely, but renaming or removing one bumps REPORT_SCHEMA.
 // All times are integers in nanoseconds on the trace's clock.
 
-export const REPORT_SCHEMA = 'gil-nvtx.report/1';
+export const REPORT_SCHEMA = 'gil-nvtx.report/2';
 
 export interface ThreadRef {
   pid: number;
@@ -113,11 +113,45 @@ export interface Waiter {
 export type CpuState = 'on-cpu' | 'partly-off-cpu' | 'off-cpu' | 'unknown';
 
 export interface HolderCpu {
-  /** Where the answer comes from: nsys `--cpuctxsw` (SCHED_EVENTS), the collector's per-range CPU time, or nowhere. */
-  source: 'sched-events' | 'collector-cpu-time' | 'none';
+  /** Where the answer comes from: nsys `--cpuctxsw` (SCHED_EVENTS), the collector watchdog's samples of long holds, or nowhere. */
+  source: 'sched-events' | 'watchdog-samples' | 'none';
   onCpuNs: number | null;
   onCpuFraction: number | null;
   state: CpuState;
+}
+
+/** Why a long hold lasted: the four causes call for four different fixes. */
+export type HolderVerdict = 'on-cpu' | 'waiting-for-cpu' | 'throttled' | 'blocked-in-syscall' | 'page-faults' | 'mixed' | 'unknown';
+
+/**
+ * What the holder did during the part of a long hold the collector's watchdog sampled (from its first
+ * sample, once the hold passed the watchdog's threshold, to its last). Counter differences over that
+ * span; null where the counter could not be read.
+ */
+export interface HolderActivity {
+  samples: number;
+  fromNs: number;
+  toNs: number;
+  sampledNs: number;
+  holdNs: number;
+  /** /proc schedstat: on a CPU; runnable, waiting for one. */
+  onCpuNs: number | null;
+  runQueueNs: number | null;
+  /** The process's CPU cgroup (v1 cpu.stat throttled_time / v2 throttled_usec), and throttled periods. */
+  throttledNs: number | null;
+  throttledPeriods: number | null;
+  minorFaults: number | null;
+  majorFaults: number | null;
+  /** Samples per scheduler state letter (R running or runnable, S sleeping, D uninterruptible, …). */
+  states: Record<string, number>;
+  /** System calls the holder sat in while blocked (S or D), most samples first. */
+  syscalls: { name: string; samples: number; state: string }[];
+  wchan: { name: string; samples: number }[];
+  /** /proc/pressure "some" time over the span, µs; null without PSI. */
+  pressureUs: { cpu: number; io: number; memory: number } | null;
+  verdict: HolderVerdict;
+  /** One line a person can act on. */
+  summary: string;
 }
 
 export interface ConcurrentRange {
@@ -146,6 +180,8 @@ export interface BlamedHold {
   waiters: Waiter[];
   dropRequestsDuring: number;
   holderCpu: HolderCpu;
+  /** The watchdog's account of the hold (collector traces, holds past its threshold); null otherwise. */
+  holder: HolderActivity | null;
   /** null when the trace has no OSRT_API table (profile with `-t nvtx,osrt`). */
   holderOsCalls: OsCall[] | null;
   otherOsCalls: OsCall[] | null;
@@ -202,7 +238,7 @@ export interface Report {
   producer: { name: string; version: string | null };
   trace: { startNs: number; endNs: number };
   options: { top: number; minHoldNs: number };
-  sources: { osrt: boolean; sched: boolean; collectorCpu: boolean };
+  sources: { osrt: boolean; sched: boolean; holdSamples: boolean };
   processes: ProcessSummary[];
   validation: Validation;
   gils: GilStats[];

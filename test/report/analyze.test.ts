@@ -8,7 +8,7 @@ describe('report analysis on synthetic nsys exports', () => {
   it('validates, counts and puts the planted 200 ms hold first with its waiters, OS calls and Node range', async () => {
     const g = fixture('basic');
     const r = await reportOf(g.path, { top: 3 });
-    expect(r.schema).toBe('gil-nvtx.report/1');
+    expect(r.schema).toBe('gil-nvtx.report/2');
     expect(r.validation.ok).toBe(true);
     expect(r.validation.checkedHolds).toBe(200);
     expect(r.gils).toHaveLength(1);
@@ -84,15 +84,20 @@ describe('report analysis on synthetic nsys exports', () => {
     expect(r.validation.notes.map((n) => n.kind)).toEqual(['wait-without-hold']);
   });
 
-  it('says whether the holder ran: SCHED_EVENTS first, the collector CPU times otherwise', async () => {
+  it('says whether the holder ran: SCHED_EVENTS first, the watchdog samples otherwise', async () => {
     const sched = await reportOf(fixture('sched', { sched: true }).path);
     expect(sched.blame[0]!.holderCpu.source).toBe('sched-events');
     expect(sched.blame[0]!.holderCpu.state).toBe('off-cpu');
     expect(sched.blame[0]!.holderCpu.onCpuNs).toBe(2_000_000);
     const collector = await reportOf(fixture('collector', { collector: true }).path);
     expect(collector.producer.name).toBe('gil-nvtx collector');
-    expect(collector.blame[0]!.holderCpu).toMatchObject({ source: 'collector-cpu-time', state: 'off-cpu', onCpuNs: 2_000_000 });
-    expect(collector.blame[1]!.holderCpu.state).toBe('on-cpu');
+    expect(collector.blame[0]!.holderCpu).toMatchObject({ source: 'watchdog-samples', state: 'off-cpu', onCpuNs: 2_000_000 });
+    expect(collector.blame[0]!.holder).toMatchObject({ verdict: 'blocked-in-syscall', syscalls: [{ name: 'clock_nanosleep', state: 'S' }] });
+    expect(collector.blame[0]!.holder!.summary).toMatch(/^holder blocked in clock_nanosleep \(state S\) 100\.0% of the sampled 199\.0 ms/);
+    // A 1 ms hold is below the watchdog's threshold: no samples, and the report says it does not know.
+    expect(collector.blame[1]!.durationNs).toBeLessThan(2_000_000);
+    expect(collector.blame[1]!.holderCpu.state).toBe('unknown');
+    expect(collector.blame[1]!.holder).toBeNull();
   });
 
   it('collector traces: a range cut at its process end (not trace end) is open', async () => {

@@ -37,7 +37,7 @@ describe('gil-nvtx report (CLI)', () => {
     const r = run([g.path, '--json', '--min-hold-ms', '100']);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(report.schema).toBe('gil-nvtx.report/1');
+    expect(report.schema).toBe('gil-nvtx.report/2');
     expect(report.options.minHoldNs).toBe(100_000_000);
     expect(report.blame).toHaveLength(1);
     expect(report.blame[0].durationNs).toBe(200_000_000);

@@ -21,7 +21,7 @@ describe('output formats', () => {
     const { trace, report } = await loaded('weird', { badNames: true });
     const text = formatJson(report);
     const back = JSON.parse(text);
-    expect(back.schema).toBe('gil-nvtx.report/1');
+    expect(back.schema).toBe('gil-nvtx.report/2');
     const names: string[] = back.gils[0].threads.map((t: { thread: { name: string } }) => t.thread.name);
     expect(names).toContain('<script>alert(1)</script>');
     const weird = names.find((n) => n.startsWith('A'))!;

@@ -54,17 +54,21 @@ describe.skipIf('skip' in patched)('gil-nvtx demo end to end', () => {
     process.env.GIL_NVTX_COLLECTOR = ensureCollector();
   }, 300_000);
 
-  it('with the collector: finds the off-CPU and the on-CPU 200 ms holds, from per-range CPU time', async () => {
+  it('with the collector: finds the off-CPU and the on-CPU 200 ms holds and says why, from the watchdog', async () => {
     const r = await runDemo({ python: (patched as { python: string }).python, tool: 'collector', outDir: scratchDir('demo-collector'), quiet: true });
     expect(r.tool).toBe('collector');
     expect(r.trace).toMatch(/trace\.sqlite$/);
     const { offCpu, onCpu } = stalls(r, (h) => h.holderCpu.state === 'off-cpu');
-    expect(offCpu.holderCpu).toMatchObject({ source: 'collector-cpu-time' });
+    expect(offCpu.holderCpu).toMatchObject({ source: 'watchdog-samples' });
+    // usleep through ctypes.PyDLL: asleep in the kernel, holding the GIL.
+    expect(offCpu.holder?.verdict).toBe('blocked-in-syscall');
+    expect(['clock_nanosleep', 'nanosleep']).toContain(offCpu.holder!.syscalls[0]!.name);
     // The workload names its OS threads late (prctl); the collector re-reads names when threads end.
     expect(offCpu.thread.name).toBe('bad-c-call');
     expect(offCpu.waiters.map((w) => w.thread.name)).toEqual(expect.arrayContaining(['request-0', 'request-1', 'request-2', 'request-3']));
     expect(offCpu.holderCpu.onCpuFraction!).toBeLessThan(0.05);
-    expect(onCpu.holderCpu.source).toBe('collector-cpu-time');
+    expect(onCpu.holderCpu.source).toBe('watchdog-samples');
+    expect(['on-cpu', 'waiting-for-cpu']).toContain(onCpu.holder?.verdict);
     // On a busy machine the spinning holder is preempted too, but it is on CPU far more than the sleeper.
     expect(onCpu.holderCpu.onCpuFraction!).toBeGreaterThan(10 * offCpu.holderCpu.onCpuFraction!);
   }, 600_000);

@@ -13,7 +13,7 @@ the longest holds (whom they blocked, whether the holder was on CPU, concurrent 
 options:
   --top N            explain the N longest holds (default 10)
   --min-hold-ms X    only explain holds of at least X ms (default 0)
-  --json             print the report as JSON (schema gil-nvtx.report/1, see docs/report.md)
+  --json             print the report as JSON (schema gil-nvtx.report/2, see docs/report.md)
   --html FILE        also write a self-contained HTML timeline to FILE
   --perfetto FILE    also write Chrome trace-event JSON (ui.perfetto.dev) to FILE
   --no-color         no colour (also: NO_COLOR=1); colour is used only on a terminal
