@@ -11,5 +11,5 @@ $sudo_ apt-get update -qq
 $sudo_ apt-get install -y -qq --no-install-recommends \
   build-essential pkg-config dpkg-dev xz-utils ca-certificates util-linux procps \
   libssl-dev zlib1g-dev libbz2-dev liblzma-dev libffi-dev libsqlite3-dev libreadline-dev \
-  libncurses-dev libgdbm-dev uuid-dev valgrind sqlite3 chromium cmake >/dev/null
+  libncurses-dev libgdbm-dev uuid-dev valgrind strace sqlite3 chromium cmake >/dev/null
 $sudo_ bash "$here/install-nsys.sh"

@@ -1,0 +1,51 @@
+// The collector must not change what it measures. Counted, never timed: the system calls a patched
+// CPython makes per GIL release+retake with the collector (and its watchdog) attached, as the slope
+// between two run lengths (start-up, thread creation and the watchdog's attach cancel out), against the
+// same program with no tool.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { watchdogFor } from '../../lib/trace/collector-path.js';
+import { patchedPythonOrSkip } from '../helpers/pythons.js';
+import { ensureCollector, scratchDir } from './helpers.js';
+
+const patched = await patchedPythonOrSkip('3.11.2');
+const python = 'python' in patched ? patched.python : '';
+// One GIL release and retake per os.read (it releases the GIL around the read system call).
+const HANDOFF = 'import os, sys\nfd = os.open("/dev/zero", os.O_RDONLY)\nfor _ in range(int(sys.argv[1])): os.read(fd, 1)\n';
+
+/** Total system calls of the program (all its threads), from `strace -f -c`. */
+function syscalls(cycles: number, env: NodeJS.ProcessEnv): number {
+  const dir = scratchDir('strace');
+  const out = join(dir, 'counts');
+  const r = spawnSync('strace', ['-f', '-c', '-o', out, python, '-c', HANDOFF, String(cycles)], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+  const total = /^\s*100\.00\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?total$/m.exec(readFileSync(out, 'utf8'));
+  expect(total, readFileSync(out, 'utf8')).not.toBeNull();
+  return Number(total![1]);
+}
+
+describe.skipIf('skip' in patched)('collector fidelity: what tracing adds to the program', () => {
+  let collector = '';
+  beforeAll(() => {
+    collector = ensureCollector();
+  }, 300_000);
+
+  it('no system call per GIL transition: the slope of extra system calls over 60,000 more release+retake cycles is ~0', async () => {
+    const rawDir = join(scratchDir('fidelity'), 'raw');
+    mkdirSync(rawDir, { recursive: true });
+    const watchdog = spawn(watchdogFor(collector)!, [rawDir], { stdio: 'ignore' });
+    try {
+      const env = { NVTX_INJECTION64_PATH: collector, GIL_NVTX_TRACE_DIR: rawDir };
+      const [small, large] = [20_000, 80_000];
+      const extra = (n: number) => syscalls(n, env) - syscalls(n, {});
+      const slope = (extra(large) - extra(small)) / (large - small);
+      // The old collector read the thread CPU clock four times per cycle (slope 4). What remains is
+      // one mmap and munmap per 4 MiB of trace (about 130,000 cycles): well under 1 per 10,000.
+      expect(slope).toBeLessThan(1e-4);
+    } finally {
+      watchdog.kill('SIGTERM');
+    }
+  });
+});
