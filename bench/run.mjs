@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const BENCHES = {
   addon: 'addon/bench.mjs',
   collector: 'collector/run.mjs',
+  'collector-gil': 'collector/gil.mjs',
   report: 'report/bench.mjs',
   gil: 'gil/run.mjs',
 };
