@@ -3,7 +3,8 @@ import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
-import { RawTraceFile, type PayloadValue, type RawRecord } from './raw-reader.js';
+import { GIL_DOMAIN } from '../report/model.js';
+import { RawTraceFile, type DecodeState, type PayloadValue, type RawChunk, type RawRecord } from './raw-reader.js';
 import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
 import { TickConverter } from './ticks.js';
@@ -253,6 +254,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
 
         // Pass 1: definitions (they may sit in any thread's chunks), calibration pairs, the last timestamp.
         const strings = new Map<number, number>(); // registered id -> StringIds id
+        const gilDomains = new Set<number>(); // this file's local ids of the CPython GIL domain
         let lastTick = -Infinity;
         const calibration = [...h.calibration];
         for (const t of raw.threads) {
@@ -263,6 +265,9 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
                 return;
               case RawKind.string:
                 strings.set(r.value, stringId(r.text ?? ''));
+                break;
+              case RawKind.domain:
+                if (r.text === GIL_DOMAIN) gilDomains.add(r.domain);
                 break;
               case RawKind.thread:
                 return; // thread-name bookkeeping written when threads end is not the last NVTX call
@@ -288,6 +293,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
         let rangeCounter = 0;
         const openStarts = new Map<number, OpenRange>();
         const earlyEnds = new Map<number, { ts: number; tid: number }>();
+        /** GIL ranges ended on a thread other than their own (never by the patch; possible through the API). */
+        const gilCrossEnds = new Map<number, { ts: number; tid: number }>();
         const resources = new Map<number, unknown[]>();
         const osNames = new Map<number, string>();
 
@@ -312,18 +319,21 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
             const ts = ticks.toNs(r.ts);
             switch (r.kind) {
               case RawKind.push: {
+                if (gilDomains.has(r.domain)) break; // GIL rows: pass 3
                 let s = stacks.get(r.domain);
                 if (!s) stacks.set(r.domain, (s = []));
                 s.push(openRange(r, ts, t.tid, dom(r.domain), null));
                 break;
               }
               case RawKind.pop: {
+                if (gilDomains.has(r.domain)) break;
                 const o = stacks.get(r.domain)?.pop();
                 // A pop with nothing open (or a fork child popping its parent's range) is ignored, as nsys does.
                 if (o) emitRange(NsysEventType.pushPop, o, ts, null);
                 break;
               }
               case RawKind.start: {
+                if (gilDomains.has(r.domain)) break;
                 const o = openRange(r, ts, t.tid, dom(r.domain), ++rangeCounter);
                 const e = earlyEnds.get(r.key);
                 if (e) {
@@ -339,12 +349,17 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
                 if (o) {
                   openStarts.delete(r.key);
                   emitRange(NsysEventType.startEnd, o, ts, t.tid);
-                } else {
-                  earlyEnds.set(r.key, { ts, tid: t.tid }); // started on a thread read later
+                } else if (!r.compact && gilDomains.has(r.domain)) {
+                  if (Math.floor(r.key / 2 ** 32) !== t.slot) gilCrossEnds.set(r.key, { ts, tid: t.tid });
+                } else if (!r.compact) {
+                  // Started on a thread read later. (A compact end always ends a range of its own thread,
+                  // already read: not found means a GIL range, which pass 3 pairs, or a dropped start.)
+                  earlyEnds.set(r.key, { ts, tid: t.tid });
                 }
                 break;
               }
               case RawKind.mark:
+                if (gilDomains.has(r.domain)) break;
                 insertEvent(openRange(r, ts, t.tid, dom(r.domain), null), strings, null, NsysEventType.mark, globalTid(pid, t.tid), null);
                 events++;
                 break;
@@ -390,6 +405,23 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
         for (const [gt, name] of osNames) insThreadName.run(stringId(name), 20, gt);
         for (const o of openStarts.values()) emitRange(NsysEventType.startEnd, o, processEnd, null);
         for (const row of resources.values()) insResource.run(...row, null);
+        // Pass 3: the GIL rows of this program image in start order, across its threads, so that a
+        // reader can stream each GIL straight from the table (rowid order is time order).
+        if (gilDomains.size > 0) {
+          const cursors = raw.threads.map((t) => new GilRowCursor(raw, t, gilDomains, gilCrossEnds, ticks, dom, processEnd, raw.chunkBuffer()));
+          for (;;) {
+            let best: GilRowCursor | null = null;
+            for (const c of cursors) {
+              const head = c.peek();
+              if (head && (!best || head.o.start < best.peek()!.o.start)) best = c;
+            }
+            if (!best) break;
+            const row = best.take();
+            if (row.eventType === NsysEventType.startEnd) row.o.rangeId = ++rangeCounter;
+            insertEvent(row.o, strings, row.end, row.eventType, globalTid(pid, row.o.tid), row.endTid === null ? null : globalTid(pid, row.endTid));
+            events++;
+          }
+        }
         // Watchdog samples of this program image: hold starts in this file's ticks, like its ranges.
         for (const s of samples.get(pid) ?? []) {
           if (s.ns < h.startNs || s.ns > processEnd + 1e9) continue;
@@ -431,4 +463,126 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
   });
   run();
   return { processes: processNames.size, threads, events, records, withoutCleanExit, droppedEvents: dropped, selfAllocatedChunks: selfAllocated, holdSamples: sampleRows };
+}
+
+/** A GIL row waiting to be written: the range (or mark), its end, its NVTX_EVENTS type. */
+interface GilRow {
+  o: OpenRange;
+  end: number | null;
+  eventType: number;
+  /** The thread that ended the range, when not its own. */
+  endTid: number | null;
+}
+
+/**
+ * One thread's GIL rows (ranges and marks of the CPython GIL domain) in start order, decoded a chunk at
+ * a time. Ranges close in start order on one thread except what happens inside an open range (a drop
+ * request during a wait), so finished rows wait until no open range of the thread started earlier.
+ * The patch always ends a GIL range on the thread that began it; one ended elsewhere through the API
+ * comes from pass 2 (`crossEnds`). One that never ends is cut at the process's end, as in pass 2.
+ */
+class GilRowCursor {
+  private next = 0;
+  private readonly state: DecodeState = { counter: 0 };
+  private readonly open = new Map<number, OpenRange>();
+  private readonly stacks = new Map<number, OpenRange[]>();
+  private pending: GilRow[] = [];
+  private ready: GilRow[] = [];
+  private at = 0;
+  private readonly visit: (r: RawRecord) => void;
+  private readonly thread: { slot: number; tid: number; chunks: RawChunk[] };
+
+  constructor(
+    private readonly raw: RawTraceFile,
+    thread: { slot: number; tid: number; chunks: RawChunk[] },
+    gilDomains: Set<number>,
+    crossEnds: Map<number, { ts: number; tid: number }>,
+    ticks: TickConverter,
+    dom: (local: number) => number,
+    private readonly processEnd: number,
+    private readonly buffer: Buffer,
+  ) {
+    this.thread = thread;
+    const tid = thread.tid;
+    this.visit = (r) => {
+      switch (r.kind) {
+        case RawKind.start: {
+          if (!gilDomains.has(r.domain)) break;
+          const o = openRange(r, ticks.toNs(r.ts), tid, dom(r.domain), null);
+          const cross = crossEnds.get(r.key);
+          if (cross) this.pending.push({ o, end: cross.ts, eventType: NsysEventType.startEnd, endTid: cross.tid });
+          else this.open.set(r.key, o);
+          break;
+        }
+        case RawKind.end: {
+          const o = this.open.get(r.key);
+          if (o) {
+            this.open.delete(r.key);
+            this.pending.push({ o, end: ticks.toNs(r.ts), eventType: NsysEventType.startEnd, endTid: null });
+          }
+          break;
+        }
+        case RawKind.push:
+          if (gilDomains.has(r.domain)) {
+            let s = this.stacks.get(r.domain);
+            if (!s) this.stacks.set(r.domain, (s = []));
+            s.push(openRange(r, ticks.toNs(r.ts), tid, dom(r.domain), null));
+          }
+          break;
+        case RawKind.pop: {
+          const o = gilDomains.has(r.domain) ? this.stacks.get(r.domain)?.pop() : undefined;
+          if (o) this.pending.push({ o, end: ticks.toNs(r.ts), eventType: NsysEventType.pushPop, endTid: null });
+          break;
+        }
+        case RawKind.mark:
+          if (gilDomains.has(r.domain)) this.pending.push({ o: openRange(r, ticks.toNs(r.ts), tid, dom(r.domain), null), end: null, eventType: NsysEventType.mark, endTid: null });
+          break;
+        default:
+          break;
+      }
+    };
+  }
+
+  peek(): GilRow | undefined {
+    while (this.at === this.ready.length && this.fill()) {
+      /* decode until rows are ready or the thread is done */
+    }
+    return this.ready[this.at];
+  }
+
+  take(): GilRow {
+    return this.ready[this.at++]!;
+  }
+
+  /** Decodes the next chunk; false when there was none left. */
+  private fill(): boolean {
+    this.ready = [];
+    this.at = 0;
+    if (this.next >= this.thread.chunks.length) {
+      if (this.pending.length === 0 && this.open.size === 0 && ![...this.stacks.values()].some((s) => s.length)) return false;
+      // The thread's record ends: what is still open is cut at the process's end.
+      for (const o of this.open.values()) this.pending.push({ o, end: this.processEnd, eventType: NsysEventType.startEnd, endTid: null });
+      for (const s of this.stacks.values()) for (const o of s.reverse()) this.pending.push({ o, end: this.processEnd, eventType: NsysEventType.pushPop, endTid: null });
+      this.open.clear();
+      this.stacks.clear();
+      this.release(Infinity);
+      return true;
+    }
+    this.raw.decode(this.thread, this.visit, { from: this.next, to: this.next + 1, state: this.state, buffer: this.buffer });
+    this.next++;
+    let oldestOpen = Infinity;
+    for (const o of this.open.values()) if (o.start < oldestOpen) oldestOpen = o.start;
+    for (const s of this.stacks.values()) if (s.length && s[0]!.start < oldestOpen) oldestOpen = s[0]!.start;
+    this.release(oldestOpen);
+    return true;
+  }
+
+  /** Moves the pending rows that start before `limit` to `ready`, in start order. */
+  private release(limit: number): void {
+    this.pending.sort((a, b) => a.o.start - b.o.start);
+    let k = 0;
+    while (k < this.pending.length && this.pending[k]!.o.start < limit) k++;
+    this.ready = this.pending.slice(0, k);
+    this.pending = this.pending.slice(k);
+  }
 }

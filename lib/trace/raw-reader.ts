@@ -63,6 +63,8 @@ export interface RawRecord {
   /** Registered string id, 0 = none. */
   stringId: number;
   text: string | null;
+  /** A one-word event (its end names a range this thread started: never a cross-thread end). */
+  compact: boolean;
   /** RAW_STRING id, RAW_CATEGORY category, RAW_THREAD_NAME / RAW_THREAD tid, RAW_CALIBRATION ns. */
   value: number;
   identifierType: number;
@@ -88,6 +90,12 @@ interface Template {
 
 const TWO32 = 4294967296;
 const COMPACT_OP_KIND = [RawKind.push, RawKind.pop, RawKind.start, RawKind.end, RawKind.mark];
+
+/** Where a thread's decoding stands between calls that each decode some of its chunks. */
+export interface DecodeState {
+  /** Starts numbered so far (a compact end counts back from it). */
+  counter: number;
+}
 
 /** A collector file, opened for reading chunk by chunk (it can be larger than memory). */
 export class RawTraceFile {
@@ -169,18 +177,27 @@ export class RawTraceFile {
 
   /**
    * Decodes one thread slot's records in the order the thread wrote them, calling `visit` with one
-   * reused record object each time.
+   * reused record object each time. `from`/`to` limit it to some of the slot's chunks; `state` carries
+   * what the next call needs (chunks are self-contained but for the range numbering). `buffer` is the
+   * chunk buffer to use (callers decoding several threads at once give each its own).
    */
-  decode(thread: { slot: number; chunks: RawChunk[] }, visit: (r: RawRecord) => void): void {
-    const b = this.buf;
+  decode(
+    thread: { slot: number; chunks: RawChunk[] },
+    visit: (r: RawRecord) => void,
+    opts: { from?: number; to?: number; state?: DecodeState; buffer?: Buffer } = {},
+  ): void {
+    const b = opts.buffer ?? this.buf;
     const r: RawRecord = {
       kind: 0, flags: 0, domain: 0, ts: 0, key: 0, category: null, color: null, payloadType: 0, payload: 0, stringId: 0,
-      text: null, value: 0, identifierType: 0, identifier: 0,
+      text: null, compact: false, value: 0, identifierType: 0, identifier: 0,
     };
     const templates: (Template | undefined)[] = new Array(RAW_COMPACT_ARGS);
     const slotBase = thread.slot * TWO32;
-    let counter = 0;
-    for (const chunk of thread.chunks) {
+    const state = opts.state ?? { counter: 0 };
+    let counter = state.counter;
+    const to = Math.min(opts.to ?? thread.chunks.length, thread.chunks.length);
+    for (let ci = opts.from ?? 0; ci < to; ci++) {
+      const chunk = thread.chunks[ci]!;
       // Chunks can be shorter on disk than their size when the file was cut (a full disk, a copy).
       const n = readSync(this.fd, b, 0, b.length, chunk.offset);
       templates.fill(undefined); // each chunk restates the templates it uses
@@ -200,6 +217,7 @@ export class RawTraceFile {
           r.kind = COMPACT_OP_KIND[op] ?? 0;
           r.ts = lastTs;
           r.text = null;
+          r.compact = true;
           if (op === RawOp.end) {
             r.key = slotBase + (counter - arg);
             r.flags = 0;
@@ -230,6 +248,7 @@ export class RawTraceFile {
         r.domain = b.readUInt32LE(p + 4);
         r.ts = lastTs = u64(b, p + 8);
         r.text = null;
+        r.compact = false;
         r.category = null;
         r.color = null;
         r.payloadType = 0;
@@ -305,6 +324,12 @@ export class RawTraceFile {
         p += words * 8;
       }
     }
+    state.counter = counter;
+  }
+
+  /** A chunk-sized buffer for `decode({ buffer })`. */
+  chunkBuffer(): Buffer {
+    return Buffer.alloc(this.header.chunkSize);
   }
 
   close(): void {

@@ -44,6 +44,15 @@ describe.skipIf('skip' in patched)('collector on a patched CPython', () => {
     for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.start).toBeGreaterThanOrEqual(sorted[i - 1]!.end!);
     // Every hold ends where it should: no hold overlaps the thread's next wait.
     expect(queryAll<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM NVTX_EVENTS WHERE end < start')).toEqual([{ n: 0 }]);
+    // The GIL's rows (four threads' waits, holds and drop requests) are stored in start order, so the
+    // report streams them from the table in rowid windows instead of holding them in memory.
+    const inversions = queryAll<{ rows: number; back: number }>(
+      db,
+      `SELECT COUNT(*) AS rows, SUM(start < prev) AS back FROM (SELECT start, lag(start) OVER (ORDER BY rowid) AS prev FROM NVTX_EVENTS
+        WHERE eventType IN (34, 59, 60) AND domainId = (SELECT domainId FROM NVTX_EVENTS WHERE eventType = 75 AND text = 'CPython GIL'))`,
+    )[0]!;
+    expect(inversions.rows).toBe(holds.length + waits.length + events.filter((e) => e.name === 'GIL drop request').length);
+    expect(inversions.back).toBe(0);
   });
 
   it('os._exit while holding the GIL: all events kept, the last hold ends at the last event', () => {
