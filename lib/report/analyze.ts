@@ -1,11 +1,14 @@
-// analyzeTrace: validation first, then statistics and blame, into the Report that every formatter reads.
+// analyzeTrace: validation, statistics and blame, into the Report that every formatter reads. Each GIL
+// scan re-reads the trace, so validation, statistics, the longest holds with their waiters and the holds
+// during the slowest other ranges all share one scan per GIL.
 import { createRequire } from 'node:module';
-import { blameHolds } from './blame.js';
+import { LongestHoldsPass, blamePicked } from './blame.js';
 import type { LoadedTrace } from './model.js';
-import { slowRanges } from './slow-ranges.js';
-import { gilStats } from './stats.js';
+import { scanGils } from './scan.js';
+import { HoldsDuringPass, slowRangeCandidates, slowRangesFrom } from './slow-ranges.js';
+import { StatsPass } from './stats.js';
 import { REPORT_SCHEMA, type ProcessSummary, type Report } from './types.js';
-import { validateTrace } from './validate.js';
+import { ValidationPass } from './validate.js';
 
 export interface AnalyzeOptions {
   /** How many of the longest holds to explain (default 10). */
@@ -30,9 +33,12 @@ function packageVersion(): string {
 export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Report {
   const top = opts.top ?? 10;
   const minHoldNs = opts.minHoldNs ?? 0;
-  const validation = validateTrace(trace, { maxViolations: opts.maxViolations });
-  const gils = trace.gils.map((g) => gilStats(trace, g));
-  const blame = blameHolds(trace, { top, minHoldNs });
+  const validation = new ValidationPass(trace, opts.maxViolations);
+  const stats = new StatsPass(trace);
+  const longest = new LongestHoldsPass(trace, top, minHoldNs);
+  const slow = slowRangeCandidates(trace, Math.min(top, 5));
+  const during = new HoldsDuringPass(trace, slow.map((c) => c.row), 5);
+  scanGils(trace, [validation, stats, longest, during]);
   const processes: ProcessSummary[] = [...trace.processes.values()].map((p) => ({
     pid: p.pid,
     name: p.name,
@@ -48,9 +54,9 @@ export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Rep
     options: { top, minHoldNs },
     sources: { osrt: trace.has.osrt, sched: trace.has.sched, holdSamples: trace.has.holdSamples },
     processes,
-    validation,
-    gils,
-    blame,
-    slowRanges: slowRanges(trace, { top: Math.min(top, 5) }),
+    validation: validation.result(),
+    gils: stats.stats,
+    blame: blamePicked(trace, longest.best),
+    slowRanges: slowRangesFrom(trace, slow, during),
   };
 }

@@ -4,8 +4,9 @@
 // per hold: each scan of a large table costs ~0.1 s.
 import type { Database } from 'better-sqlite3';
 import { pidOf, tidOf } from './load.js';
-import { firstStartAtOrAfter, type GilEvents, type LoadedTrace } from './model.js';
 import { holderActivity } from './holder-activity.js';
+import { GilEventKind, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
+import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
@@ -17,61 +18,89 @@ export interface BlameOptions {
   maxListed?: number;
 }
 
-interface Candidate {
-  gil: GilEvents;
-  index: number;
+/** A closed hold among the longest so far, with what it blocked. */
+export interface LongHold {
+  gil: GilRanges;
+  start: number;
+  end: number;
+  thread: number;
   duration: number;
+  /** In scan order; `blamePicked` sorts them. */
+  waiters: Waiter[];
+  dropRequests: number;
 }
 
-/** The N longest closed holds across all GILs (longest first, earlier first on ties). */
-function longestHolds(trace: LoadedTrace, top: number, minHoldNs: number): Candidate[] {
-  const best: Candidate[] = [];
-  let floor = minHoldNs;
-  for (const gil of trace.gils) {
-    const { start, end, open, count } = gil.holds;
-    for (let i = 0; i < count; i++) {
-      if (open[i]) continue;
-      const d = end[i]! - start[i]!;
-      if (d < floor || (best.length === top && d === floor)) continue;
+/**
+ * The N longest closed holds across all GILs (longest first, earlier first on ties, at least `minHoldNs`
+ * long), each with the other threads' waits that overlap it and the drop requests made during it.
+ * One scan: a hold is picked, or not, when it starts (its end is in the same row), and from then on
+ * collects; what it blocked is either a wait still in progress then or one starting during it. Memory:
+ * N holds, and the waits in progress (one per thread in a valid trace).
+ */
+export class LongestHoldsPass implements GilPass {
+  readonly best: LongHold[] = [];
+  private floor: number;
+  constructor(
+    private readonly trace: LoadedTrace,
+    private readonly top: number,
+    private readonly minHoldNs: number,
+  ) {
+    this.floor = minHoldNs;
+  }
+
+  gil(gil: GilRanges): GilPassScan | null {
+    const { best, top, trace } = this;
+    if (top <= 0) return null;
+    // Waits that may still be in progress at the scan position, in scan order.
+    let active: { s: number; e: number; t: number; open: boolean }[] = [];
+    let pruneAt = 64;
+    // Picked holds of this GIL not yet over.
+    let live: LongHold[] = [];
+    // Drop requests at the latest drop time: one at a hold's very start may come just before it.
+    let dropAt = NaN;
+    let dropsAt = 0;
+    const blocks = (h: LongHold, s: number, e: number, t: number, open: boolean) => {
+      if (t === h.thread) return;
+      const blocked = Math.min(e, h.end) - Math.max(s, h.start);
+      if (blocked > 0) h.waiters.push({ thread: threadRef(trace, t), waitStartNs: s, waitEndNs: e, waitNs: e - s, blockedNs: blocked, open });
+    };
+    const visit: GilVisitor = (kind, s, e, t, open) => {
+      if (live.length > 0 && live.some((h) => h.end <= s)) live = live.filter((h) => h.end > s);
+      if (kind === GilEventKind.drop) {
+        if (s !== dropAt) {
+          dropAt = s;
+          dropsAt = 0;
+        }
+        dropsAt++;
+        for (const h of live) if (s >= h.start) h.dropRequests++;
+        return;
+      }
+      if (kind === GilEventKind.wait) {
+        for (const h of live) blocks(h, s, e, t, open);
+        if (e > s) active.push({ s, e, t, open });
+        if (active.length > pruneAt) {
+          active = active.filter((w) => w.e > s);
+          pruneAt = Math.max(64, 2 * active.length);
+        }
+        return;
+      }
+      if (open) return;
+      const d = e - s;
+      if (d < this.floor || (best.length === top && d === this.floor)) return;
       let at = best.length;
       while (at > 0 && best[at - 1]!.duration < d) at--;
-      best.splice(at, 0, { gil, index: i, duration: d });
-      if (best.length > top) best.pop();
-      if (best.length === top) floor = Math.max(minHoldNs, best[top - 1]!.duration);
-    }
+      const hold: LongHold = { gil, start: s, end: e, thread: t, duration: d, waiters: [], dropRequests: dropAt === s && e > s ? dropsAt : 0 };
+      for (const w of active) blocks(hold, w.s, w.e, w.t, w.open);
+      best.splice(at, 0, hold);
+      live.push(hold);
+      if (best.length > top) {
+        const out = best.pop()!;
+        live = live.filter((h) => h !== out);
+      }
+      if (best.length === top) this.floor = Math.max(this.minHoldNs, best[top - 1]!.duration);
+    };
+    return { visit };
   }
-  return best;
-}
-
-function waitersOf(trace: LoadedTrace, gil: GilEvents, hs: number, he: number, holder: number, maxWait: number): Waiter[] {
-  const { start, end, thread, open, count } = gil.waits;
-  // Waits are sorted by start; find the first starting at or after the hold's end, then walk back.
-  const lo = firstStartAtOrAfter(start, count, he);
-  const out: Waiter[] = [];
-  for (let i = lo - 1; i >= 0; i--) {
-    // No wait lasts longer than the GIL's longest one, so walking back further finds nothing.
-    if (start[i]! + maxWait < hs) break;
-    if (end[i]! <= hs) continue;
-    if (thread[i] === holder) continue;
-    const blocked = Math.min(end[i]!, he) - Math.max(start[i]!, hs);
-    if (blocked <= 0) continue;
-    out.push({
-      thread: threadRef(trace, thread[i]!),
-      waitStartNs: start[i]!,
-      waitEndNs: end[i]!,
-      waitNs: end[i]! - start[i]!,
-      blockedNs: blocked,
-      open: open[i] === 1,
-    });
-  }
-  return out.sort((a, b) => b.blockedNs - a.blockedNs || a.waitStartNs - b.waitStartNs);
-}
-
-function maxWaitNs(gil: GilEvents): number {
-  let m = 0;
-  // Open waits were stretched to trace end, so they count too.
-  for (let i = 0; i < gil.waits.count; i++) m = Math.max(m, gil.waits.end[i]! - gil.waits.start[i]!);
-  return m;
 }
 
 const holdValues = (holds: { s: number; e: number; pid: number }[]) =>
@@ -141,18 +170,19 @@ export function cpuState(fraction: number | null): HolderCpu['state'] {
 }
 
 export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedHold[] {
-  const top = opts.top ?? 10;
-  const maxListed = opts.maxListed ?? 20;
-  if (top <= 0) return [];
-  const picked = longestHolds(trace, top, opts.minHoldNs ?? 0);
-  if (picked.length === 0) return [];
-  const waitLimit = new Map<GilEvents, number>();
-  const holds = picked.map((c) => {
-    const t = trace.threads[c.gil.holds.thread[c.index]!]!;
-    return { s: c.gil.holds.start[c.index]!, e: c.gil.holds.end[c.index]!, pid: c.gil.pid, gt: t.globalTid, thread: t.index };
-  });
-  for (const c of picked) if (!waitLimit.has(c.gil)) waitLimit.set(c.gil, maxWaitNs(c.gil));
+  const longest = new LongestHoldsPass(trace, opts.top ?? 10, opts.minHoldNs ?? 0);
+  scanGils(trace, [longest]);
+  return blamePicked(trace, longest.best, opts);
+}
 
+/** Explains the holds `LongestHoldsPass` picked, longest first. */
+export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<BlameOptions, 'maxListed'> = {}): BlamedHold[] {
+  const maxListed = opts.maxListed ?? 20;
+  if (picked.length === 0) return [];
+  const holds = picked.map((c) => {
+    const t = trace.threads[c.thread]!;
+    return { s: c.start, e: c.end, pid: c.gil.pid, gt: t.globalTid, thread: t.index };
+  });
   let cpu: (number | null)[] = holds.map(() => null);
   let cpuSource: HolderCpu['source'] = 'none';
   if (trace.has.sched) {
@@ -168,7 +198,8 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
 
   return picked.map((c, rank) => {
     const h = holds[rank]!;
-    const waiters = waitersOf(trace, c.gil, h.s, h.e, h.thread, waitLimit.get(c.gil)!);
+    // Latest wait first before the (stable) sort, so that full ties keep the order they always had.
+    const waiters = [...c.waiters].reverse().sort((a, b) => b.blockedNs - a.blockedNs || a.waitStartNs - b.waitStartNs);
     const waiterTids = new Map<number, Waiter[]>();
     for (const w of waiters) {
       const key = w.thread.pid * 16777216 + w.thread.tid;
@@ -216,8 +247,6 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
     const sampled = cpuSource === 'watchdog-samples' ? sampledCpu[rank] ?? null : null;
     const onCpu = sampled !== null ? Math.round(sampled * c.duration) : cpuSource === 'watchdog-samples' ? null : cpu[rank] ?? null;
     const fraction = sampled ?? (onCpu === null || c.duration <= 0 ? null : Math.min(1, Math.max(0, onCpu / c.duration)));
-    let drops = 0;
-    for (let i = 0; i < c.gil.drops.count; i++) if (c.gil.drops.time[i]! >= h.s && c.gil.drops.time[i]! < h.e) drops++;
     return {
       rank: rank + 1,
       gil: c.gil.key,
@@ -231,7 +260,7 @@ export function blameHolds(trace: LoadedTrace, opts: BlameOptions = {}): BlamedH
       waiterCount: new Set(waiters.map((w) => w.thread.tid)).size,
       blockedNs: waiters.reduce((a, w) => a + w.blockedNs, 0),
       waiters,
-      dropRequestsDuring: drops,
+      dropRequestsDuring: c.dropRequests,
       holderCpu: { source: onCpu === null ? 'none' : cpuSource, onCpuNs: onCpu, onCpuFraction: fraction, state: cpuState(fraction) },
       holder: activity[rank] ?? null,
       holderOsCalls,

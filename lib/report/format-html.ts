@@ -4,8 +4,9 @@
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
 import { pidOf, tidOf } from './load.js';
-import type { LoadedTrace } from './model.js';
+import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
+import { DurationHistogram, bucketFloor, durationBucket } from './stats.js';
 import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';
 
@@ -40,56 +41,60 @@ interface TimelineData {
 
 function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): TimelineData {
   const t0 = trace.traceStart;
+  const budget = Math.floor(maxRanges / 2);
+  let holdCount = 0;
+  let waitCount = 0;
+  for (const g of trace.gils) {
+    holdCount += g.counts.holds;
+    waitCount += g.counts.waits;
+  }
+  // Holds and waits get half the budget each (waits are usually longer and would crowd holds out);
+  // within a kind the shortest go first. Scan 1 finds each GIL's threads and, when a kind is over
+  // budget, its duration histogram; scan 2 embeds what clears the cut. The cut is a histogram bucket, so
+  // at most `budget` ranges of a kind clear it, without every duration in memory at once.
+  const holdHist = holdCount > budget ? new DurationHistogram() : null;
+  const waitHist = waitCount > budget ? new DurationHistogram() : null;
   const laneOf = new Map<string, number>();
   const lanes: TimelineData['lanes'] = [];
   for (const gil of trace.gils) {
     const seen = new Set<number>();
-    for (const r of [gil.holds, gil.waits]) for (let i = 0; i < r.count; i++) seen.add(r.thread[i]!);
+    gil.scan((kind, s, e, t) => {
+      if (kind === GilEventKind.drop) return;
+      seen.add(t);
+      (kind === GilEventKind.hold ? holdHist : waitHist)?.add(e - s);
+    });
     for (const t of [...seen].sort((a, b) => trace.threads[a]!.tid - trace.threads[b]!.tid)) {
       const th = trace.threads[t]!;
       laneOf.set(`${gil.key}#${t}`, lanes.length);
       lanes.push({ pid: th.pid, tid: th.tid, name: th.name, process: trace.processes.get(th.pid)?.name ?? `pid ${th.pid}`, gil: gil.key });
     }
   }
-  const blamedKey = new Set(report.blame.map((b) => `${b.gil}@${b.startNs}@${b.thread.tid}`));
-  let total = 0;
-  for (const g of trace.gils) total += g.holds.count + g.waits.count;
-  // Holds and waits get half the budget each (waits are usually longer and would crowd holds out);
-  // within a kind the shortest go first.
-  const threshold = (pick: (g: (typeof trace.gils)[number]) => { start: Float64Array; end: Float64Array; count: number }): number => {
-    let n = 0;
-    for (const g of trace.gils) n += pick(g).count;
-    const budget = Math.floor(maxRanges / 2);
-    if (n <= budget) return 0;
-    const d = new Float64Array(n);
-    let k = 0;
-    for (const g of trace.gils) {
-      const r = pick(g);
-      for (let i = 0; i < r.count; i++) d[k++] = r.end[i]! - r.start[i]!;
-    }
-    d.sort();
-    return d[n - budget]! + 1;
+  /** The lowest bucket whose durations and all longer ones fit the budget (0: everything fits). */
+  const cutBucket = (hist: DurationHistogram | null): number => {
+    if (!hist) return 0;
+    let above = 0;
+    let b = hist.top;
+    while (b > 0 && above + hist.counts[b - 1]! <= budget) above += hist.counts[--b]!;
+    return b;
   };
-  const minHold = threshold((g) => g.holds);
-  const minWait = threshold((g) => g.waits);
+  const holdCut = cutBucket(holdHist);
+  const waitCut = cutBucket(waitHist);
+  const blamedKey = new Set(report.blame.map((b) => `${b.gil}@${b.startNs}@${b.thread.tid}`));
   const holds: TimelineData['holds'] = [];
   const waits: TimelineData['waits'] = [];
   const drops: TimelineData['drops'] = [];
   for (const g of trace.gils) {
-    for (const [r, out, isHold] of [[g.holds, holds, true], [g.waits, waits, false]] as const) {
-      for (let i = 0; i < r.count; i++) {
-        const s = r.start[i]!;
-        const e = r.end[i]!;
-        const th = trace.threads[r.thread[i]!]!;
-        const blamed = isHold && blamedKey.has(`${g.key}@${s}@${th.tid}`);
-        if (e - s < (isHold ? minHold : minWait) && !blamed && !r.open[i]) continue;
-        out.push([laneOf.get(`${g.key}#${r.thread[i]!}`)!, s - t0, e - t0, (r.open[i] ? 1 : 0) | (blamed ? 2 : 0)]);
+    g.scan((kind, s, e, t, open) => {
+      if (kind === GilEventKind.drop) {
+        const lane = drops.length < maxRanges ? laneOf.get(`${g.key}#${t}`) : undefined;
+        if (lane !== undefined) drops.push([lane, s - t0]);
+        return;
       }
-    }
-    for (let i = 0; i < g.drops.count && drops.length < maxRanges; i++) {
-      const lane = laneOf.get(`${g.key}#${g.drops.thread[i]!}`);
-      if (lane !== undefined) drops.push([lane, g.drops.time[i]! - t0]);
-    }
+      const isHold = kind === GilEventKind.hold;
+      const blamed = isHold && blamedKey.has(`${g.key}@${s}@${trace.threads[t]!.tid}`);
+      if (durationBucket(e - s) < (isHold ? holdCut : waitCut) && !blamed && !open) return;
+      (isHold ? holds : waits).push([laneOf.get(`${g.key}#${t}`)!, s - t0, e - t0, (open ? 1 : 0) | (blamed ? 2 : 0)]);
+    });
   }
   const blamed = report.blame.map((b) => {
     const th = trace.threads.find((t) => t.pid === b.pid && t.tid === b.thread.tid);
@@ -112,7 +117,7 @@ function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): Ti
     blamed,
     others,
     otherNames,
-    shown: { ranges: holds.length + waits.length, of: total, minHoldNs: minHold, minWaitNs: minWait },
+    shown: { ranges: holds.length + waits.length, of: holdCount + waitCount, minHoldNs: bucketFloor(holdCut), minWaitNs: bucketFloor(waitCut) },
   };
 }
 

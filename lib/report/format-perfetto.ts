@@ -1,13 +1,14 @@
 // Chrome trace-event JSON (opens in ui.perfetto.dev and chrome://tracing). The single writer for both
 // `gil-nvtx report --perfetto` and `gil-nvtx trace --format perfetto`.
 //  - processes and threads are named (metadata events);
-//  - GIL waits and holds are complete ("X") slices on their thread: they never overlap on one thread;
+//  - GIL waits and holds are complete ("X") slices on their thread, written in time order as the GIL's
+//    scan yields them: they never overlap on one thread;
 //  - every GIL also gets a lane of its own ("GIL (interpreter N)") showing who held it;
 //  - other NVTX ranges are async slices: push/pop ranges share one id per thread, so they nest as a
 //    stack; start/end ranges (which may cross threads and overlap) get one id each;
 //  - marks, including GIL drop requests, are thread-scoped instants.
 import { pidOf, tidOf } from './load.js';
-import type { LoadedTrace } from './model.js';
+import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeFileAtomic } from './write.js';
 
@@ -54,22 +55,20 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     threadName(gil.pid, laneTid, `GIL (interpreter ${gil.interpreterId})`);
     emit({ ph: 'M', name: 'thread_sort_index', pid: gil.pid, tid: laneTid, args: { sort_index: -1 } });
     const args = { interpreter: gil.interpreterId };
-    for (const [r, name] of [[gil.waits, 'Waiting for GIL'], [gil.holds, 'Holding GIL']] as const) {
-      for (let i = 0; i < r.count; i++) {
-        const th = trace.threads[r.thread[i]!]!;
-        const s = r.start[i]!;
-        const e = r.end[i]!;
-        const open = r.open[i] === 1;
-        emit({ ph: 'X', cat: 'CPython GIL', name, pid: th.pid, tid: th.tid, ts: us(s), dur: us(e) - us(s), args: open ? { ...args, open: true } : args });
-        if (name === 'Holding GIL') {
-          emit({ ph: 'X', cat: 'CPython GIL', name: `held by ${th.name}`, pid: gil.pid, tid: laneTid, ts: us(s), dur: us(e) - us(s), args: { tid: th.tid, ...(open ? { open: true } : {}) } });
-        }
+    const openArgs = { ...args, open: true };
+    // Straight from the scan to the writer: waits, holds and drops interleaved in time order.
+    gil.scan((kind, s, e, t, open) => {
+      const th = trace.threads[t]!;
+      if (kind === GilEventKind.drop) {
+        emit({ ph: 'i', s: 't', cat: 'CPython GIL', name: 'GIL drop request', pid: th.pid, tid: th.tid, ts: us(s) });
+        return;
       }
-    }
-    for (let i = 0; i < gil.drops.count; i++) {
-      const th = trace.threads[gil.drops.thread[i]!]!;
-      emit({ ph: 'i', s: 't', cat: 'CPython GIL', name: 'GIL drop request', pid: th.pid, tid: th.tid, ts: us(gil.drops.time[i]!) });
-    }
+      const hold = kind === GilEventKind.hold;
+      emit({ ph: 'X', cat: 'CPython GIL', name: hold ? 'Holding GIL' : 'Waiting for GIL', pid: th.pid, tid: th.tid, ts: us(s), dur: us(e) - us(s), args: open ? openArgs : args });
+      if (hold) {
+        emit({ ph: 'X', cat: 'CPython GIL', name: `held by ${th.name}`, pid: gil.pid, tid: laneTid, ts: us(s), dur: us(e) - us(s), args: { tid: th.tid, ...(open ? { open: true } : {}) } });
+      }
+    });
   });
 
   if (opts.otherRanges !== false) {

@@ -10,5 +10,7 @@ export { formatHtml, type HtmlOptions } from './format-html.js';
 export { writePerfetto, writePerfettoEvents, type PerfettoOptions } from './format-perfetto.js';
 export { writeFileAtomic } from './write.js';
 export { runReport, type ReportRunOptions, type ReportRunResult } from './run.js';
-export type { LoadedTrace, GilEvents, ThreadInfo, ProcessInfo } from './model.js';
+export { GilEventKind, cutOpenRanges } from './model.js';
+export type { LoadedTrace, GilRanges, GilVisitor, GilSource, ThreadInfo, ThreadTable, ProcessInfo } from './model.js';
+export { gilRangesFromSqlite, type GilSourceContext } from './source-sqlite.js';
 export * from './types.js';

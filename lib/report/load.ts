@@ -1,6 +1,6 @@
-// loadTrace: from what the user named (.nsys-rep, .sqlite export, or a collector trace folder) to the
-// GIL ranges in typed columns. One pass over NVTX_EVENTS filtered in SQL to the GIL domain's rows; the
-// JS side only routes each row to its GIL and thread.
+// loadTrace: from what the user named (.nsys-rep, .sqlite export, or a collector trace folder) to a
+// LoadedTrace: names, bounds and threads read here, the GIL ranges left to their source
+// (`gilRangesFromSqlite`), which streams them to the analyses.
 import Database from 'better-sqlite3';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,21 +8,18 @@ import { basename, join } from 'node:path';
 import { GilNvtxError } from '../errors.js';
 import { nsysExportSqlite } from '../nsys/run.js';
 import {
-  Column,
   DROP_REQUEST_MESSAGE,
   GIL_DOMAIN,
   HOLDING_MESSAGE,
   WAITING_MESSAGE,
-  f64,
-  i32,
-  type GilEvents,
+  cutOpenRanges,
   type LoadedTrace,
   type ProcessInfo,
-  type RangeColumns,
   type ThreadInfo,
   type TraceProducer,
 } from './model.js';
 import { EventType, detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
+import { gilDomainFilter, gilRangesFromSqlite } from './source-sqlite.js';
 
 export interface LoadOptions {
   /** Environment for nsys (a .nsys-rep input is exported with it). */
@@ -158,53 +155,6 @@ function gilDomains(db: Database.Database, schema: TraceSchema, source: string, 
   );
 }
 
-type Row = [number, number | null, number, number];
-const ROWID_WINDOW = 65536;
-
-/** rowid range of NVTX_EVENTS, or null when it has none (a view, say). */
-function rowidBounds(db: Database.Database): { min: number; max: number } | null {
-  try {
-    const r = db.prepare('SELECT min(rowid), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number | null, number | null];
-    return r[0] === null || r[1] === null ? null : { min: Number(r[0]), max: Number(r[1]) };
-  } catch {
-    return null;
-  }
-}
-
-class RangeBuilder {
-  start = f64();
-  end = f64();
-  thread = i32();
-  lastStart = -Infinity;
-  /**
-   * `openAt`: where the producer cuts ranges that never closed — nsys at trace end, the collector at
-   * the end of the process; a range ending there (or with no end at all) is open. `Infinity` when
-   * unknown: then only a missing end means open, and it is cut at `traceEnd`.
-   */
-  finish(openAt: number, traceEnd: number): RangeColumns {
-    const end = this.end.view();
-    const open = new Uint8Array(this.start.length);
-    const cut = Number.isFinite(openAt) ? openAt : traceEnd;
-    for (let i = 0; i < end.length; i++) {
-      if (!(end[i]! < openAt)) {
-        open[i] = 1;
-        end[i] = Math.max(Number.isNaN(end[i]!) ? cut : end[i]!, this.start.data[i]!);
-      }
-    }
-    return { start: this.start.view(), end, thread: this.thread.view(), open, count: this.start.length };
-  }
-}
-
-interface GilBuilder {
-  key: string;
-  pid: number;
-  interpreterId: number;
-  holds: RangeBuilder;
-  waits: RangeBuilder;
-  dropTime: Column<Float64Array>;
-  dropThread: Column<Int32Array>;
-}
-
 function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: number | null; end: number | null } {
   if (hasColumns(schema, 'ANALYSIS_DETAILS', ['duration'])) {
     const row = db.prepare('SELECT duration FROM ANALYSIS_DETAILS LIMIT 1').get() as { duration: number } | undefined;
@@ -327,107 +277,9 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   const schema = detectSchema(db, source);
   const requireGil = opts.requireGil !== false;
   const { gil: domains, all: allDomains } = gilDomains(db, schema, source, requireGil);
-  const ids = new Map<string, number>();
-  for (const row of db
-    .prepare('SELECT id, value FROM StringIds WHERE value IN (?, ?, ?)')
-    .raw(true)
-    .all(WAITING_MESSAGE, HOLDING_MESSAGE, DROP_REQUEST_MESSAGE) as [number, string][]) {
-    ids.set(row[1], row[0]);
-  }
-  const idOr = (v: string) => ids.get(v) ?? -1;
-  const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-  const textMatch = (v: string) =>
-    `(${[schema.nvtxHasTextId ? `textId = ${idOr(v)}` : '', schema.nvtxHasText ? `text = ${q(v)}` : ''].filter(Boolean).join(' OR ')})`;
-  const kindExpr = `CASE WHEN ${textMatch(WAITING_MESSAGE)} THEN 0 WHEN ${textMatch(HOLDING_MESSAGE)} THEN 1 WHEN ${textMatch(DROP_REQUEST_MESSAGE)} THEN 2 ELSE 3 END`;
-  const byDomain = new Map<number, number[]>();
-  for (const d of domains) byDomain.set(d.domainId, [...(byDomain.get(d.domainId) ?? []), d.pid]);
-  const domainFilter = [...byDomain].map(([id, pids]) => `(domainId = ${Number(id)} AND ${PID_MASK_SQL} IN (${pids.map(Number).join(', ')}))`).join(' OR ') || '0';
-  const bounds = readTraceBounds(db, schema);
-
-  const read = (ordered: boolean) => {
-    // Payload and kind travel in one column: every column costs per row, and interpreter ids are small.
-    const sql =
-      `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
-      `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) AND (${domainFilter})`;
-    const gils = new Map<string, GilBuilder>();
-    const threadIndex = new Map<number, number>();
-    const threadIds: number[] = [];
-    // Per thread, the GIL of its last row: the pid is fixed per thread, so only the payload can change it.
-    const threadGil: (GilBuilder | undefined)[] = [];
-    const threadInterp: number[] = [];
-    let lastGt = NaN;
-    let lastThread = -1;
-    let prevStart = -Infinity;
-    let sorted = true;
-    let maxEnd = -Infinity;
-    let minStart = Infinity;
-    const take = (row: Row): void => {
-      const start = row[0];
-      const code = row[3];
-      const kind = code & 3;
-      if (kind === 3) return;
-      if (start < prevStart) sorted = false;
-      else if (start < minStart) minStart = start;
-      prevStart = start;
-      const gt = row[2];
-      if (gt !== lastGt) {
-        lastGt = gt;
-        let t = threadIndex.get(gt);
-        if (t === undefined) {
-          t = threadIds.length;
-          threadIds.push(gt);
-          threadIndex.set(gt, t);
-          threadGil.push(undefined);
-          threadInterp.push(NaN);
-        }
-        lastThread = t;
-      }
-      const interp = (code - kind) / 4;
-      let lastGil = threadGil[lastThread];
-      if (lastGil === undefined || threadInterp[lastThread] !== interp) {
-        const pid = pidOf(gt);
-        const key = `${pid}/${interp}`;
-        lastGil = gils.get(key);
-        if (!lastGil) {
-          lastGil = { key, pid, interpreterId: interp, holds: new RangeBuilder(), waits: new RangeBuilder(), dropTime: f64(), dropThread: i32() };
-          gils.set(key, lastGil);
-        }
-        threadGil[lastThread] = lastGil;
-        threadInterp[lastThread] = interp;
-      }
-      if (kind === 2) {
-        lastGil.dropTime.push(start);
-        lastGil.dropThread.push(lastThread);
-        return;
-      }
-      const r = kind === 1 ? lastGil.holds : lastGil.waits;
-      const end = row[1];
-      r.start.push(start);
-      r.end.push(end === null ? NaN : end);
-      r.thread.push(lastThread);
-      if (end !== null && end > maxEnd) maxEnd = end;
-    };
-    const bounds = ordered ? null : rowidBounds(db);
-    if (bounds) {
-      // Storage order in rowid windows: `.all()` per window costs a quarter less than a row-by-row
-      // iterator (one native call per window instead of one per row) and keeps memory bounded.
-      const stmt = db.prepare(`${sql} AND rowid >= ? AND rowid < ?`).raw(true);
-      for (let lo = bounds.min; lo <= bounds.max; lo += ROWID_WINDOW) {
-        const rows = stmt.all(lo, lo + ROWID_WINDOW) as Row[];
-        for (let i = 0; i < rows.length; i++) take(rows[i]!);
-      }
-    } else {
-      for (const row of db.prepare(ordered ? `${sql} ORDER BY start` : sql).raw(true).iterate() as IterableIterator<Row>) take(row);
-    }
-    return { gils, threadIds, sorted, maxEnd, minStart };
-  };
-
-  opts.onProgress?.('reading GIL ranges…');
-  let pass = read(false);
-  // nsys 2022.4 exports rows in time order, so the cheap unordered scan usually suffices; newer nsys
-  // versions do not promise an order, and then SQL sorts.
-  if (!pass.sorted) pass = read(true);
-  if (pass.gils.size === 0 && requireGil) {
+  // The one place that decides where GIL ranges come from: another source returns the same GilSource.
+  const gilSource = gilRangesFromSqlite({ db, schema, source, sqlitePath, domains, onProgress: opts.onProgress });
+  if (gilSource.gils.length === 0 && requireGil) {
     throw new GilNvtxError(`${source} has the '${GIL_DOMAIN}' NVTX domain but not a single '${WAITING_MESSAGE}' / '${HOLDING_MESSAGE}' range or '${DROP_REQUEST_MESSAGE}' mark in it.`, {
       hint:
         'The interpreter created the domain but emitted no GIL transitions: tracing was turned off with PYTHON_GIL_NVTX=0, ' +
@@ -435,15 +287,16 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
       exitCode: 3,
     });
   }
+  const bounds = readTraceBounds(db, schema);
   const procEnds = processEnds(db, schema);
-  const traceEnd = bounds.end ?? (procEnds.size > 0 ? Math.max(...procEnds.values()) : Number.isFinite(pass.maxEnd) ? pass.maxEnd : 0);
-  const traceStart = bounds.start ?? (Number.isFinite(pass.minStart) ? pass.minStart : 0);
-  // Where each process's never-closed ranges were cut (see RangeBuilder.finish).
+  const traceEnd = bounds.end ?? (procEnds.size > 0 ? Math.max(...procEnds.values()) : Number.isFinite(gilSource.lastEnd) ? gilSource.lastEnd : 0);
+  const traceStart = bounds.start ?? (Number.isFinite(gilSource.firstStart) ? gilSource.firstStart : 0);
+  // Where each process's never-closed ranges were cut (see cutOpenRanges).
   const openAt = (pid: number) => procEnds.get(pid) ?? (bounds.end !== null ? bounds.end : Infinity);
 
   const pNames = processNames(db, schema);
   const tNames = threadNames(db, schema, pNames);
-  const threads: ThreadInfo[] = pass.threadIds.map((gt, index) => {
+  const threads: ThreadInfo[] = gilSource.threadIds.map((gt, index) => {
     const pid = pidOf(gt);
     const tid = tidOf(gt);
     return { index, globalTid: gt, pid, tid, name: tNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`) };
@@ -451,16 +304,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   const processes = new Map<number, ProcessInfo>();
   for (const d of domains) processes.set(d.pid, { pid: d.pid, name: pNames.get(d.pid) ?? `pid ${d.pid}` });
 
-  const gils: GilEvents[] = [...pass.gils.values()]
-    .sort((a, b) => a.pid - b.pid || a.interpreterId - b.interpreterId)
-    .map((g) => ({
-      key: g.key,
-      pid: g.pid,
-      interpreterId: g.interpreterId,
-      holds: g.holds.finish(openAt(g.pid), traceEnd),
-      waits: g.waits.finish(openAt(g.pid), traceEnd),
-      drops: { time: g.dropTime.view(), thread: g.dropThread.view(), count: g.dropTime.length },
-    }));
+  const gils = gilSource.gils.map((g) => cutOpenRanges(g, openAt(g.pid), traceEnd));
   const { producer, version } = readProducer(db, schema);
   return {
     source,
@@ -475,7 +319,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     threadNames: tNames,
     domainNames: new Map(allDomains.map((d) => [`${d.pid}/${d.domainId}`, d.name ?? ''])),
     gils,
-    gilRowFilter: domainFilter,
+    gilRowFilter: gilDomainFilter(domains),
     has: {
       osrt: hasColumns(schema, 'OSRT_API', ['start', 'end', 'globalTid', 'nameId']),
       sched: hasColumns(schema, 'SCHED_EVENTS', ['start', 'isSchedIn', 'globalTid']) && db.prepare('SELECT 1 FROM SCHED_EVENTS LIMIT 1').get() !== undefined,

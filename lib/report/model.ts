@@ -1,7 +1,8 @@
-// The loaded trace: what the analysis passes work on. GIL ranges are kept column-wise in typed arrays
-// (a 2M-row export would cost hundreds of MB as objects), one set of columns per GIL.
+// The loaded trace: what the analysis passes work on. Everything but the GIL ranges is small (threads,
+// names, bounds); the ranges stay in their source and are streamed per GIL, so memory follows the number
+// of threads and `--top`, not the length of the trace.
 
-/** The NVTX contract of the GIL patch (design.md). */
+/** The NVTX contract of the GIL patch (docs/gil-patches.md, "What you see"). */
 export const GIL_DOMAIN = 'CPython GIL';
 export const WAITING_MESSAGE = 'Waiting for GIL';
 export const HOLDING_MESSAGE = 'Holding GIL';
@@ -13,7 +14,7 @@ export interface ProcessInfo {
 }
 
 export interface ThreadInfo {
-  /** Index into `LoadedTrace.threads`; the typed arrays store this. */
+  /** Index into `LoadedTrace.threads`; GIL scans pass this. */
   index: number;
   globalTid: number;
   pid: number;
@@ -21,54 +22,68 @@ export interface ThreadInfo {
   name: string;
 }
 
-/** Growable column of numbers backed by a typed array. */
-export class Column<T extends Float64Array | Int32Array> {
-  data: T;
-  length = 0;
-  constructor(private readonly make: (n: number) => T, capacity = 1024) {
-    this.data = make(capacity);
-  }
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const bigger = this.make(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = v;
-  }
-  /** The filled part, without copying. */
-  view(): T {
-    return this.data.subarray(0, this.length) as T;
-  }
-}
+/** The three GIL events the patch emits; `GilVisitor`'s `kind`. */
+export const GilEventKind = { wait: 0, hold: 1, drop: 2 } as const;
 
-export const f64 = (n = 1024) => new Column<Float64Array>((k) => new Float64Array(k), n);
-export const i32 = (n = 1024) => new Column<Int32Array>((k) => new Int32Array(k), n);
+/**
+ * One GIL event. `kind`: a `GilEventKind`; `start`/`end` in ns on the trace's clock (`end === start` for a
+ * drop request); `thread`: index into `LoadedTrace.threads`; `open`: the range never closed and was cut
+ * where its producer stopped (see `cutOpenRanges`).
+ */
+export type GilVisitor = (kind: number, start: number, end: number, thread: number, open: boolean) => void;
 
-/** Ranges of one kind (holds or waits) on one GIL, sorted by start. */
-export interface RangeColumns {
-  start: Float64Array;
-  end: Float64Array;
-  thread: Int32Array;
-  /** 1 when the range was still open at trace end (no end, or nsys stretched it to the end). */
-  open: Uint8Array;
-  count: number;
-}
-
-export interface MarkColumns {
-  time: Float64Array;
-  thread: Int32Array;
-  count: number;
-}
-
-/** One GIL: a process and the interpreter id carried in the payload (3.12+ own GILs differ). */
-export interface GilEvents {
+/**
+ * One GIL: a process and the interpreter id carried in the payload (3.12+ own GILs differ). Its ranges are
+ * not held in memory: a 20M-range trace would cost gigabytes, so every analysis streams them through `scan`.
+ */
+export interface GilRanges {
   key: string;
   pid: number;
   interpreterId: number;
-  holds: RangeColumns;
-  waits: RangeColumns;
-  drops: MarkColumns;
+  counts: { holds: number; waits: number; drops: number };
+  /** Every wait, hold and drop request of this GIL in start order (ties in any order). May be called any number of times; each call re-reads its source. */
+  scan(visit: GilVisitor): void;
+}
+
+/** The threads that have GIL events; `GilVisitor`'s `thread` indexes this. */
+export type ThreadTable = ThreadInfo[];
+
+/**
+ * What a GIL range source hands `readTrace` (the SQLite source in `source-sqlite.ts`; any other source
+ * returns the same). Its scans pass a missing end as NaN and `open` as false: where a never-closed range
+ * is cut depends on the process's end, which `readTrace` settles and `cutOpenRanges` applies.
+ */
+export interface GilSource {
+  /** globalTid of each thread index the scans pass. */
+  threadIds: number[];
+  /** Earliest range start and latest range end present (±Infinity without ranges): trace bounds of last resort. */
+  firstStart: number;
+  lastEnd: number;
+  /** Sorted by pid, then interpreter id. */
+  gils: GilRanges[];
+}
+
+/**
+ * The ranges as the analyses see them. `openAt`: where the producer cuts ranges that never closed —
+ * nsys at trace end, the collector at the end of the process; a range ending there (or with no end at
+ * all) is open. `Infinity` when unknown: then only a missing end means open, and it is cut at `traceEnd`.
+ * An open range never ends before it starts.
+ */
+export function cutOpenRanges(gil: GilRanges, openAt: number, traceEnd: number): GilRanges {
+  const cut = Number.isFinite(openAt) ? openAt : traceEnd;
+  return {
+    key: gil.key,
+    pid: gil.pid,
+    interpreterId: gil.interpreterId,
+    counts: gil.counts,
+    scan(visit) {
+      gil.scan((kind, start, end, thread) => {
+        if (kind === GilEventKind.drop) visit(kind, start, start, thread, false);
+        else if (end < openAt) visit(kind, start, end, thread, false);
+        else visit(kind, start, Math.max(Number.isNaN(end) ? cut : end, start), thread, true);
+      });
+    },
+  };
 }
 
 export type TraceProducer = 'nsys' | 'gil-nvtx collector' | 'unknown';
@@ -87,13 +102,13 @@ export interface LoadedTrace {
   processes: Map<number, ProcessInfo>;
   /** Every process the trace names (PROCESSES), GIL or not, by pid. */
   processNames: Map<number, string>;
-  /** Threads that have GIL ranges; GIL columns index into this. */
-  threads: ThreadInfo[];
+  /** Threads that have GIL ranges; GIL scans index into this. */
+  threads: ThreadTable;
   /** Best name of every thread in the trace (ThreadNames, lowest priority wins), by globalTid. */
   threadNames: Map<number, string>;
   /** NVTX domain names by `${pid}/${domainId}` (domain ids are per process). */
   domainNames: Map<string, string>;
-  gils: GilEvents[];
+  gils: GilRanges[];
   /** SQL condition (over NVTX_EVENTS columns) true for rows of a GIL domain. */
   gilRowFilter: string;
   /** Tables the optional analyses depend on. */
@@ -102,16 +117,4 @@ export interface LoadedTrace {
   db: import('better-sqlite3').Database;
   schema: import('./schema.js').TraceSchema;
   close(): void;
-}
-
-/** Index of the first of the `count` sorted `starts` that is ≥ `value` (`count` when none is). */
-export function firstStartAtOrAfter(starts: Float64Array, count: number, value: number): number {
-  let lo = 0;
-  let hi = count;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (starts[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

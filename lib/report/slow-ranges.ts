@@ -3,7 +3,8 @@
 // least twice in its domain and process) is what makes a latency outlier: a range that happens once, such
 // as a worker's whole lifetime, has nothing to be slow against.
 import { pidOf } from './load.js';
-import { firstStartAtOrAfter, type LoadedTrace } from './model.js';
+import { GilEventKind, type GilRanges, type LoadedTrace } from './model.js';
+import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
@@ -21,42 +22,59 @@ interface Row {
   domainId: number;
 }
 
-function longestHolds(trace: LoadedTrace): number[] {
-  return trace.gils.map(({ holds: { start, end, count } }) => {
-    let longest = 0;
-    for (let i = 0; i < count; i++) longest = Math.max(longest, end[i]! - start[i]!);
-    return longest;
-  });
+interface Held {
+  hold: HoldDuringRange;
+  gilIndex: number;
 }
 
-function holdsDuring(trace: LoadedTrace, longestByGil: number[], s: number, e: number): HoldDuringRange[] {
-  const out: HoldDuringRange[] = [];
-  for (const [g, gil] of trace.gils.entries()) {
-    const { start, end, thread, count } = gil.holds;
-    const longest = longestByGil[g]!;
-    // Holds are sorted by start: find the first starting at or after e, then walk back while they can reach s.
-    const lo = firstStartAtOrAfter(start, count, e);
-    for (let i = lo - 1; i >= 0 && start[i]! + longest > s; i--) {
-      const overlap = Math.min(end[i]!, e) - Math.max(start[i]!, s);
-      if (overlap <= 0) continue;
-      out.push({
-        gil: gil.key,
-        pid: gil.pid,
-        processName: trace.processNames.get(gil.pid) ?? `pid ${gil.pid}`,
-        thread: threadRef(trace, thread[i]!),
-        startNs: start[i]!,
-        endNs: end[i]!,
-        durationNs: end[i]! - start[i]!,
-        overlapNs: overlap,
-      });
-    }
+/**
+ * The holds in progress during each of a few ranges, from one scan per GIL for all of them: per range
+ * the Σ overlap and the `maxHolds` largest overlaps (ties: earlier GIL first, then the later hold).
+ */
+export class HoldsDuringPass implements GilPass {
+  readonly heldNs: number[];
+  readonly kept: Held[][];
+  constructor(
+    private readonly trace: LoadedTrace,
+    private readonly ranges: { start: number; end: number }[],
+    private readonly maxHolds: number,
+  ) {
+    this.heldNs = ranges.map(() => 0);
+    this.kept = ranges.map(() => []);
   }
-  return out.sort((a, b) => b.overlapNs - a.overlapNs);
+  gil(gil: GilRanges, gilIndex: number): GilPassScan | null {
+    const { ranges, kept, heldNs, maxHolds, trace } = this;
+    if (ranges.length === 0) return null;
+    const processName = trace.processNames.get(gil.pid) ?? `pid ${gil.pid}`;
+    return {
+      visit: (kind, s, e, t) => {
+        if (kind !== GilEventKind.hold) return;
+        for (let r = 0; r < ranges.length; r++) {
+          const overlap = Math.min(e, ranges[r]!.end) - Math.max(s, ranges[r]!.start);
+          if (overlap <= 0) continue;
+          heldNs[r]! += overlap;
+          const list = kept[r]!;
+          if (maxHolds <= 0) continue;
+          if (list.length === maxHolds) {
+            const last = list[maxHolds - 1]!;
+            // Equal overlaps: a later hold of the same GIL goes before, one of an earlier GIL stays.
+            if (overlap < last.hold.overlapNs || (overlap === last.hold.overlapNs && last.gilIndex !== gilIndex)) continue;
+          }
+          let at = list.length;
+          while (at > 0 && (list[at - 1]!.hold.overlapNs < overlap || (list[at - 1]!.hold.overlapNs === overlap && list[at - 1]!.gilIndex === gilIndex))) at--;
+          list.splice(at, 0, {
+            gilIndex,
+            hold: { gil: gil.key, pid: gil.pid, processName, thread: threadRef(trace, t), startNs: s, endNs: e, durationNs: e - s, overlapNs: overlap },
+          });
+          if (list.length > maxHolds) list.pop();
+        }
+      },
+    };
+  }
 }
 
-export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): SlowRange[] {
-  const top = opts.top ?? 5;
-  const maxHolds = opts.maxHolds ?? 5;
+/** The slowest repeated non-GIL ranges, longest first (SQL only; the holds during them come from `HoldsDuringPass`). */
+export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandidate[] {
   if (top === 0) return [];
   const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
   const notGil = trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1');
@@ -83,10 +101,19 @@ export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): Slo
     for (const row of g) candidates.push({ row, instances: g.length, medianNs });
   }
   candidates.sort((a, b) => b.row.end - b.row.start - (a.row.end - a.row.start) || a.row.start - b.row.start);
-  const longestByGil = longestHolds(trace);
-  return candidates.slice(0, top).map(({ row, instances, medianNs }, i) => {
+  return candidates.slice(0, top);
+}
+
+export interface SlowCandidate {
+  row: Row;
+  instances: number;
+  medianNs: number;
+}
+
+/** Turns the candidates and what `HoldsDuringPass` found during them into the report's entries. */
+export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], during: HoldsDuringPass): SlowRange[] {
+  return candidates.map(({ row, instances, medianNs }, i) => {
     const pid = pidOf(row.gt);
-    const holds = holdsDuring(trace, longestByGil, row.start, row.end);
     return {
       rank: i + 1,
       domain: trace.domainNames.get(`${pid}/${row.domainId}`) ?? (row.domainId === 0 ? '(default)' : `domain ${row.domainId}`),
@@ -99,8 +126,15 @@ export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): Slo
       durationNs: row.end - row.start,
       instances,
       medianNs,
-      gilHeldNs: holds.reduce((sum, h) => sum + h.overlapNs, 0),
-      holds: holds.slice(0, maxHolds),
+      gilHeldNs: during.heldNs[i]!,
+      holds: during.kept[i]!.map((h) => h.hold),
     };
   });
+}
+
+export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): SlowRange[] {
+  const candidates = slowRangeCandidates(trace, opts.top ?? 5);
+  const during = new HoldsDuringPass(trace, candidates.map((c) => c.row), opts.maxHolds ?? 5);
+  scanGils(trace, [during]);
+  return slowRangesFrom(trace, candidates, during);
 }

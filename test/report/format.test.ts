@@ -8,6 +8,7 @@ import { formatJson } from '../../lib/report/format-json.js';
 import { writePerfetto } from '../../lib/report/format-perfetto.js';
 import { formatText, wantColor } from '../../lib/report/format-text.js';
 import { loadTrace } from '../../lib/report/load.js';
+import { GilEventKind } from '../../lib/report/model.js';
 import { fixture, scratch } from './helpers.js';
 
 async function loaded(name: string, opts: Parameters<typeof fixture>[1] = {}) {
@@ -123,6 +124,15 @@ describe('output formats', () => {
     expect(data.holds.length + data.waits.length).toBeLessThanOrEqual(503);
     expect(data.shown.of).toBe(4000);
     expect(data.holds.filter((h: number[]) => (h[3]! & 2) !== 0)).toHaveLength(3);
+    // Within a kind the budget (250) goes to the longest: every range left out is shorter than every one kept.
+    for (const [kind, embedded] of [[GilEventKind.hold, data.holds], [GilEventKind.wait, data.waits]] as const) {
+      const plain = (embedded as number[][]).filter((r) => r[3] === 0).map((r) => r[2]! - r[1]!);
+      expect(plain.length).toBeLessThanOrEqual(250);
+      const all: number[] = [];
+      trace.gils[0]!.scan((k, s, e) => k === kind && all.push(e - s));
+      const kept = Math.min(...plain);
+      expect(all.filter((d) => d >= kept).length).toBe(plain.length + (embedded as number[][]).filter((r) => r[3] !== 0 && r[2]! - r[1]! >= kept).length);
+    }
     trace.close();
   });
 });

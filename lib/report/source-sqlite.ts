@@ -1,0 +1,271 @@
+// GIL ranges from NVTX_EVENTS (nsys exports and the collector's trace.sqlite). One pass at load time
+// counts the ranges, numbers the threads and checks the row order; each `scan` then re-reads the GIL's
+// rows, so memory stays bounded however long the trace is. Which re-read depends on the order found:
+//  - rows in start order by rowid (nsys 2022.4 exports): rowid windows, the cheapest read;
+//  - otherwise, with an index on `start` (the collector writes one): `ORDER BY start` walks the index;
+//  - otherwise: the GIL's events are read once in start order and kept in typed columns.
+import type Database from 'better-sqlite3';
+import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, WAITING_MESSAGE, type GilRanges, type GilSource, type GilVisitor } from './model.js';
+import { EventType, type TraceSchema } from './schema.js';
+
+/** What any GIL range source may read; `readTrace` builds it. */
+export interface GilSourceContext {
+  db: Database.Database;
+  schema: TraceSchema;
+  /** The file the user named, for messages. */
+  source: string;
+  /** The SQLite file being read; a source with files of its own finds them beside it. */
+  sqlitePath: string;
+  /** The GIL domain of each process that has one (domain ids are per process). */
+  domains: { domainId: number; pid: number }[];
+  onProgress?: (line: string) => void;
+}
+
+const PID_MASK_SQL = '((globalTid >> 24) & 16777215)';
+const TWO24 = 16777216;
+/** Rows per `.all()`: one native call per window costs a quarter less than a row-by-row iterator. */
+const ROWID_WINDOW = 4096;
+
+type Row = [number, number | null, number, number];
+
+/** SQL condition true for the rows of the GIL domains of `domains`. */
+export function gilDomainFilter(domains: { domainId: number; pid: number }[]): string {
+  const byDomain = new Map<number, number[]>();
+  for (const d of domains) byDomain.set(d.domainId, [...(byDomain.get(d.domainId) ?? []), d.pid]);
+  return [...byDomain].map(([id, pids]) => `(domainId = ${Number(id)} AND ${PID_MASK_SQL} IN (${pids.map(Number).join(', ')}))`).join(' OR ') || '0';
+}
+
+/** rowid range of NVTX_EVENTS, or null when it has none (a view, say). */
+function rowidBounds(db: Database.Database): { min: number; max: number } | null {
+  try {
+    const r = db.prepare('SELECT min(rowid), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number | null, number | null];
+    return r[0] === null || r[1] === null ? null : { min: Number(r[0]), max: Number(r[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Growable column of numbers backed by a typed array. */
+class Column<T extends Float64Array | Int32Array | Uint8Array> {
+  data: T;
+  length = 0;
+  constructor(private readonly make: (n: number) => T, capacity = 1024) {
+    this.data = make(capacity);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = this.make(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+/** A GIL's events in start order, for traces whose rows are in no usable order. */
+class HeldEvents {
+  start = new Column((n) => new Float64Array(n));
+  end = new Column((n) => new Float64Array(n));
+  thread = new Column((n) => new Int32Array(n));
+  kind = new Column((n) => new Uint8Array(n));
+  scan(visit: GilVisitor): void {
+    const { start, end, thread, kind } = this;
+    for (let i = 0; i < start.length; i++) visit(kind.data[i]!, start.data[i]!, end.data[i]!, thread.data[i]!, false);
+  }
+}
+
+interface GilState {
+  key: string;
+  pid: number;
+  interpreterId: number;
+  counts: { holds: number; waits: number; drops: number };
+  lastStart: number;
+  sorted: boolean;
+  held: HeldEvents | null;
+}
+
+/** Reads the GIL ranges of the trace's SQLite database. */
+export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
+  const { db, schema, domains } = ctx;
+  const ids = new Map<string, number>();
+  for (const row of db
+    .prepare('SELECT id, value FROM StringIds WHERE value IN (?, ?, ?)')
+    .raw(true)
+    .all(WAITING_MESSAGE, HOLDING_MESSAGE, DROP_REQUEST_MESSAGE) as [number, string][]) {
+    ids.set(row[1], row[0]);
+  }
+  const idOr = (v: string) => ids.get(v) ?? -1;
+  const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  const textMatch = (v: string) =>
+    `(${[schema.nvtxHasTextId ? `textId = ${idOr(v)}` : '', schema.nvtxHasText ? `text = ${q(v)}` : ''].filter(Boolean).join(' OR ')})`;
+  const kindExpr = `CASE WHEN ${textMatch(WAITING_MESSAGE)} THEN 0 WHEN ${textMatch(HOLDING_MESSAGE)} THEN 1 WHEN ${textMatch(DROP_REQUEST_MESSAGE)} THEN 2 ELSE 3 END`;
+  // Payload and kind travel in one column: every column costs per row, and interpreter ids are small.
+  const baseSql =
+    `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
+    `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark})`;
+  const allGils = gilDomainFilter(domains);
+  const rowids = rowidBounds(db);
+
+  /** Feeds every row matching `filter` to `take`, in rowid windows where the table has rowids. */
+  const readRows = (filter: string, take: (row: Row) => void, orderByStart = false): void => {
+    if (rowids && !orderByStart) {
+      const stmt = db.prepare(`${baseSql} AND (${filter}) AND rowid >= ? AND rowid < ?`).raw(true);
+      for (let lo = rowids.min; lo <= rowids.max; lo += ROWID_WINDOW) {
+        const rows = stmt.all(lo, lo + ROWID_WINDOW) as Row[];
+        for (let i = 0; i < rows.length; i++) take(rows[i]!);
+      }
+    } else {
+      for (const row of db.prepare(`${baseSql} AND (${filter})${orderByStart ? ' ORDER BY start' : ''}`).raw(true).iterate() as IterableIterator<Row>) take(row);
+    }
+  };
+
+  const threadIndex = new Map<number, number>();
+  const threadIds: number[] = [];
+  const gils = new Map<string, GilState>();
+  let firstStart = Infinity;
+  let lastEnd = -Infinity;
+  {
+    // Per thread, the GIL of its last row: the pid is fixed per thread, so only the payload can change it.
+    const threadGil: (GilState | undefined)[] = [];
+    const threadInterp: number[] = [];
+    let lastGt = NaN;
+    let lastThread = -1;
+    ctx.onProgress?.('reading GIL ranges…');
+    readRows(allGils, (row) => {
+      const start = row[0];
+      const code = row[3];
+      const kind = code & 3;
+      if (kind === 3) return;
+      const gt = row[2];
+      if (gt !== lastGt) {
+        lastGt = gt;
+        let t = threadIndex.get(gt);
+        if (t === undefined) {
+          t = threadIds.length;
+          threadIds.push(gt);
+          threadIndex.set(gt, t);
+          threadGil.push(undefined);
+          threadInterp.push(NaN);
+        }
+        lastThread = t;
+      }
+      const interp = (code - kind) / 4;
+      let gil = threadGil[lastThread];
+      if (gil === undefined || threadInterp[lastThread] !== interp) {
+        const pid = Math.floor(gt / TWO24) % TWO24;
+        const key = `${pid}/${interp}`;
+        gil = gils.get(key);
+        if (!gil) {
+          gil = { key, pid, interpreterId: interp, counts: { holds: 0, waits: 0, drops: 0 }, lastStart: -Infinity, sorted: true, held: null };
+          gils.set(key, gil);
+        }
+        threadGil[lastThread] = gil;
+        threadInterp[lastThread] = interp;
+      }
+      // Only each GIL's own rows need to be in order: its scan reads nothing else.
+      if (start < gil.lastStart) gil.sorted = false;
+      gil.lastStart = start;
+      if (start < firstStart) firstStart = start;
+      if (kind === 2) {
+        gil.counts.drops++;
+        return;
+      }
+      if (kind === 1) gil.counts.holds++;
+      else gil.counts.waits++;
+      const end = row[1];
+      if (end !== null && end > lastEnd) lastEnd = end;
+    });
+  }
+
+  const ordered = [...gils.values()].sort((a, b) => a.pid - b.pid || a.interpreterId - b.interpreterId);
+  const filterOf = (g: GilState) =>
+    `(${gilDomainFilter(domains.filter((d) => d.pid === g.pid))}) AND ${schema.nvtxPayload} = ${Number(g.interpreterId)}`;
+  // One GIL alone needs no filter of its own: every GIL row is its row.
+  const ownFilter = (g: GilState) => (gils.size === 1 ? allGils : filterOf(g));
+  const walksIndex = (filter: string) => {
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${baseSql} AND (${filter}) ORDER BY start`).raw(false).all() as { detail: string }[];
+    return !plan.some((p) => /TEMP B-TREE/.test(p.detail));
+  };
+  const toHold = ordered.filter((g) => !g.sorted && !walksIndex(ownFilter(g)));
+  if (toHold.length > 0) {
+    // Rows in no usable order: SQL sorts once, and the events of those GILs stay in memory.
+    ctx.onProgress?.('GIL rows are not in time order; sorting them…');
+    const byKey = new Map(toHold.map((g) => [g.key, (g.held = new HeldEvents())]));
+    let lastKey = '';
+    let held: HeldEvents | undefined;
+    readRows(
+      toHold.length === gils.size ? allGils : toHold.map((g) => `(${filterOf(g)})`).join(' OR '),
+      (row) => {
+        const kind = row[3] & 3;
+        if (kind === 3) return;
+        const gt = row[2];
+        const key = `${Math.floor(gt / TWO24) % TWO24}/${(row[3] - kind) / 4}`;
+        if (key !== lastKey) {
+          lastKey = key;
+          held = byKey.get(key);
+        }
+        if (!held) return;
+        held.start.push(row[0]);
+        held.end.push(kind === 2 ? row[0] : row[1] === null ? NaN : row[1]);
+        held.thread.push(threadIndex.get(gt)!);
+        held.kind.push(kind);
+      },
+      true,
+    );
+  }
+
+  // A GIL's scan needs no pid (one GIL, one process) nor payload (its filter fixed it): the tid and
+  // the kind share a column, one column fewer per row than the first pass.
+  const scanSql = `SELECT start, end, (globalTid & 16777215) * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
+    `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark})`;
+  const streamed = (g: GilState): GilRanges['scan'] => {
+    const filter = ownFilter(g);
+    const threadOfTid = new Map<number, number>();
+    threadIds.forEach((gt, index) => {
+      if (Math.floor(gt / TWO24) % TWO24 === g.pid) threadOfTid.set(gt % TWO24, index);
+    });
+    return (visit) => {
+      let lastTid = NaN;
+      let thread = -1;
+      const take = (row: [number, number | null, number]) => {
+        const code = row[2];
+        const kind = code & 3;
+        if (kind === 3) return;
+        const tid = (code - kind) / 4;
+        if (tid !== lastTid) {
+          lastTid = tid;
+          thread = threadOfTid.get(tid)!;
+        }
+        const start = row[0];
+        const end = row[1];
+        visit(kind, start, kind === 2 ? start : end === null ? NaN : end, thread, false);
+      };
+      if (g.sorted && rowids) {
+        const stmt = db.prepare(`${scanSql} AND (${filter}) AND rowid >= ? AND rowid < ?`).raw(true);
+        for (let lo = rowids.min; lo <= rowids.max; lo += ROWID_WINDOW) {
+          const rows = stmt.all(lo, lo + ROWID_WINDOW) as [number, number | null, number][];
+          for (let i = 0; i < rows.length; i++) take(rows[i]!);
+        }
+      } else {
+        const order = g.sorted ? '' : ' ORDER BY start';
+        for (const row of db.prepare(`${scanSql} AND (${filter})${order}`).raw(true).iterate() as IterableIterator<[number, number | null, number]>) take(row);
+      }
+    };
+  };
+
+  return {
+    threadIds,
+    firstStart,
+    lastEnd,
+    gils: ordered.map((g) => {
+      const held = g.held;
+      return {
+        key: g.key,
+        pid: g.pid,
+        interpreterId: g.interpreterId,
+        counts: g.counts,
+        scan: held ? (visit: GilVisitor) => held.scan(visit) : streamed(g),
+      };
+    }),
+  };
+}
