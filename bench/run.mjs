@@ -9,6 +9,7 @@ const BENCHES = {
   addon: 'addon/bench.mjs',
   collector: 'collector/run.mjs',
   'collector-gil': 'collector/gil.mjs',
+  'collector-scale': 'collector/scale.mjs',
   report: 'report/bench.mjs',
   gil: 'gil/run.mjs',
 };

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
 import { GIL_DOMAIN } from '../report/model.js';
-import { RawTraceFile, type DecodeState, type PayloadValue, type RawChunk, type RawRecord } from './raw-reader.js';
+import { RawTraceFile, type DecodeState, type EventAttrs, type RawChunk, type RawRecord } from './raw-reader.js';
 import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
 import { TickConverter } from './ticks.js';
@@ -36,16 +36,10 @@ export function rawTraceFiles(rawDir: string): string[] {
   return names.filter((n) => n.endsWith(RAW_FILE_SUFFIX)).sort().map((n) => join(rawDir, n));
 }
 
-interface OpenRange {
+interface OpenRange extends EventAttrs {
   start: number;
   tid: number;
   domainId: number;
-  category: number | null;
-  color: number | null;
-  payloadType: number;
-  payload: PayloadValue;
-  stringId: number;
-  text: string | null;
   rangeId: number | null;
 }
 

@@ -42,19 +42,9 @@ export interface RawProcessHeader {
 
 export type PayloadValue = number | bigint;
 
-/**
- * One decoded record. The decoder reuses a single object for every record (a trace has millions), so a
- * visitor copies what it keeps. Compact events arrive as the push/pop/start/end/mark they stand for.
- */
-export interface RawRecord {
-  kind: number;
-  flags: number;
-  domain: number;
-  /** Timestamp in the file's ticks. */
-  ts: number;
-  /** start/end: this thread slot's range number as slot * 2^32 + counter (ids are per process). */
-  key: number;
-  /** null when the record has none. */
+/** What an event says besides its time: the attributes a push, start or mark carries. */
+export interface EventAttrs {
+  /** null when the event has none. */
   category: number | null;
   color: number | null;
   /** nvtxPayloadType_t, 0 = none. */
@@ -62,7 +52,22 @@ export interface RawRecord {
   payload: PayloadValue;
   /** Registered string id, 0 = none. */
   stringId: number;
+  /** Inline message. */
   text: string | null;
+}
+
+/**
+ * One decoded record. The decoder reuses a single object for every record (a trace has millions), so a
+ * visitor copies what it keeps. Compact events arrive as the push/pop/start/end/mark they stand for.
+ */
+export interface RawRecord extends EventAttrs {
+  kind: number;
+  flags: number;
+  domain: number;
+  /** Timestamp in the file's ticks. */
+  ts: number;
+  /** start/end: this thread slot's range number as slot * 2^32 + counter (ids are per process). */
+  key: number;
   /** A one-word event (its end names a range this thread started: never a cross-thread end). */
   compact: boolean;
   /** RAW_STRING id, RAW_CATEGORY category, RAW_THREAD_NAME / RAW_THREAD tid, RAW_CALIBRATION ns. */
@@ -78,14 +83,9 @@ export interface RawChunk {
   seq: number;
 }
 
-interface Template {
+interface Template extends Omit<EventAttrs, 'text'> {
   domain: number;
   flags: number;
-  category: number | null;
-  color: number | null;
-  payloadType: number;
-  payload: PayloadValue;
-  stringId: number;
 }
 
 const TWO32 = 4294967296;
