@@ -1,8 +1,9 @@
 // GIL ranges from NVTX_EVENTS (nsys exports and the collector's trace.sqlite). One pass at load time
 // counts the ranges, numbers the threads and checks the row order; each `scan` then re-reads the GIL's
 // rows, so memory stays bounded however long the trace is. Which re-read depends on the order found:
-//  - rows in start order by rowid (nsys 2022.4 exports): rowid windows, the cheapest read;
-//  - otherwise, with an index on `start` (the collector writes one): `ORDER BY start` walks the index;
+//  - rows in start order by rowid (nsys 2022.4 exports, and the collector's merge, which writes each
+//    GIL's rows in start order): rowid windows, the cheapest read;
+//  - otherwise, with an index on `start`: `ORDER BY start` walks the index;
 //  - otherwise: the GIL's events are read once in start order and kept in typed columns.
 import type Database from 'better-sqlite3';
 import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, WAITING_MESSAGE, type GilRanges, type GilSource, type GilVisitor } from './model.js';
