@@ -106,6 +106,10 @@ function verdict(a: HolderActivity, blockedShare: number, dShare: number): [Hold
   if ((a.majorFaults ?? 0) > 0 && dShare >= 0.3) {
     return ['page-faults', `holder in page faults waiting for I/O: ${a.majorFaults} major fault(s), state D ${fmtPercent(dShare)}${of} — memory-mapped or swapped pages read from disk while holding the GIL`];
   }
+  // A throttled cgroup keeps its threads off the CPU whatever else the counters say.
+  if (throttled >= 0.3) {
+    return ['throttled', `holder runnable but throttled by its cgroup's CPU quota: ${fmtDuration(a.throttledNs ?? 0)} throttled in ${a.throttledPeriods ?? 0} period(s)${of}, on a CPU ${fmtPercent(on)}`];
+  }
   const top = Math.max(on, runq, blockedShare);
   if (top === blockedShare && blockedShare >= 0.2) {
     const call = a.syscalls[0];

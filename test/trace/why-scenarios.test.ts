@@ -1,0 +1,106 @@
+// Why a long GIL hold lasted, end to end: a patched CPython traced by `gil-nvtx trace` (collector and
+// watchdog), reported, and the verdict of the hold checked. Each scenario reproduces one cause for real
+// on this machine; the unit tests of the classifier (test/report/holder-activity.test.ts) cover the rest.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeTrace } from '../../lib/report/analyze.js';
+import { loadTrace } from '../../lib/report/load.js';
+import type { BlamedHold } from '../../lib/report/types.js';
+import { traceCommand } from '../../lib/trace/run.js';
+import { patchedPythonOrSkip } from '../helpers/pythons.js';
+import { ensureCollector, scratchDir } from './helpers.js';
+
+const patched = await patchedPythonOrSkip('3.11.2');
+const python = 'python' in patched ? patched.python : '';
+// sum(range(n)) is one C call: it holds the GIL, computing, until it returns. The sleeps release the
+// GIL around it, so that call gets a hold of its own, apart from start-up's (the earliest hold) and the
+// exit's (which never closes on 3.11).
+const COMPUTE = (n: number) => `import time\ntime.sleep(0.05)\ns = sum(range(${n}))\ntime.sleep(0.05)\n`;
+
+/** The hold of the C call in a trace of `command`, with the watchdog's verdict. */
+async function computeHold(command: string[]): Promise<BlamedHold> {
+  const r = await traceCommand(command, { outDir: scratchDir('why'), collector: ensureCollector(), stdio: 'pipe' });
+  expect(r.exitCode, r.output).toBe(0);
+  const trace = await loadTrace(r.database);
+  try {
+    const holds = analyzeTrace(trace, { top: 5 }).blame;
+    expect(holds.length).toBeGreaterThan(1);
+    const startup = holds.reduce((a, b) => (b.startNs < a.startNs ? b : a));
+    const hold = holds.filter((h) => h !== startup).reduce((a, b) => (b.durationNs > a.durationNs ? b : a));
+    return hold;
+  } finally {
+    trace.close();
+  }
+}
+
+// cgroup v1's cpu controller (these machines mount it read-write), or v2's cpu.max.
+const V1 = '/sys/fs/cgroup/cpu';
+function writableCgroupRoot(): string | null {
+  try {
+    accessSync(join(V1, 'cgroup.procs'), constants.W_OK);
+    accessSync(join(V1, 'cpu.cfs_quota_us'), constants.F_OK);
+    return V1;
+  } catch {
+    return null;
+  }
+}
+const cgroupRoot = writableCgroupRoot();
+// CI runs as root on machines with the cgroup mounted: there the scenario must run, not skip.
+const skipQuota = !cgroupRoot && process.env.CI !== 'true';
+
+describe.skipIf('skip' in patched)('why a long hold lasted, reproduced', () => {
+  const children: ChildProcess[] = [];
+  let cgroup: string | null = null;
+  beforeAll(() => {
+    ensureCollector();
+  }, 300_000);
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+    if (cgroup) {
+      try {
+        rmdirSync(cgroup);
+      } catch {
+        /* a process still in it: the kernel frees it when the last one leaves */
+      }
+      cgroup = null;
+    }
+  });
+
+  it('a C call computing: on a CPU', async () => {
+    const hold = await computeHold([python, '-c', COMPUTE(20_000_000)]);
+    expect(hold.durationNs).toBeGreaterThan(50_000_000);
+    expect(hold.holder?.verdict, hold.holder?.summary).toBe('on-cpu');
+  });
+
+  it.skipIf(skipQuota)("a holder throttled by its cgroup's CPU quota: throttled, with the throttled time", async () => {
+    expect(cgroupRoot, 'a writable CPU cgroup (v1 at /sys/fs/cgroup/cpu)').not.toBeNull();
+    cgroup = join(cgroupRoot!, `gil-nvtx-test-${process.pid}`);
+    mkdirSync(cgroup);
+    // 10 ms of CPU per 100 ms period: the holder runs a tenth of the time.
+    writeFileSync(join(cgroup, 'cpu.cfs_period_us'), '100000');
+    writeFileSync(join(cgroup, 'cpu.cfs_quota_us'), '10000');
+    const inCgroup = `echo $$ > ${join(cgroup, 'cgroup.procs')} && exec "$@"`;
+    const hold = await computeHold(['sh', '-c', inCgroup, 'sh', python, '-c', COMPUTE(6_000_000)]);
+    expect(hold.durationNs).toBeGreaterThan(150_000_000);
+    expect(hold.holder?.verdict, hold.holder?.summary).toBe('throttled');
+    expect(hold.holder!.throttledNs!).toBeGreaterThan(0.3 * hold.holder!.sampledNs);
+    expect(hold.holder!.summary).toMatch(/throttled by its cgroup's CPU quota: [\d.]+ ms throttled in \d+ period/);
+  });
+
+  it('a holder that is runnable but gets no CPU: waiting for a CPU', async () => {
+    // Pinned to one CPU with two busy processes of normal priority, the holder niced to 10 gets a few
+    // percent of it. Each spinner is one process (taskset execs it), killed after the test, and stops by
+    // itself after 20 s at the latest.
+    const cpu = String(cpus().length - 1);
+    for (let i = 0; i < 2; i++) {
+      children.push(spawn('taskset', ['-c', cpu, process.execPath, '-e', 'const end = Date.now() + 20000; while (Date.now() < end);'], { stdio: 'ignore' }));
+    }
+    const hold = await computeHold(['taskset', '-c', cpu, 'nice', '-n', '10', python, '-c', COMPUTE(2_000_000)]);
+    expect(hold.durationNs).toBeGreaterThan(50_000_000);
+    expect(hold.holder?.verdict, hold.holder?.summary).toBe('waiting-for-cpu');
+    expect(hold.holder!.runQueueNs!).toBeGreaterThan(0.5 * hold.holder!.sampledNs);
+  });
+});
