@@ -29,8 +29,7 @@ async function computeHold(command: string[]): Promise<BlamedHold> {
     const holds = analyzeTrace(trace, { top: 5 }).blame;
     expect(holds.length).toBeGreaterThan(1);
     const startup = holds.reduce((a, b) => (b.startNs < a.startNs ? b : a));
-    const hold = holds.filter((h) => h !== startup).reduce((a, b) => (b.durationNs > a.durationNs ? b : a));
-    return hold;
+    return holds.filter((h) => h !== startup).reduce((a, b) => (b.durationNs > a.durationNs ? b : a));
   } finally {
     trace.close();
   }
