@@ -33,6 +33,8 @@ export const HeaderOffset = {
   selfAllocated: 136,
   watchCount: 144,
   watchdogPid: 148,
+  exeDev: 152,
+  exeIno: 160,
   cmdline: 512,
 } as const;
 

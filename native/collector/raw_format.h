@@ -52,6 +52,8 @@
 #define RAW_OFF_SELF_ALLOCATED 136 /* u64, chunks a recording thread had to allocate itself (no watchdog ahead) */
 #define RAW_OFF_WATCH_COUNT 144  /* u32, entries in the watch table */
 #define RAW_OFF_WATCHDOG_PID 148 /* u32, the watchdog that attached to this file, 0 if none */
+#define RAW_OFF_EXE_DEV 152      /* u64, st_dev of the program image's executable (/proc/self/exe) */
+#define RAW_OFF_EXE_INO 160      /* u64, st_ino of it: exec keeps the pid, not these */
 #define RAW_OFF_CMDLINE 512      /* /proc/self/cmdline, NUL-separated, truncated to fit page 0 */
 #define RAW_CMDLINE_MAX (4096u - RAW_OFF_CMDLINE)
 

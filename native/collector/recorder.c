@@ -181,6 +181,11 @@ static int open_trace_file(uint32_t forked_from) {
     put_u64(hdr + RAW_OFF_CAL_NS, g_cal_ns);
   }
   put_u64(hdr + RAW_OFF_ALLOCATED, RAW_HEADER_SIZE);
+  struct stat exe;
+  if (stat("/proc/self/exe", &exe) == 0) {
+    put_u64(hdr + RAW_OFF_EXE_DEV, (uint64_t)exe.st_dev);
+    put_u64(hdr + RAW_OFF_EXE_INO, (uint64_t)exe.st_ino);
+  }
   put_u32(hdr + RAW_OFF_WATCH_COUNT, RAW_WATCH_ENTRIES);
   size_t n = read_cmdline(hdr + RAW_OFF_CMDLINE, RAW_CMDLINE_MAX);
   put_u32(hdr + RAW_OFF_CMDLINE_LEN, (uint32_t)n);

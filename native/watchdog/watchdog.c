@@ -172,6 +172,22 @@ static uint64_t key_value(const char *text, const char *key) {
   return UNKNOWN;
 }
 
+/*
+ * Whether the process still runs the program image that wrote `f`. exec keeps the pid, and a Python
+ * thread execs while it holds the GIL, so the old image's watch table keeps that hold open; when the
+ * new image makes no NVTX call, no newer file of the pid retires the old one. The collector records
+ * its executable's device and inode; a different one now means an exec (a patched interpreter
+ * exec'ing itself writes a newer file, which retires this one anyway).
+ */
+static int same_image(const struct traced *f) {
+  uint64_t dev = get_u64(f->hdr + RAW_OFF_EXE_DEV), ino = get_u64(f->hdr + RAW_OFF_EXE_INO);
+  char path[64];
+  struct stat st;
+  snprintf(path, sizeof path, "/proc/%u/exe", f->pid);
+  if (ino == 0 || stat(path, &st) != 0) return 1; /* unknown: keep watching */
+  return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+}
+
 static void attach(const char *name) {
   if (g_nfiles == MAX_FILES) return;
   char path[PATH_MAX + NAME_MAX + 2];
@@ -257,7 +273,7 @@ static void scan(void) {
   for (int i = 0; i < g_nfiles; i++) {
     struct traced *f = &g_files[i];
     if (!f->live) continue;
-    int gone = kill((pid_t)f->pid, 0) != 0 && errno == ESRCH;
+    int gone = (kill((pid_t)f->pid, 0) != 0 && errno == ESRCH) || !same_image(f);
     for (int j = 0; !gone && j < g_nfiles; j++) {
       gone = j != i && g_files[j].live && g_files[j].pid == f->pid && g_files[j].start_ns > f->start_ns;
     }

@@ -42,8 +42,9 @@ function cachedBuild(key: string, file: string, build: (dir: string) => void): s
  * exercise the CMake path and never depend on what `npm install` happened to build.
  */
 export function ensureCollector(): string {
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'native/build.json'), 'utf8')) as { collector: { sources: string[] } };
-  const files = ['CMakeLists.txt', 'native/build.json', 'native/collector/raw_format.h', 'native/collector/recorder.h', ...manifest.collector.sources];
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'native/build.json'), 'utf8')) as { collector: { sources: string[] }; watchdog: { sources: string[] } };
+  // The build holds the watchdog too (beside the collector, where `gil-nvtx trace` looks for it).
+  const files = ['CMakeLists.txt', 'native/build.json', 'native/collector/raw_format.h', 'native/collector/recorder.h', ...manifest.collector.sources, ...manifest.watchdog.sources];
   return cachedBuild(`collector-${sourceHash(files)}`, 'gil_nvtx_collector.so', (dir) => {
     execFileSync('cmake', ['-S', ROOT, '-B', dir, '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'pipe' });
     execFileSync('cmake', ['--build', dir], { stdio: 'pipe' });

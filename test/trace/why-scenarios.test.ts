@@ -2,7 +2,7 @@
 // watchdog), reported, and the verdict of the hold checked. Each scenario reproduces one cause for real
 // on this machine; the unit tests of the classifier (test/report/holder-activity.test.ts) cover the rest.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,16 @@ describe.skipIf('skip' in patched)('why a long hold lasted, reproduced', () => {
       }
       cgroup = null;
     }
+  });
+
+  it('an exec from Python (which holds the GIL while it execs) does not leave the watchdog sampling the new program', async () => {
+    // The new program makes no NVTX call, so no newer file of its pid replaces the old one; the hold the
+    // old image had open at the exec must not count as a long hold of whatever runs next.
+    const r = await traceCommand([python, '-c', "import os; os.execv('/bin/sleep', ['sleep', '0.4'])"], { outDir: scratchDir('exec'), collector: ensureCollector(), stdio: 'pipe', keepRaw: true });
+    expect(r.exitCode, r.output).toBe(0);
+    const samples = readdirSync(r.rawDir).filter((n) => n.endsWith('.gsamp')).reduce((a, n) => a + (statSync(join(r.rawDir, n)).size - 64) / 128, 0);
+    // A 400 ms sleep sampled every millisecond from 10 ms on would be ~390 samples.
+    expect(samples).toBeLessThan(40);
   });
 
   it('a C call computing: on a CPU', async () => {
