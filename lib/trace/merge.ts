@@ -118,8 +118,9 @@ export function readSamples(rawDir: string): Map<number, Sample[]> {
       const values = SAMPLE_COUNTERS.map((k) => at(SampleOffset[k]));
       const nr = b.readBigInt64LE(off + SampleOffset.syscall);
       values[SAMPLE_COUNTERS.indexOf('syscall')] = nr === -2n ? null : Number(nr);
-      const wchanEnd = b.indexOf(0, off + SampleOffset.wchan);
-      const wchan = b.toString('latin1', off + SampleOffset.wchan, wchanEnd < 0 || wchanEnd > off + size ? off + SampleOffset.wchan + 15 : Math.min(wchanEnd, off + SampleOffset.wchan + 15));
+      const w = b.subarray(off + SampleOffset.wchan, off + SampleOffset.wchan + 15); // NUL-padded
+      const nul = w.indexOf(0);
+      const wchan = w.toString('latin1', 0, nul < 0 ? w.length : nul);
       const s: Sample = {
         pid: b.readUInt32LE(off + SampleOffset.pid),
         tid: b.readUInt32LE(off + SampleOffset.tid),

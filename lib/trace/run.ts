@@ -92,7 +92,8 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   const env = collectorEnv(collector, rawDir, base);
   if (watchdog.pid) env.GIL_NVTX_WATCHDOG_PID = String(watchdog.pid);
 
-  const { code, signal, output } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((res, rej) => {
+  // The watchdog stops whatever happens to the command, a spawn failure included.
+  const ran = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((res, rej) => {
     const child = spawn(exe, args, { env, cwd: opts.cwd, stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
     let out = '';
     child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
@@ -113,18 +114,24 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
       res({ code: c, signal: s, output: out });
     });
   });
+  const { code, signal, output } = await ran.finally(() => watchdog.stop());
   const { constants } = await import('node:os');
   const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-  await watchdog.stop();
   const database = join(outDir, TRACE_DB);
   const merge = mergeTrace(rawDir, database);
   if (!opts.keepRaw) removeRawFiles(rawDir);
   return { outDir, rawDir, database, exitCode, signal, merge, output };
 }
 
+/** A watchdog threshold in whole milliseconds (0 to 60,000, the watchdog's own bounds), or null. */
+export function parseWatchMs(value: string | undefined): number | null {
+  if (value === undefined || value.trim() === '') return null;
+  const v = Number(value);
+  return Number.isInteger(v) && v >= 0 && v <= 60000 ? v : null;
+}
+
 function envThresholdMs(env: NodeJS.ProcessEnv): number {
-  const v = Number(env.GIL_NVTX_WATCH_MS);
-  return env.GIL_NVTX_WATCH_MS !== undefined && env.GIL_NVTX_WATCH_MS !== '' && Number.isInteger(v) && v >= 0 && v <= 60000 ? v : 10;
+  return parseWatchMs(env.GIL_NVTX_WATCH_MS) ?? 10;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
-import { traceCommand, type TraceResult } from '../../trace/run.js';
+import { parseWatchMs, traceCommand, type TraceResult } from '../../trace/run.js';
 import { writePerfettoForTrace } from '../../trace/perfetto.js';
 
 const HELP = `usage: gil-nvtx trace [-o DIR] [--format native|perfetto] [--quiet] -- <command…>
@@ -51,8 +51,8 @@ export async function run(argv: string[]): Promise<number> {
   const quiet = values.quiet || process.env.CI === 'true';
   let watchThresholdMs: number | undefined;
   if (values['watch-ms'] !== undefined) {
-    watchThresholdMs = Number(values['watch-ms']);
-    if (values['watch-ms'].trim() === '' || !Number.isInteger(watchThresholdMs) || watchThresholdMs < 0 || watchThresholdMs > 60000) {
+    watchThresholdMs = parseWatchMs(values['watch-ms']) ?? undefined;
+    if (watchThresholdMs === undefined) {
       throw new GilNvtxError(`--watch-ms takes whole milliseconds from 0 to 60000, not '${values['watch-ms']}'.`, { exitCode: 2 });
     }
   }
