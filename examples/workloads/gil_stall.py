@@ -7,7 +7,9 @@ Four request threads do short bits of Python work and need the GIL often. Meanwh
     breaker, so the GIL is not handed over),
   * a writer thread appends to a temp file and calls os.fdatasync (that one releases the GIL: the
     contrast the report draws).
-Every request thread records its worst latency; the program prints them. Plain stdlib.
+Every request thread records its worst latency; the program prints them. Plain stdlib. The threads
+carry their names into the trace by themselves: build-python's interpreters name each OS thread after
+its threading.Thread (gil_nvtx_threads.py).
 Options: --seconds S (length of the run, default 1.5), --no-ctypes (interpreters without _ctypes).
 """
 import argparse
@@ -18,17 +20,7 @@ import threading
 import time
 
 
-def name_os_thread():
-    """Give the OS thread the Python thread's name (Python 3.11 does not), so traces show it."""
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(15, threading.current_thread().name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
-    except (ImportError, OSError, AttributeError):
-        pass
-
-
 def request_thread(stop, worst, i):
-    name_os_thread()
     worst[i] = 0.0
     while not stop.is_set():
         t0 = time.perf_counter()
@@ -40,7 +32,6 @@ def request_thread(stop, worst, i):
 
 
 def writer_thread(stop, path):
-    name_os_thread()
     with open(path, "wb") as f:
         while not stop.is_set():
             f.write(b"x" * 65536)
@@ -68,7 +59,6 @@ def calibrated_sum_n(target_s):
 
 
 def bad_c_calls(stop, use_ctypes, sum_n):
-    name_os_thread()
     time.sleep(0.3)
     if use_ctypes:
         import ctypes

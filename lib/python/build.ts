@@ -12,6 +12,7 @@ import { resolvePatchFile } from './patch-file.js';
 import { buildName, cacheRoot, cachedTarballPath, defaultPrefix } from './paths.js';
 import { debianCodename, isDebianFamily } from './debian.js';
 import { obtainTarball, type TarballSource } from './sources.js';
+import { installThreadNames, threadNamesSha256 } from './thread-names.js';
 
 export { defaultPrefix } from './paths.js';
 
@@ -67,13 +68,15 @@ export interface BuildStamp {
   nvtxIncludeDir: string;
   /** Interpreter path relative to the prefix. */
   python?: string;
+  /** sha256 of the thread-naming sources installed beside the interpreter ('' when unpatched). */
+  threadNamesSha256?: string;
   /** Whether the installed interpreter exports `_Py_gil_nvtx_version` (null: could not check). */
   patchedSymbol?: boolean | null;
   builtAt?: string;
 }
 
 export const STAMP_FILE = 'gil-nvtx-build.json';
-const IDENTITY_KEYS = ['version', 'disableGil', 'sha256', 'patchSha256', 'configureArgs', 'nvtxIncludeDir'] as const;
+const IDENTITY_KEYS = ['version', 'disableGil', 'sha256', 'patchSha256', 'configureArgs', 'nvtxIncludeDir', 'threadNamesSha256'] as const;
 
 export function readStamp(prefix: string): BuildStamp | null {
   try {
@@ -184,6 +187,7 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
       ...(unpatched ? [] : [`CFLAGS_NODIST=-DPY_NVTX_GIL -I${nvtxIncludeDir}`]),
     ],
     nvtxIncludeDir,
+    threadNamesSha256: unpatched ? '' : threadNamesSha256(),
   };
 
   if (existsSync(prefix)) {
@@ -293,6 +297,10 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
       const staged = join(staging, prefix);
       const stagedPython = pythonIn(staged, release.minor, disableGil);
       if (!stagedPython) throw fail('install', `make install put no python${release.minor} into ${join(staged, 'bin')}`, []);
+      if (!unpatched) {
+        progress('install', 'the thread-naming module (_gil_nvtx) and its start-up hook');
+        await installThreadNames(staged, nvtxIncludeDir, log);
+      }
       const stamp: BuildStamp = {
         ...identity,
         tarball: got.tarball.file,

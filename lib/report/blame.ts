@@ -5,6 +5,7 @@
 import type { Database } from 'better-sqlite3';
 import { pidOf, tidOf } from './load.js';
 import { holderActivity } from './holder-activity.js';
+import { holdLocations, waitLocations } from './locations.js';
 import { GilEventKind, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import { EventType, nvtxTextSql } from './schema.js';
@@ -62,7 +63,7 @@ export class LongestHoldsPass implements GilPass {
     const blocks = (h: LongHold, s: number, e: number, t: number, open: boolean) => {
       if (t === h.thread) return;
       const blocked = Math.min(e, h.end) - Math.max(s, h.start);
-      if (blocked > 0) h.waiters.push({ thread: threadRef(trace, t), waitStartNs: s, waitEndNs: e, waitNs: e - s, blockedNs: blocked, open });
+      if (blocked > 0) h.waiters.push({ thread: threadRef(trace, t), waitStartNs: s, waitEndNs: e, waitNs: e - s, blockedNs: blocked, open, where: null });
     };
     const visit: GilVisitor = (kind, s, e, t, open) => {
       if (live.length > 0 && live.some((h) => h.end <= s)) live = live.filter((h) => h.end > s);
@@ -195,11 +196,19 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
   if (cpuSource === 'none' && sampledCpu.some((v) => v !== null)) cpuSource = 'watchdog-samples';
   const calls = trace.has.osrt ? osCalls(trace.db, holds) : null;
   const ranges = concurrentRanges(trace, holds);
+  const where = holdLocations(trace, holds);
+  // Latest wait first before the (stable) sort, so that full ties keep the order they always had.
+  const sortedWaiters = picked.map((c) => [...c.waiters].reverse().sort((a, b) => b.blockedNs - a.blockedNs || a.waitStartNs - b.waitStartNs));
+  // Where the listed waiters began to wait: one query for all of them.
+  const listed = sortedWaiters.flatMap((ws, rank) => ws.slice(0, maxListed).map((w, k) => ({ rank, k, w })));
+  const waitWhere = waitLocations(trace, listed.map(({ w }) => ({ gt: globalTidOf(trace, w.thread), end: w.waitEndNs })));
+  listed.forEach(({ rank, k, w }, j) => {
+    sortedWaiters[rank]![k] = { ...w, where: waitWhere[j] ?? null };
+  });
 
   return picked.map((c, rank) => {
     const h = holds[rank]!;
-    // Latest wait first before the (stable) sort, so that full ties keep the order they always had.
-    const waiters = [...c.waiters].reverse().sort((a, b) => b.blockedNs - a.blockedNs || a.waitStartNs - b.waitStartNs);
+    const waiters = sortedWaiters[rank]!;
     const waiterTids = new Map<number, Waiter[]>();
     for (const w of waiters) {
       const key = w.thread.pid * 16777216 + w.thread.tid;
@@ -261,6 +270,7 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
       blockedNs: waiters.reduce((a, w) => a + w.blockedNs, 0),
       waiters,
       dropRequestsDuring: c.dropRequests,
+      where: where[rank]!,
       holderCpu: { source: onCpu === null ? 'none' : cpuSource, onCpuNs: onCpu, onCpuFraction: fraction, state: cpuState(fraction) },
       holder: activity[rank] ?? null,
       holderOsCalls,
@@ -268,6 +278,11 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
       concurrentRanges: concurrent,
     };
   });
+}
+
+/** The globalTid of a thread of the GIL scans (what the side tables are keyed by). */
+function globalTidOf(trace: LoadedTrace, t: ThreadRef): number {
+  return trace.threads.find((x) => x.pid === t.pid && x.tid === t.tid)?.globalTid ?? -1;
 }
 
 /** Name of any process in the trace (a Node process, say), or its pid. */

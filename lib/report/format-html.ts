@@ -3,6 +3,7 @@
 // (wheel, +/−) and pans (drag, arrows), above the text of the report.
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
+import { formatLocation } from './locations.js';
 import { pidOf, tidOf } from './load.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
@@ -185,11 +186,15 @@ function summaryHtml(report: Report): string {
   parts.push('<h2>Longest holds</h2><ol class="blame">');
   for (const b of report.blame) {
     const cpu = b.holderCpu.state === 'unknown' ? 'holder CPU state unknown' : `holder ${b.holderCpu.state} (${fmtPercent(b.holderCpu.onCpuFraction ?? 0)} on CPU)`;
-    const waiters = b.waiters.slice(0, 10).map((w) => `${esc(w.thread.name)} (tid ${w.thread.tid}) waited ${fmtDuration(w.waitNs)}`).join('; ');
+    const waiters = b.waiters.slice(0, 10).map((w) => `${esc(w.thread.name)} (tid ${w.thread.tid}) waited ${fmtDuration(w.waitNs)}${w.where ? ` in ${esc(formatLocation(w.where))}` : ''}`).join('; ');
     const calls = (list: typeof b.holderOsCalls) => (list === null ? 'unknown' : list.length === 0 ? 'none' : list.slice(0, 6).map((o) => `${esc(o.name)} ${fmtDuration(o.overlapNs)} [${esc(o.thread.name)}]`).join(', '));
     const ranges = b.concurrentRanges.slice(0, 6).map((r) => `${esc(r.domain ? `${r.domain}:` : '')}${esc(r.name)} [${esc(r.processName)}]`).join('; ');
     parts.push(
       `<li data-rank="${b.rank}"><a href="#" class="zoomto" data-rank="${b.rank}">${fmtDuration(b.durationNs)}</a> by <b>${esc(b.thread.name)}</b> (tid ${b.thread.tid}) at ${fmtAt(b.startNs, t0)} — ${esc(cpu)}<br>` +
+        (b.where.taken || b.where.released
+          ? `where: ${[b.where.taken ? `taken in ${esc(formatLocation(b.where.taken))}` : '', b.where.released ? `released in ${esc(formatLocation(b.where.released))}` : ''].filter(Boolean).join(', ')}<br>`
+          : '') +
+        (b.holder ? `why: ${esc(b.holder.summary)}<br>` : '') +
         `blocked ${b.waiterCount}: ${waiters || 'nobody'}<br>holder OS calls: ${calls(b.holderOsCalls)}; other threads: ${calls(b.otherOsCalls)}` +
         (ranges ? `<br>in flight: ${ranges}` : '') +
         '</li>',

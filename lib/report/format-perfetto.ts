@@ -8,6 +8,7 @@
 //    stack; start/end ranges (which may cross threads and overlap) get one id each;
 //  - marks, including GIL drop requests, are thread-scoped instants.
 import { pidOf, tidOf } from './load.js';
+import { parseLocation } from './locations.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeFileAtomic } from './write.js';
@@ -70,6 +71,18 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
       }
     });
   });
+
+  // The interpreter's location marks of long holds and waits, as instants on their threads.
+  {
+    const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
+    const sql =
+      `SELECT n.start, n.globalTid, ${text} FROM NVTX_EVENTS AS n ${join} ` +
+      `WHERE n.eventType = ${EventType.Mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
+    for (const [start, gt, name] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<[number, number, string | null]>) {
+      if (name === null || !parseLocation(name)) continue;
+      emit({ ph: 'i', s: 't', cat: 'CPython GIL', name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
+    }
+  }
 
   if (opts.otherRanges !== false) {
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');

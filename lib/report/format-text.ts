@@ -1,5 +1,6 @@
 // The terminal report: validation verdict, per-GIL statistics, then the longest holds explained.
-import type { BlamedHold, Distribution, GilStats, Report, SlowRange, ThreadRef } from './types.js';
+import { formatLocation } from './locations.js';
+import type { BlamedHold, Distribution, GilStats, PyLocation, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
 
 export interface TextOptions {
@@ -19,6 +20,23 @@ function palette(on: boolean) {
 }
 
 const who = (t: ThreadRef) => `${safeText(t.name)} (tid ${t.tid})`;
+
+/** A location with its file relative to the working folder when it lies inside it. */
+function at(w: PyLocation): string {
+  const cwd = `${process.cwd()}/`;
+  return safeText(formatLocation(w, (f) => (f.startsWith(cwd) ? f.slice(cwd.length) : f)));
+}
+
+function whereLine(b: BlamedHold): string | null {
+  const { taken, released } = b.where;
+  if (!taken && !released) return null;
+  if (taken && released && taken.function === released.function && taken.file === released.file && taken.line === released.line) {
+    return `taken and released in ${at(taken)}`;
+  }
+  return [taken ? `taken in ${at(taken)}` : 'taken where the trace does not say (that frame had returned)', released ? `released in ${at(released)}` : null]
+    .filter(Boolean)
+    .join(', ');
+}
 
 function dist(d: Distribution): string {
   if (d.count === 0) return '—';
@@ -71,13 +89,15 @@ function holdSection(b: BlamedHold, traceStart: number, c: ReturnType<typeof pal
     `${c.bold(`#${b.rank}`)} ${c.bold(fmtDuration(b.durationNs))} by ${c.cyan(who(b.thread))} in ${safeText(b.processName)} (pid ${b.pid}), ` +
       `${fmtAt(b.startNs, traceStart)} → ${fmtAt(b.endNs, traceStart)}`,
   );
+  const where = whereLine(b);
+  if (where) out.push(`   ${c.bold('where:')} ${where}`);
   out.push(`   ${state}`);
   if (b.holder) out.push(`   ${c.bold('why:')} ${safeText(b.holder.summary)}`);
   if (b.waiters.length === 0) out.push('   blocked nobody');
   else {
     out.push(`   blocked ${b.waiterCount} thread${b.waiterCount === 1 ? '' : 's'} for ${fmtDuration(b.blockedNs)} in total:`);
     for (const w of b.waiters.slice(0, 10)) {
-      out.push(`     ${who(w.thread)} waited ${fmtDuration(w.waitNs)}${w.open ? ' (still waiting at trace end)' : ''}, ${fmtDuration(w.blockedNs)} of it during this hold`);
+      out.push(`     ${who(w.thread)} waited ${fmtDuration(w.waitNs)}${w.where ? ` in ${at(w.where)}` : ''}${w.open ? ' (still waiting at trace end)' : ''}, ${fmtDuration(w.blockedNs)} of it during this hold`);
     }
     if (b.waiters.length > 10) out.push(c.dim(`     … and ${b.waiters.length - 10} more waits`));
   }

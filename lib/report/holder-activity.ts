@@ -95,6 +95,9 @@ export function summarize(rows: SampleRow[], holdNs: number): HolderActivity | n
  * the cgroup's quota when throttling moved), blocked in a system call (a call that sleeps or waits
  * holding the GIL), or in page faults waiting for I/O (major faults in D state).
  */
+/** What a major fault costs at the least: a 4 KiB read from a fast local disk. */
+const MAJOR_FAULT_FLOOR_NS = 50_000;
+
 function verdict(a: HolderActivity, blockedShare: number, dShare: number): [HolderVerdict, string] {
   const span = a.sampledNs;
   if (span <= 0) return ['unknown', `sampled once (${a.samples} sample); nothing to compare`];
@@ -103,8 +106,13 @@ function verdict(a: HolderActivity, blockedShare: number, dShare: number): [Hold
   const runq = share(a.runQueueNs);
   const throttled = share(a.throttledNs);
   const of = ` of the sampled ${fmtDuration(span)}`;
-  if ((a.majorFaults ?? 0) > 0 && dShare >= 0.3) {
-    return ['page-faults', `holder in page faults waiting for I/O: ${a.majorFaults} major fault(s), state D ${fmtPercent(dShare)}${of} — memory-mapped or swapped pages read from disk while holding the GIL`];
+  // A major fault is a disk read: it keeps the holder at least MAJOR_FAULT_FLOOR_NS, partly asleep in D
+  // and partly on a CPU in the kernel's fault path, which the samples cannot tell from user code. So
+  // many faults make the verdict even when D is a minority of the samples.
+  const majors = a.majorFaults ?? 0;
+  if (majors > 0 && (dShare >= 0.3 || majors * MAJOR_FAULT_FLOOR_NS >= 0.3 * span)) {
+    const rate = majors / (span / 1e6);
+    return ['page-faults', `holder in page faults waiting for I/O: ${majors} major fault(s)${rate >= 0.1 ? ` (${rate.toFixed(1)} per ms)` : ''}, state D ${fmtPercent(dShare)}${of} — memory-mapped or swapped pages read from disk while holding the GIL`];
   }
   // A throttled cgroup keeps its threads off the CPU whatever else the counters say.
   if (throttled >= 0.3) {

@@ -101,9 +101,12 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
     `(${[schema.nvtxHasTextId ? `textId = ${idOr(v)}` : '', schema.nvtxHasText ? `text = ${q(v)}` : ''].filter(Boolean).join(' OR ')})`;
   const kindExpr = `CASE WHEN ${textMatch(WAITING_MESSAGE)} THEN 0 WHEN ${textMatch(HOLDING_MESSAGE)} THEN 1 WHEN ${textMatch(DROP_REQUEST_MESSAGE)} THEN 2 ELSE 3 END`;
   // Payload and kind travel in one column: every column costs per row, and interpreter ids are small.
+  // The interpreter's location marks (locations.ts) share the domain; their payload, a range id, would
+  // overflow the packed column, so they are left out here (cheap: only marks get the text test).
+  const notLocation = schema.nvtxHasText ? ` AND NOT (eventType = ${EventType.Mark} AND COALESCE(text, '') LIKE 'GIL % at %')` : '';
   const baseSql =
     `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
-    `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark})`;
+    `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark})${notLocation}`;
   const allGils = gilDomainFilter(domains);
   const rowids = rowidBounds(db);
 

@@ -100,6 +100,14 @@ export interface OsCall {
   overlapNs: number;
 }
 
+/** A place in Python code, as the patched interpreter's location marks name it. */
+export interface PyLocation {
+  /** Qualified name on 3.11+, plain name before. */
+  function: string;
+  file: string;
+  line: number;
+}
+
 export interface Waiter {
   thread: ThreadRef;
   waitStartNs: number;
@@ -108,6 +116,8 @@ export interface Waiter {
   /** Part of the wait inside the hold. */
   blockedNs: number;
   open: boolean;
+  /** Where the waiter was when it began to wait (waits past the interpreter's location threshold). */
+  where: PyLocation | null;
 }
 
 export type CpuState = 'on-cpu' | 'partly-off-cpu' | 'off-cpu' | 'unknown';
@@ -179,6 +189,8 @@ export interface BlamedHold {
   blockedNs: number;
   waiters: Waiter[];
   dropRequestsDuring: number;
+  /** Where in Python the hold began and ended; null parts when the trace has no location marks for it. */
+  where: { taken: PyLocation | null; released: PyLocation | null };
   holderCpu: HolderCpu;
   /** The watchdog's account of the hold (collector traces, holds past its threshold); null otherwise. */
   holder: HolderActivity | null;

@@ -58,7 +58,7 @@ export function hookTable(minor) {
     {
       id: 'H-', what: 'end Holding right before gil->locked = 0',
       window: { file: true }, anchor: /_Py_ANNOTATE_RWLOCK_RELEASED\(&gil->locked/, place: 'after', tree: true,
-      line: '_PyGIL_NVTX_HOLD_END(gil);',
+      line: '_PyGIL_NVTX_HOLD_END(gil, tstate);',
     },
     {
       id: 'W+', what: 'begin Waiting before take_gil locks gil->mutex (after the must-exit check)',
@@ -83,7 +83,7 @@ export function hookTable(minor) {
     {
       id: 'W-/H+', what: 'end Waiting and begin Holding right after gil->locked = 1',
       window: { file: true }, anchor: /_Py_ANNOTATE_RWLOCK_ACQUIRED\(&gil->locked/, place: 'after', tree: true,
-      line: `_PyGIL_NVTX_HOLD_BEGIN(gil, ${interpId}, ${gilId});`,
+      line: `_PyGIL_NVTX_HOLD_BEGIN(gil, tstate, ${interpId}, ${gilId});`,
     },
   ];
 }
@@ -290,6 +290,34 @@ export function refreshHeader(patch, header) {
   const next = patch.indexOf('\ndiff --git ', start);
   if (next < 0) throw new PatchGenError(`the patch has no hook lines after its ${HEADER_DEST} block.`);
   return patch.slice(0, start) + newFileDiff(HEADER_DEST, header) + patch.slice(next + 1);
+}
+
+/**
+ * A committed patch with each hook line re-rendered from the current hook table, in place. The
+ * lines stay where the CPython source put them; only their text (the macro's arguments) follows
+ * the table, so that a signature change reaches the minors with no source tree here.
+ */
+export function refreshHookLines(patch, minor) {
+  const byMacro = new Map();
+  for (const h of hookTable(minor)) {
+    const m = /^(_PyGIL_NVTX_\w+)\(/.exec(h.line);
+    if (!m) continue;
+    if (byMacro.has(m[1]) && byMacro.get(m[1]) !== h.line) {
+      throw new PatchGenError(`hooks for ${m[1]} render differently; cannot refresh by macro name.`);
+    }
+    byMacro.set(m[1], h.line);
+  }
+  const start = patch.indexOf(`diff --git a/${gilFileFor(minor)} b/${gilFileFor(minor)}\n`);
+  if (start < 0) throw new PatchGenError(`the patch has no ${gilFileFor(minor)} block.`, 'Regenerate it from a CPython tree instead.');
+  const head = patch.slice(0, start);
+  const body = patch.slice(start).split('\n').map((l) => {
+    const m = /^\+(\s*)(_PyGIL_NVTX_\w+)\(.*\);$/.exec(l);
+    if (!m) return l;
+    const line = byMacro.get(m[2]);
+    if (!line) throw new PatchGenError(`the patch calls ${m[2]}, which the hook table no longer has.`, 'Regenerate it from a CPython tree instead.');
+    return `+${m[1]}${line}`;
+  });
+  return head + body.join('\n');
 }
 
 export function readVersion(root) {

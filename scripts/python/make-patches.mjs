@@ -4,7 +4,7 @@
 //   node scripts/python/make-patches.mjs <cpython-source-root>...        write the patches
 //   node scripts/python/make-patches.mjs --check <cpython-source-root>... compare, write nothing
 //   node scripts/python/make-patches.mjs --minor 3.12 --version 3.12.3 <dir-with-Python/ceval_gil.c>
-//   node scripts/python/make-patches.mjs --refresh-header                 new header into every patch
+//   node scripts/python/make-patches.mjs --refresh-header                 new header and hook-line text into every patch
 //
 // A root is an unpacked release tarball (Include/patchlevel.h tells the version). With --minor, the
 // root may hold just Python/ceval_gil.{h,c} (for versions whose full tarball is not at hand).
@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HEADER_SOURCE, PatchGenError, SUPPORTED_MINORS, makePatch, refreshHeader } from './gil-hooks.mjs';
+import { HEADER_SOURCE, PatchGenError, SUPPORTED_MINORS, makePatch, refreshHeader, refreshHookLines } from './gil-hooks.mjs';
 
 const PATCH_DIR = fileURLToPath(new URL('../../patches/', import.meta.url));
 
@@ -41,8 +41,8 @@ function main(argv) {
     const header = readFileSync(HEADER_SOURCE, 'utf8');
     for (const minor of SUPPORTED_MINORS) {
       const name = `cpython-3.${minor}.patch`;
-      writeAtomically(join(outDir, name), refreshHeader(readFileSync(join(PATCH_DIR, name), 'utf8'), header));
-      process.stdout.write(`refreshed the hook header in ${join(outDir, name)}\n`);
+      writeAtomically(join(outDir, name), refreshHookLines(refreshHeader(readFileSync(join(PATCH_DIR, name), 'utf8'), header), minor));
+      process.stdout.write(`refreshed the hook header and hook lines in ${join(outDir, name)}\n`);
     }
     return 0;
   }

@@ -16,7 +16,8 @@ export interface GilRange {
 
 export interface GilTrace {
   ranges: GilRange[];
-  marks: { pid: number; tid: number; start: number; interpId: number | null }[];
+  /** Drop requests and location marks (`name` tells them apart). */
+  marks: { pid: number; tid: number; start: number; interpId: number | null; name: string }[];
   /**
    * nsys (2022.4) ends a range the program never ended at the end of the session (ANALYSIS_DETAILS
    * duration); a range ending there was left open by the program.
@@ -50,7 +51,7 @@ export function readGilTrace(sqlite: string): GilTrace {
     const ranges: GilRange[] = [];
     const marks: GilTrace['marks'] = [];
     for (const r of rows) {
-      if (r.type === 34) marks.push({ pid: r.pid, tid: r.tid, start: r.start, interpId: r.interpId });
+      if (r.type === 34) marks.push({ pid: r.pid, tid: r.tid, start: r.start, interpId: r.interpId, name: r.name });
       else ranges.push({ pid: r.pid, tid: r.tid, name: r.name as GilRange['name'], start: r.start, end: r.end, interpId: r.interpId, gilId: r.gilId });
     }
     return { ranges, marks, sessionEnd };

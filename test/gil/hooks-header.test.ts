@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findNvtxHeaders } from '../../lib/nvtx-headers.js';
 import { nsysGate } from '../helpers/tools.js';
-import { runWithCollector } from '../trace/helpers.js';
+import { mergeTrace } from '../../lib/trace/merge.js';
+import { queryAll, runWithCollector } from '../trace/helpers.js';
 import { readGilTrace } from './gil-invariants.js';
 import { profileRetrying } from './trace-cases.js';
 
@@ -64,6 +65,32 @@ describe('the GIL hook header', () => {
     expect(run(on)).toBe('state=3 held=0 errno=ok version=gil-nvtx 1');
   });
 
+  /** The location marks' messages a collector run of the probe records, in order. */
+  function locationMarks(env: Record<string, string>): string[] {
+    const raw = join(mkdtempSync(join(work, 'loc-')), 'raw');
+    const r = runWithCollector([on], raw, env);
+    expect(r.status, r.stderr).toBe(0);
+    const db = join(raw, '..', 'trace.sqlite');
+    mergeTrace(raw, db);
+    return queryAll<{ text: string }>(db, "SELECT text FROM NVTX_EVENTS WHERE eventType = 34 AND text LIKE 'GIL % at %' ORDER BY start").map((m) => m.text);
+  }
+
+  it('marks where holds and waits began and ended, leaving out a start whose frame returned (PYTHON_GIL_NVTX_LOCATION_MS=0)', () => {
+    expect(locationMarks({ PYTHON_GIL_NVTX_LOCATION_MS: '0' })).toEqual([
+      'GIL wait at outer (/probe/probe.py:13)',
+      'GIL taken at outer (/probe/probe.py:13)',
+      'GIL released at inner (/probe/probe.py:25)',
+      'GIL wait at inner (/probe/probe.py:25)',
+      'GIL released at outer (/probe/probe.py:14)',
+    ]);
+  });
+
+  it('marks no location of holds and waits shorter than the threshold (default 1 ms), and none with "off"', () => {
+    expect(locationMarks({})).toEqual([]);
+    expect(locationMarks({ PYTHON_GIL_NVTX_LOCATION_MS: 'off' })).toEqual([]);
+    expect(locationMarks({ PYTHON_GIL_NVTX_LOCATION_MS: '1000' })).toEqual([]);
+  });
+
   it('turns itself off with PYTHON_GIL_NVTX=0 (and only with 0)', () => {
     expect(runWithTool(on, { PYTHON_GIL_NVTX: '0' })).toMatch(/^state=-1 /);
     expect(runWithTool(on, { PYTHON_GIL_NVTX: '1' })).toMatch(/^state=1 /);
@@ -72,11 +99,17 @@ describe('the GIL hook header', () => {
   it.skipIf(nsysGate.skip)('emits the contract under nsys: domain, registered names, payload, category, nested GILs ended in order', async () => {
     const r = await profileRetrying([on], { output: join(work, 'probe'), timeoutSec: 120 });
     const t = readGilTrace(r.sqlite!);
-    expect(t.ranges.filter((x) => x.name === 'Waiting for GIL')).toHaveLength(9);
+    expect(t.ranges.filter((x) => x.name === 'Waiting for GIL')).toHaveLength(11);
     const holds = t.ranges.filter((x) => x.name === 'Holding GIL');
-    expect(holds).toHaveLength(6);
-    expect(holds.map((h) => [h.interpId, h.gilId])).toEqual([[0, 0], [1, 1], [0, 0], [1, 1], [0, 0], [1, 1]]);
-    expect(t.marks).toHaveLength(3);
+    expect(holds).toHaveLength(8);
+    expect(holds.map((h) => [h.interpId, h.gilId])).toEqual([[0, 0], [1, 1], [0, 0], [1, 1], [0, 0], [1, 1], [0, 0], [0, 0]]);
+    expect(t.marks.map((m) => m.name)).toEqual(['GIL drop request', 'GIL drop request', 'GIL drop request']);
     expect(t.ranges.every((x) => x.end !== null && x.end < t.sessionEnd)).toBe(true);
+    // The location marks reach nsys as ASCII messages, inside the holds they describe.
+    const loc = readGilTrace((await profileRetrying([on], { output: join(work, 'probe-loc'), timeoutSec: 120, env: { ...process.env, PYTHON_GIL_NVTX_LOCATION_MS: '0' } })).sqlite!);
+    const where = loc.marks.filter((m) => m.name !== 'GIL drop request');
+    expect(where.map((m) => m.name)).toEqual(locationMarks({ PYTHON_GIL_NVTX_LOCATION_MS: '0' }));
+    const lastHolds = loc.ranges.filter((x) => x.name === 'Holding GIL').slice(-2);
+    expect(where.filter((m) => !m.name.startsWith('GIL wait')).every((m) => lastHolds.some((h) => m.start >= h.start && m.start <= h.end!))).toBe(true);
   }, 300_000);
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { PATCH_DIR, SUPPORTED_MINORS, patchFileFor } from '../../lib/python/patches.js';
 import { GilNvtxError } from '../../lib/errors.js';
 // @ts-expect-error plain-JS generator (scripts/python), no type declarations
-import { PatchGenError, applyPlan, makePatch, planHooks, refreshHeader } from '../../scripts/python/gil-hooks.mjs';
+import { PatchGenError, applyPlan, makePatch, planHooks, refreshHeader, refreshHookLines } from '../../scripts/python/gil-hooks.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MINI = readFileSync(new URL('./fixtures/mini_ceval_gil.c', import.meta.url), 'utf8');
@@ -51,9 +51,9 @@ describe('the hook plan', () => {
     expect(patched[wx + 1]).toContain('MUTEX_UNLOCK');
     expect(patched[wx]!.indexOf('_Py')).toBe(patched[wx + 1]!.indexOf('MUTEX'));
     // H+ directly after the acquisition annotation; H- before locked goes back to 0.
-    const hp = patched.findIndex((l) => l.includes('_PyGIL_NVTX_HOLD_BEGIN(gil, interp->id, (interp->ceval.own_gil ? interp->id : 0));'));
+    const hp = patched.findIndex((l) => l.includes('_PyGIL_NVTX_HOLD_BEGIN(gil, tstate, interp->id, (interp->ceval.own_gil ? interp->id : 0));'));
     expect(patched[hp - 1]).toContain('_Py_ANNOTATE_RWLOCK_ACQUIRED');
-    const hm = patched.findIndex((l) => l.includes('_PyGIL_NVTX_HOLD_END(gil);'));
+    const hm = patched.findIndex((l) => l.includes('_PyGIL_NVTX_HOLD_END(gil, tstate);'));
     expect(patched[hm + 1]).toContain('set_locked(gil, 0)');
   });
 
@@ -97,6 +97,18 @@ describe('the hook plan', () => {
     expect(regenerated).not.toBe(old);
     expect(refreshHeader(old, readFileSync(newHeader, 'utf8'))).toBe(regenerated);
     expect(() => refreshHeader(gilFileDiff(old), HEADER)).toThrow(PatchGenError);
+  });
+
+  it('re-renders hook lines in place from the hook table: a patch with old macro arguments becomes the generated one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gil-refresh-lines-'));
+    mkdirSync(join(dir, 'Python'));
+    writeFileSync(join(dir, 'Python/ceval_gil.c'), MINI);
+    const current = makePatch(dir, { minor: 13, version: '3.13.99' }).patch as string;
+    // As the patches were before the hold hooks took the thread state.
+    const old = current.replace(/^\+(\s+)_PyGIL_NVTX_HOLD_END\(gil, tstate\);$/m, '+$1_PyGIL_NVTX_HOLD_END(gil);').replace(/^\+(\s+)_PyGIL_NVTX_HOLD_BEGIN\(gil, tstate, /m, '+$1_PyGIL_NVTX_HOLD_BEGIN(gil, ');
+    expect(old).not.toBe(current);
+    expect(refreshHookLines(old, 13)).toBe(current);
+    expect(() => refreshHookLines(old.replace(/^\+(\s+)_PyGIL_NVTX_HOLD_END\(gil\);$/m, '+$1_PyGIL_NVTX_GONE(gil);'), 13)).toThrow(/no longer has/);
   });
 });
 

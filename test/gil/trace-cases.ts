@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nsysProfile, type NsysProfileOptions, type NsysProfileResult } from '../../lib/nsys/run.js';
+import { analyzeTrace } from '../../lib/report/analyze.js';
+import { loadTrace } from '../../lib/report/load.js';
 import { nsysGate } from '../helpers/tools.js';
 import { checkGilInvariants, count, isOpen, readGilTrace, type GilRange, type GilTrace } from './gil-invariants.js';
 
@@ -23,6 +25,14 @@ export interface TraceCase {
 export type GetPython = (version: string, opts: { disableGil?: boolean }) => Promise<string>;
 
 const minorOf = (v: string) => Number(v.split('.')[1]);
+
+/** 1-based number of the one line of `file` that contains `text`. */
+export function lineOf(file: string, text: string): number {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.includes(text));
+  if (at < 0 || lines.findIndex((l, i) => i > at && l.includes(text)) >= 0) throw new Error(`${file}: expected one line with ${text}`);
+  return at + 1;
+}
 
 function label(c: TraceCase): string {
   return `${c.version}${c.disableGil ? 't' : ''}${c.env ? ` ${Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
@@ -120,15 +130,35 @@ export function defineTraceCase(c: TraceCase, getPython: GetPython): void {
     });
 
     it('raises drop-request marks under contention, with the interpreter id as payload', () => {
-      expect(trace.marks.filter((m) => m.pid === parentPid).length).toBeGreaterThan(10);
+      const drops = trace.marks.filter((m) => m.name === 'GIL drop request');
+      expect(drops.filter((m) => m.pid === parentPid).length).toBeGreaterThan(10);
       expect(new Set(trace.ranges.map((r) => r.interpId))).toEqual(new Set([0]));
-      expect(new Set(trace.marks.map((m) => m.interpId))).toEqual(new Set([0]));
+      expect(new Set(drops.map((m) => m.interpId))).toEqual(new Set([0]));
     });
 
     it('shows the thread that sleeps in C while holding the GIL as one long hold', () => {
       // usleep(200000) through ctypes.PyDLL keeps the GIL: a hold of at least that long must exist.
       const long = trace.ranges.filter((r) => r.name === 'Holding GIL' && r.pid === parentPid && !isOpen(trace, r) && r.end! - r.start >= 190e6);
       expect(long.length).toBeGreaterThanOrEqual(1);
+    });
+
+    it('names the code of the long holds and the threads by their Python names (report)', async () => {
+      const t = await loadTrace(run.sqlite!);
+      try {
+        const blamed = analyzeTrace(t, { top: 8 }).blame.filter((b) => b.pid === parentPid);
+        // The usleep through PyDLL ends with the C call: the holder gives the GIL back at the first
+        // bytecode boundary after it, on the line of the call.
+        const offCpu = blamed.find((b) => b.thread.name === 'main-hold-off-cpu');
+        expect(offCpu, blamed.map((b) => `${b.thread.name} ${b.durationNs}`).join(', ')).toBeDefined();
+        expect(offCpu!.durationNs).toBeGreaterThan(190e6);
+        expect(offCpu!.where.released).toEqual({ function: 'hold_off_cpu', file: WORKLOAD, line: lineOf(WORKLOAD, 'ctypes.PyDLL(None).usleep(usec)') });
+        // Its waiters are named as threading.Thread named them, and say where they began to wait.
+        const cpuWaiter = offCpu!.waiters.find((w) => /^main-cpu\d$/.test(w.thread.name));
+        expect(cpuWaiter, offCpu!.waiters.map((w) => w.thread.name).join(', ')).toBeDefined();
+        expect(cpuWaiter!.where?.function).toBe('cpu_worker');
+      } finally {
+        t.close();
+      }
     });
 
     // 3.12+: an interpreter created with its own GIL gets ranges in its own category (= its id). Older

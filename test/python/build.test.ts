@@ -1,3 +1,4 @@
+import { threadNamesSha256 } from '../../lib/python/thread-names.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -77,6 +78,11 @@ describe('buildPython with a small fake release', () => {
     const stamp = readStamp(s.prefix)!;
     expect(stamp).toMatchObject({ version: FAKE_VERSION, sha256: fake.release.preferred.sha256, nvtxIncludeDir: nvtxDir, python: 'bin/python3.99', patchedSymbol: null });
     expect(stamp.patchSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(stamp.threadNamesSha256).toBe(threadNamesSha256());
+    // the thread-naming module, compiled against the installed headers, and its start-up hook
+    const site = join(s.prefix, 'lib', 'python3.99', 'site-packages');
+    expect(readdirSync(site).sort()).toEqual(['_gil_nvtx.fake-399.so', 'gil_nvtx_threads.pth', 'gil_nvtx_threads.py']);
+    expect(readFileSync(join(site, 'gil_nvtx_threads.pth'), 'utf8')).toMatch(/^import .*gil_nvtx_threads/);
     expect(s.steps()).toEqual(['configure', 'make', 'install']);
     // the verified tarball is now in the shared cache layout
     expect(existsSync(cachedTarballPath(fake.release.preferred.sha256, fake.release.preferred.file, s.env))).toBe(true);

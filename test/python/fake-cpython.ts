@@ -33,6 +33,9 @@ install:
 \tprintf '#!/bin/sh\\necho fake python 3.99.1\\n' > "$(DESTDIR)@PREFIX@/bin/python3.99"
 \tchmod +x "$(DESTDIR)@PREFIX@/bin/python3.99"
 \tcp configure-args.txt Python/ceval_gil.c "$(DESTDIR)@PREFIX@/share/"
+\tmkdir -p "$(DESTDIR)@PREFIX@/include/python3.99" "$(DESTDIR)@PREFIX@/lib/python3.99/site-packages" "$(DESTDIR)@PREFIX@/lib/python3.99/config-3.99-fake"
+\tcp Include/Python.h "$(DESTDIR)@PREFIX@/include/python3.99/"
+\tprintf 'EXT_SUFFIX=.fake-399.so\\n' > "$(DESTDIR)@PREFIX@/lib/python3.99/config-3.99-fake/Makefile"
 MK
 sed -i "s#@PREFIX@#$prefix#g" Makefile
 echo "configure: creating Makefile"
@@ -45,6 +48,23 @@ static void take_gil(void)
 }
 `;
 
+/** Just what patches/src/gil_nvtx_module.c uses, so that build-python's thread-naming step really compiles. */
+const PYTHON_H = `#include <stddef.h>
+#include <stdint.h>
+typedef struct _object { long ob_refcnt; } PyObject;
+typedef PyObject *(*PyCFunction)(PyObject *, PyObject *);
+typedef struct { const char *ml_name; PyCFunction ml_meth; int ml_flags; const char *ml_doc; } PyMethodDef;
+typedef struct PyModuleDef { int head; const char *m_name; const char *m_doc; long m_size; PyMethodDef *m_methods; } PyModuleDef;
+#define PyModuleDef_HEAD_INIT 0
+#define METH_VARARGS 1
+#define PyMODINIT_FUNC PyObject *
+extern PyObject _Py_NoneStruct;
+#define Py_RETURN_NONE return &_Py_NoneStruct
+int PyArg_ParseTuple(PyObject *, const char *, ...);
+PyObject *PyModule_Create(PyModuleDef *);
+void nvtxNameOsThreadA(uint32_t, const char *);
+`;
+
 /** Makes `<dir>/Python-3.99.1.tgz` (plus its Release) and a patch that applies to it. */
 export function makeFakeRelease(dir: string): { tarball: string; release: Release; patch: string; badPatch: string } {
   const root = join(dir, 'src', `Python-${FAKE_VERSION}`);
@@ -52,6 +72,8 @@ export function makeFakeRelease(dir: string): { tarball: string; release: Releas
   writeFileSync(join(root, 'configure'), CONFIGURE);
   chmodSync(join(root, 'configure'), 0o755);
   writeFileSync(join(root, 'Python', 'ceval_gil.c'), GIL_C);
+  mkdirSync(join(root, 'Include'));
+  writeFileSync(join(root, 'Include', 'Python.h'), PYTHON_H);
   const tarball = join(dir, `Python-${FAKE_VERSION}.tgz`);
   execFileSync('tar', ['-czf', tarball, '-C', join(dir, 'src'), `Python-${FAKE_VERSION}`]);
   const sha256 = createHash('sha256').update(readFileSync(tarball)).digest('hex');
