@@ -2,7 +2,9 @@
 // The collector on GIL transitions, side by side in one run, rounds interleaved: a patched CPython with
 // no tool, with the gil-nvtx collector (and its watchdog, as `gil-nvtx trace` runs them) and under nsys
 // (-t nvtx), on three workloads (bench/collector/gil_workload.py): one thread and two threads handing
-// the GIL off on every os.read, and two CPU-bound threads. Reports the median wall, CPU and voluntary
+// the GIL off on every os.read, and two CPU-bound threads. The collector runs twice: as users get it,
+// and with the interpreter's Python locations off (PYTHON_GIL_NVTX_LOCATION_MS=off), which prices the
+// locations' clock reads and frame loads on every transition. Reports the median wall, CPU and voluntary
 // context switches and the ratios to no tool; then, for the collector, bytes of raw file per GIL range
 // and the merge's speed (raw records per second).
 //
@@ -41,7 +43,7 @@ const WORKLOADS = [
   { name: 'hand-off, 2 threads', args: ['handoff', '2', '150000'] },
   { name: 'CPU-bound, 2 threads', args: ['cpu', '2', '3000000'] },
 ];
-const TOOLS = ['none', 'collector', ...(nsys ? ['nsys'] : [])];
+const TOOLS = ['none', 'collector', 'collector, locations off', ...(nsys ? ['nsys'] : [])];
 
 function parse(out) {
   const line = out.split('\n').find((l) => l.startsWith('{"wall"'));
@@ -61,7 +63,8 @@ async function runOnce(tool, w, rawDir) {
   rmSync(rawDir, { recursive: true, force: true });
   mkdirSync(rawDir, { recursive: true });
   const watchdog = watchdogExe ? spawn(watchdogExe, [rawDir], { stdio: 'ignore' }) : null;
-  const r = spawnSync(cmd[0], cmd.slice(1), { env: { ...env, NVTX_INJECTION64_PATH: collector, GIL_NVTX_TRACE_DIR: rawDir, GIL_NVTX_WATCHDOG_PID: String(watchdog?.pid ?? '') }, encoding: 'utf8' });
+  const locations = tool === 'collector, locations off' ? { PYTHON_GIL_NVTX_LOCATION_MS: 'off' } : {};
+  const r = spawnSync(cmd[0], cmd.slice(1), { env: { ...env, ...locations, NVTX_INJECTION64_PATH: collector, GIL_NVTX_TRACE_DIR: rawDir, GIL_NVTX_WATCHDOG_PID: String(watchdog?.pid ?? '') }, encoding: 'utf8' });
   if (watchdog) await new Promise((res) => { watchdog.once('close', res); watchdog.kill('SIGTERM'); });
   return parse(r.stdout);
 }
@@ -74,7 +77,7 @@ for (let i = 0; i < rounds; i++) {
     for (const t of TOOLS) {
       const key = `${w.name}|${t}`;
       if (!results.has(key)) results.set(key, []);
-      results.get(key).push(await runOnce(t, w, join(work, `raw-${WORKLOADS.indexOf(w)}`)));
+      results.get(key).push(await runOnce(t, w, join(work, `raw-${WORKLOADS.indexOf(w)}-${TOOLS.indexOf(t)}`)));
     }
   }
 }
@@ -97,7 +100,7 @@ for (const w of WORKLOADS) {
 console.log('\n| workload | GIL ranges | raw bytes | bytes per range | merge s | raw records / s |');
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const [i, w] of WORKLOADS.entries()) {
-  const rawDir = join(work, `raw-${i}`);
+  const rawDir = join(work, `raw-${i}-${TOOLS.indexOf('collector')}`);
   const bytes = readdirSync(rawDir).filter((n) => n.endsWith('.gnvtx')).reduce((a, n) => a + statSync(join(rawDir, n)).blocks * 512, 0);
   const t0 = performance.now();
   const m = mergeTrace(rawDir, join(work, `merged-${i}.sqlite`));

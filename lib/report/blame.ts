@@ -6,6 +6,7 @@ import type { Database } from 'better-sqlite3';
 import { pidOf, tidOf } from './load.js';
 import { holderActivity } from './holder-activity.js';
 import { holdLocations, waitLocations } from './locations.js';
+import { whyOf } from './why.js';
 import { GilEventKind, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import { EventType, nvtxTextSql } from './schema.js';
@@ -256,6 +257,8 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
     const sampled = cpuSource === 'watchdog-samples' ? sampledCpu[rank] ?? null : null;
     const onCpu = sampled !== null ? Math.round(sampled * c.duration) : cpuSource === 'watchdog-samples' ? null : cpu[rank] ?? null;
     const fraction = sampled ?? (onCpu === null || c.duration <= 0 ? null : Math.min(1, Math.max(0, onCpu / c.duration)));
+    const holderCpu: HolderCpu = { source: onCpu === null ? 'none' : cpuSource, onCpuNs: onCpu, onCpuFraction: fraction, state: cpuState(fraction) };
+    const holder = activity[rank] ?? null;
     return {
       rank: rank + 1,
       gil: c.gil.key,
@@ -271,8 +274,9 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
       waiters,
       dropRequestsDuring: c.dropRequests,
       where: where[rank]!,
-      holderCpu: { source: onCpu === null ? 'none' : cpuSource, onCpuNs: onCpu, onCpuFraction: fraction, state: cpuState(fraction) },
-      holder: activity[rank] ?? null,
+      holderCpu,
+      why: whyOf({ durationNs: c.duration, holder, holderCpu, holderOsCalls }),
+      holder,
       holderOsCalls,
       otherOsCalls,
       concurrentRanges: concurrent,

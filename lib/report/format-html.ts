@@ -194,7 +194,7 @@ function summaryHtml(report: Report): string {
         (b.where.taken || b.where.released
           ? `where: ${[b.where.taken ? `taken in ${esc(formatLocation(b.where.taken))}` : '', b.where.released ? `released in ${esc(formatLocation(b.where.released))}` : ''].filter(Boolean).join(', ')}<br>`
           : '') +
-        (b.holder ? `why: ${esc(b.holder.summary)}<br>` : '') +
+        (b.why.source !== 'none' ? `why: ${esc(b.why.summary)}<br>` : '') +
         `blocked ${b.waiterCount}: ${waiters || 'nobody'}<br>holder OS calls: ${calls(b.holderOsCalls)}; other threads: ${calls(b.otherOsCalls)}` +
         (ranges ? `<br>in flight: ${ranges}` : '') +
         '</li>',

@@ -8,7 +8,9 @@
 //    stack; start/end ranges (which may cross threads and overlap) get one id each;
 //  - marks, including GIL drop requests, are thread-scoped instants.
 import { pidOf, tidOf } from './load.js';
-import { parseLocation } from './locations.js';
+import { formatLocation, parseLocation } from './locations.js';
+import type { BlamedHold, PyLocation } from './types.js';
+import { fmtDuration } from './units.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeFileAtomic } from './write.js';
@@ -16,6 +18,8 @@ import { type ChunkWriter, writeFileAtomic } from './write.js';
 export interface PerfettoOptions {
   /** Also export NVTX ranges and marks outside the GIL domain (default true). */
   otherRanges?: boolean;
+  /** The report's explained holds: each gets an instant at its start with its verdict and location. */
+  blame?: BlamedHold[];
 }
 
 /** Synthetic tids for GIL lanes: far above Linux's pid_max (2^22). */
@@ -82,6 +86,14 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
       if (name === null || !parseLocation(name)) continue;
       emit({ ph: 'i', s: 't', cat: 'CPython GIL', name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
     }
+  }
+
+  for (const b of opts.blame ?? []) {
+    const where = (w: PyLocation | null) => (w ? formatLocation(w) : null);
+    emit({
+      ph: 'i', s: 't', cat: 'gil-nvtx report', name: `#${b.rank} ${fmtDuration(b.durationNs)} hold: ${b.why.summary}`, pid: b.thread.pid, tid: b.thread.tid, ts: us(b.startNs),
+      args: { verdict: b.why.verdict, why: b.why.summary, taken: where(b.where.taken), released: where(b.where.released), blocked: b.waiterCount },
+    });
   }
 
   if (opts.otherRanges !== false) {

@@ -92,7 +92,7 @@ function holdSection(b: BlamedHold, traceStart: number, c: ReturnType<typeof pal
   const where = whereLine(b);
   if (where) out.push(`   ${c.bold('where:')} ${where}`);
   out.push(`   ${state}`);
-  if (b.holder) out.push(`   ${c.bold('why:')} ${safeText(b.holder.summary)}`);
+  if (b.why.source !== 'none') out.push(`   ${c.bold('why:')} ${safeText(b.why.summary)}`);
   if (b.waiters.length === 0) out.push('   blocked nobody');
   else {
     out.push(`   blocked ${b.waiterCount} thread${b.waiterCount === 1 ? '' : 's'} for ${fmtDuration(b.blockedNs)} in total:`);

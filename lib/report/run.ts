@@ -38,7 +38,7 @@ export async function runReport(tracePath: string, opts: ReportRunOptions = {}):
       written.push(opts.html);
     }
     if (opts.perfetto) {
-      writePerfetto(trace, opts.perfetto);
+      writePerfetto(trace, opts.perfetto, { blame: report.blame });
       written.push(opts.perfetto);
     }
     const output = opts.format === 'json' ? formatJson(report) : formatText(report, { color: opts.color });

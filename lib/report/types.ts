@@ -138,6 +138,13 @@ export type HolderVerdict = 'on-cpu' | 'waiting-for-cpu' | 'throttled' | 'blocke
  * sample, once the hold passed the watchdog's threshold, to its last). Counter differences over that
  * span; null where the counter could not be read.
  */
+/** The verdict of a long hold and the one line that says it, with where it came from. */
+export interface Why {
+  verdict: HolderVerdict;
+  summary: string;
+  source: 'watchdog-samples' | 'osrt' | 'sched-events' | 'none';
+}
+
 export interface HolderActivity {
   samples: number;
   fromNs: number;
@@ -192,6 +199,8 @@ export interface BlamedHold {
   /** Where in Python the hold began and ended; null parts when the trace has no location marks for it. */
   where: { taken: PyLocation | null; released: PyLocation | null };
   holderCpu: HolderCpu;
+  /** What the holder was doing, from the best the trace has (watchdog samples, else OSRT_API / SCHED_EVENTS). */
+  why: Why;
   /** The watchdog's account of the hold (collector traces, holds past its threshold); null otherwise. */
   holder: HolderActivity | null;
   /** null when the trace has no OSRT_API table (profile with `-t nvtx,osrt`). */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadTrace, writePerfetto } from '../report/index.js';
+import { analyzeTrace, loadTrace, writePerfetto } from '../report/index.js';
 
 export const PERFETTO_FILE = 'trace.perfetto.json';
 
@@ -11,7 +11,8 @@ export async function writePerfettoForTrace(database: string, outDir: string): P
   const file = join(outDir, PERFETTO_FILE);
   const trace = await loadTrace(database);
   try {
-    writePerfetto(trace, file);
+    // The longest holds carry their verdict and location, as in `gil-nvtx report --perfetto`.
+    writePerfetto(trace, file, { blame: analyzeTrace(trace).blame });
   } finally {
     trace.close();
   }

@@ -45,6 +45,7 @@ def _install():
     name(threading.main_thread())
 
 
+# Isolated mode (-I) is how CPython's own test helpers start a clean interpreter: leave it plain.
 if not sys.flags.isolated:
     _install()
 del _install

@@ -79,4 +79,19 @@ describe.skipIf(nsysGate.skip)(`report on a patched CPython ${VERSION} under nsy
     expect(text).toMatch(/#1 2\d\d\.\d ms by/);
     expect(text).toMatch(/holder OS calls: usleep/);
   });
+
+  it('says why from what nsys recorded, and where in Python, with the threads by their Python names', (ctx) => {
+    if (skip) ctx.skip(skip);
+    const top = report.blame[0]!;
+    expect(top.thread.name).toBe('main-hold-off-cpu');
+    expect(top.why).toMatchObject({ verdict: 'blocked-in-syscall', source: 'osrt' });
+    expect(top.why.summary).toMatch(/^holder in usleep 9\d\.\d% of the hold \(OSRT_API\)/);
+    expect(top.where.released).toMatchObject({ function: 'hold_off_cpu', file: WORKLOAD });
+    expect(text).toMatch(/why: holder in usleep/);
+    expect(text).toMatch(/where: .*released in hold_off_cpu\(\) at .*gil_mix\.py:\d+/);
+    // The on-CPU hold: no OS call covers it, and without SCHED_EVENTS the report says what it cannot tell.
+    const onCpu = report.blame.find((b) => b.thread.name === 'main-hold-on-cpu')!;
+    expect(onCpu.why.verdict).toBe('unknown');
+    expect(onCpu.why.summary).toMatch(/most likely computing in C holding the GIL; on or off a CPU unknown/);
+  });
 });

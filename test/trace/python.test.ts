@@ -51,7 +51,10 @@ describe.skipIf('skip' in patched)('collector on a patched CPython', () => {
       `SELECT COUNT(*) AS rows, SUM(start < prev) AS back FROM (SELECT start, lag(start) OVER (ORDER BY rowid) AS prev FROM NVTX_EVENTS
         WHERE eventType IN (34, 59, 60) AND domainId = (SELECT domainId FROM NVTX_EVENTS WHERE eventType = 75 AND text = 'CPython GIL'))`,
     )[0]!;
-    expect(inversions.rows).toBe(holds.length + waits.length + events.filter((e) => e.name === 'GIL drop request').length);
+    // Marks: drop requests and the interpreter's location marks of holds and waits of 1 ms or more.
+    const marks = events.filter((e) => e.domain === 'CPython GIL' && e.eventType === 34);
+    expect(marks.every((m) => m.name === 'GIL drop request' || /^GIL (wait|taken|released) at \S+ \(<string>:\d+\)$/.test(m.name ?? '')), marks.map((m) => m.name).join('\n')).toBe(true);
+    expect(inversions.rows).toBe(holds.length + waits.length + marks.length);
     expect(inversions.back).toBe(0);
   });
 
