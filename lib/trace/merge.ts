@@ -169,17 +169,26 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
     }
     return sh;
   };
-  const flushRows = () => {
-    for (const sh of shapes.values()) {
-      for (let i = 0; i < sh.rows; i++) sh.one.run(sh.pending.slice(i * sh.columns, (i + 1) * sh.columns));
-      sh.rows = 0;
-    }
+  const flushShape = (sh: Shape) => {
+    for (let i = 0; i < sh.rows; i++) sh.one.run(sh.pending.slice(i * sh.columns, (i + 1) * sh.columns));
+    sh.rows = 0;
   };
+  const flushRows = () => {
+    for (const sh of shapes.values()) flushShape(sh);
+  };
+  // Rows keep their insertion order in the table (pass 3 relies on rowid order being start order): a
+  // row of another shape first writes out the batch in progress. Shapes rarely alternate (the GIL's
+  // ranges and drop requests share one; the interpreter's location marks are few).
+  let lastShape: Shape | null = null;
   /** One NVTX_EVENTS row: times, type, ids, and the message / payload of `o`. */
   const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null) => {
     const textId = o.stringId ? (strings.get(o.stringId) ?? null) : null;
     const message: 0 | 1 | 2 = textId !== null ? 1 : o.text !== null ? 2 : 0;
     const sh = shapeOf(o.payloadType, message);
+    if (sh !== lastShape) {
+      if (lastShape) flushShape(lastShape);
+      lastShape = sh;
+    }
     const row = sh.pending;
     let i = sh.rows * sh.columns;
     row[i++] = o.start;
