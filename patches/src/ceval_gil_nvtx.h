@@ -39,7 +39,8 @@
  * thread. The start of a hold is kept as (frame, code object, instruction offset) without a
  * reference: at H- it is used only if that frame is still on the thread's stack running the same
  * code object, which keeps the code object alive; otherwise the "taken at" mark is left out. The
- * cost of a short hold is three monotonic clock reads (vDSO, no system call) and a few loads.
+ * cost of a short hold is three clock reads (the TSC on x86-64, else vDSO clock_gettime; no system
+ * call) and a few loads.
  */
 #ifndef Py_CEVAL_GIL_NVTX_H
 #define Py_CEVAL_GIL_NVTX_H
@@ -95,8 +96,8 @@ static nvtxEventAttributes_t _py_gil_nvtx_wait_attr;
 static nvtxEventAttributes_t _py_gil_nvtx_hold_attr;
 static nvtxEventAttributes_t _py_gil_nvtx_drop_attr;
 static nvtxEventAttributes_t _py_gil_nvtx_where_attr;
-/* Holds and waits at least this long get location marks; -1 = never. */
-static int64_t _py_gil_nvtx_where_ns = 1000000;
+/* Holds and waits at least this long get location marks, in _py_gil_nvtx_now()'s units; -1 = never. */
+static int64_t _py_gil_nvtx_where_ticks = -1;
 
 static _PY_GIL_NVTX_TLS nvtxRangeId_t _py_gil_nvtx_wait_id;
 static _PY_GIL_NVTX_TLS int _py_gil_nvtx_nheld;
@@ -110,7 +111,7 @@ typedef struct {
     int addr;                       /* byte offset of the current instruction, -1 = not started */
 } _py_gil_nvtx_where_t;
 
-static _PY_GIL_NVTX_TLS int64_t _py_gil_nvtx_wait_t0;     /* when the last wait began */
+static _PY_GIL_NVTX_TLS int64_t _py_gil_nvtx_wait_t0;     /* when the last wait began (_py_gil_nvtx_now) */
 static _PY_GIL_NVTX_TLS int64_t _py_gil_nvtx_hold_t0;     /* when the last hold began */
 static _PY_GIL_NVTX_TLS const void *_py_gil_nvtx_hold_gil; /* ... of this GIL */
 static _PY_GIL_NVTX_TLS uint32_t _py_gil_nvtx_hold_gil_id;  /* ... and its category */
@@ -162,13 +163,38 @@ _py_gil_nvtx_parse_location_ms(const char *text)
     return (int64_t)(ms * 1e6);
 }
 
-static inline int64_t
+static int64_t
 _py_gil_nvtx_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+/* The location threshold is compared three times per wait+hold, so on x86-64 it is kept in TSC
+   ticks (a third of a vDSO clock_gettime here); elsewhere in ns. The TSC only decides which holds
+   get marks (the tool timestamps every event itself): a skewed TSC can cost a mark, never an event. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  include <x86intrin.h>
+#  define _py_gil_nvtx_now() ((int64_t)__rdtsc())
+/* Ticks per ns from a 200 us spin at the first GIL acquisition (tool attached only). */
+static int64_t
+_py_gil_nvtx_threshold_ticks(int64_t ns)
+{
+    if (ns <= 0) {
+        return ns;
+    }
+    int64_t t0 = _py_gil_nvtx_now_ns(), c0 = _py_gil_nvtx_now(), t1;
+    do {
+        t1 = _py_gil_nvtx_now_ns();
+    } while (t1 - t0 < 200000);
+    double per_ns = (double)(_py_gil_nvtx_now() - c0) / (double)(t1 - t0);
+    return per_ns > 0.0 ? (int64_t)((double)ns * per_ns) : ns;
+}
+#else
+#  define _py_gil_nvtx_now() _py_gil_nvtx_now_ns()
+#  define _py_gil_nvtx_threshold_ticks(ns) (ns)
+#endif
 
 /* ---- frame access, the only version-specific part of the locations ---- */
 
@@ -374,7 +400,6 @@ _py_gil_nvtx_init(void)
         _PY_GIL_NVTX_SET_STATE(-1);
     }
     else {
-        _py_gil_nvtx_where_ns = _py_gil_nvtx_parse_location_ms(getenv("PYTHON_GIL_NVTX_LOCATION_MS"));
         _py_gil_nvtx_register();
         /* NVTX loads its tool once, at this first call, and without one every call returns a NULL
            handle. Nothing can record for the rest of the process then, so each hook stops at its
@@ -383,6 +408,10 @@ _py_gil_nvtx_init(void)
                       && _py_gil_nvtx_wait_attr.message.registered == NULL
                       && _py_gil_nvtx_hold_attr.message.registered == NULL
                       && _py_gil_nvtx_drop_attr.message.registered == NULL;
+        if (!no_tool) {
+            _py_gil_nvtx_where_ticks = _py_gil_nvtx_threshold_ticks(
+                _py_gil_nvtx_parse_location_ms(getenv("PYTHON_GIL_NVTX_LOCATION_MS")));
+        }
         _PY_GIL_NVTX_SET_STATE(no_tool ? 3 : 1);
     }
     errno = saved_errno;
@@ -404,8 +433,8 @@ _py_gil_nvtx_wait_begin(uint64_t interp_id, uint32_t gil_id)
     attr.payload.ullValue = interp_id;
     attr.category = gil_id;
     _py_gil_nvtx_wait_id = nvtxDomainRangeStartEx(_py_gil_nvtx_domain, &attr);
-    if (_py_gil_nvtx_where_ns >= 0) {
-        _py_gil_nvtx_wait_t0 = _py_gil_nvtx_now_ns();
+    if (_py_gil_nvtx_where_ticks >= 0) {
+        _py_gil_nvtx_wait_t0 = _py_gil_nvtx_now();
     }
     errno = saved_errno;
 }
@@ -445,15 +474,15 @@ _py_gil_nvtx_hold_begin(const void *gil, PyThreadState *tstate, uint64_t interp_
         _py_gil_nvtx_held_id[_py_gil_nvtx_nheld] = id;
         _py_gil_nvtx_nheld++;
     }
-    if (_py_gil_nvtx_where_ns >= 0) {
+    if (_py_gil_nvtx_where_ticks >= 0) {
         /* The thread holds the GIL from here on: its frames are safe to read. The wait and the hold
            begin in the same frame (the thread sat in take_gil in between). */
-        int64_t now = _py_gil_nvtx_now_ns();
+        int64_t now = _py_gil_nvtx_now();
         _py_gil_nvtx_hold_t0 = now;
         _py_gil_nvtx_hold_gil = gil;
         _py_gil_nvtx_hold_gil_id = gil_id;
         if (_py_gil_nvtx_where_now(tstate, &_py_gil_nvtx_hold_where)
-            && wait_id != 0 && now - _py_gil_nvtx_wait_t0 >= _py_gil_nvtx_where_ns) {
+            && wait_id != 0 && now - _py_gil_nvtx_wait_t0 >= _py_gil_nvtx_where_ticks) {
             _py_gil_nvtx_mark_where("GIL wait", &_py_gil_nvtx_hold_where, gil_id, wait_id);
         }
     }
@@ -482,8 +511,8 @@ _py_gil_nvtx_hold_end(const void *gil, PyThreadState *tstate)
     for (int i = _py_gil_nvtx_nheld - 1; i >= 0; i--) {
         if (_py_gil_nvtx_held_gil[i] == gil) {
             int saved_errno = errno;
-            if (_py_gil_nvtx_where_ns >= 0 && _py_gil_nvtx_hold_gil == gil && tstate != NULL
-                && _py_gil_nvtx_now_ns() - _py_gil_nvtx_hold_t0 >= _py_gil_nvtx_where_ns) {
+            if (_py_gil_nvtx_where_ticks >= 0 && _py_gil_nvtx_hold_gil == gil && tstate != NULL
+                && _py_gil_nvtx_now() - _py_gil_nvtx_hold_t0 >= _py_gil_nvtx_where_ticks) {
                 _py_gil_nvtx_mark_hold(tstate, _py_gil_nvtx_hold_gil_id, _py_gil_nvtx_held_id[i]);
             }
             nvtxDomainRangeEnd(_py_gil_nvtx_domain, _py_gil_nvtx_held_id[i]);

@@ -58,6 +58,39 @@ describe.skipIf('skip' in patched)('collector on a patched CPython', () => {
     expect(inversions.back).toBe(0);
   });
 
+  it('names each thread with its threading.Thread name, renames too, and costs start-up no threading import', () => {
+    const NAMED = `
+import sys
+print("threading at start-up:", "threading" in sys.modules)
+import threading
+def work():
+    s = 0
+    for i in range(100000):
+        s += i
+t = threading.Thread(target=work, name="writer")
+t.start()
+t.join()
+r = threading.Thread(target=lambda: threading.current_thread().__setattr__("name", "renamed") or work(), name="before")
+r.start()
+r.join()
+`;
+    const names = (db: string) =>
+      queryAll<{ name: string }>(db, 'SELECT s.value AS name FROM ThreadNames t JOIN StringIds s ON s.id = t.nameId WHERE t.priority = 0').map((n) => n.name).sort();
+    const on = tracePython(NAMED);
+    expect(on.run.status).toBe(0);
+    // The hook waits for the program's own import of threading instead of importing it at start-up.
+    expect(on.run.stdout).toContain('threading at start-up: False');
+    expect(names(on.db)).toEqual(expect.arrayContaining(['MainThread', 'writer', 'before', 'renamed']));
+    const off = (() => {
+      const dir = scratchDir('py-names-off');
+      const run = runWithCollector([python, '-u', '-c', NAMED], join(dir, 'raw'), { PYTHON_GIL_NVTX_THREAD_NAMES: '0' });
+      mergeTrace(join(dir, 'raw'), join(dir, 'trace.sqlite'));
+      return { run, db: join(dir, 'trace.sqlite') };
+    })();
+    expect(off.run.status).toBe(0);
+    expect(names(off.db)).toEqual([]);
+  });
+
   it('os._exit while holding the GIL: all events kept, the last hold ends at the last event', () => {
     const { run, db, events, summary } = tracePython(`${THREADS}\nimport os\nos._exit(7)\n`);
     expect(run.status).toBe(7);
