@@ -1,6 +1,6 @@
 import { GilNvtxError } from '../../errors.js';
 import { parseCommandArgs, parseTop } from '../args.js';
-import { findNsys } from '../../nsys/run.js';
+import { findNsys, withNsys } from '../../nsys/run.js';
 import { profile } from '../../profile/profile.js';
 import { wantColor } from '../../report/format-text.js';
 import { runReport } from '../../report/run.js';
@@ -13,6 +13,8 @@ SQLite, and print the GIL report. Child processes are traced when they inherit t
 
 options:
   -o, --output NAME      report path without extension (default gil-nvtx-profile)
+  --nsys PATH            the nsys to run (default: GIL_NVTX_NSYS, else the first nsys on PATH;
+                         \`gil-nvtx doctor\` lists those on this machine)
   --nsys-arg ARG         extra argument for \`nsys profile\` (repeatable), e.g. --nsys-arg=--duration=30
   --timeout S            stop nsys after S seconds (default 600)
   --no-osrt              do not trace OS runtime calls
@@ -33,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     args: own,
     options: {
       output: { type: 'string', short: 'o', default: 'gil-nvtx-profile' },
+      nsys: { type: 'string' },
       'nsys-arg': { type: 'string', multiple: true, default: [] },
       timeout: { type: 'string', default: '600' },
       'no-osrt': { type: 'boolean' },
@@ -59,7 +62,8 @@ export async function run(argv: string[]): Promise<number> {
     throw new GilNvtxError(`--timeout wants whole seconds > 0, not '${values.timeout}'.`, { exitCode: 2 });
   }
   const top = parseTop(values.top);
-  if (!findNsys()) {
+  const env = withNsys(values.nsys);
+  if (!findNsys(env)) {
     throw new GilNvtxError('nsys (Nsight Systems) is not installed or not on PATH.', {
       hint: 'Trace with the embedded collector instead:\n  gil-nvtx trace -o trace -- <command…> && gil-nvtx report trace',
       exitCode: 3,
@@ -74,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     osrt: !values['no-osrt'],
     contextSwitches: values['context-switches'] === true,
     forkBeforeExec: values.fork === true,
+    env,
     onOutput: progress,
   });
   if (result.timedOut) process.stderr.write(`gil-nvtx profile: nsys was stopped after ${timeoutSec} s; the report covers what it recorded.\n`);
@@ -85,6 +90,7 @@ export async function run(argv: string[]): Promise<number> {
     color: !values['no-color'] && wantColor(process.stdout),
     html: values.html,
     perfetto: values.perfetto,
+    env,
   });
   process.stdout.write(report.output);
   if (!quiet) process.stderr.write(`wrote ${result.report}\nwrote ${result.sqlite}\n${report.written.map((f) => `wrote ${f}\n`).join('')}`);
