@@ -170,8 +170,11 @@ async function exportSqlite(nsys: string, report: string, out: string, env?: Nod
     { env: { ...(env ?? process.env), GIL_NVTX_NSYS: nsys } },
   );
   if (run.code !== 0 || !existsSync(out)) {
-    throw new GilNvtxError(`nsys export --type=sqlite failed for ${report} (exit ${run.code}).`, {
-      hint: run.output.trim().split('\n').slice(-10).join('\n'),
+    throw new GilNvtxError(`nsys export --type=sqlite failed for ${report} (exit ${run.code}, ${nsys}).`, {
+      // An older nsys cannot read a newer one's report (2022.4 on a 2024.2 report: "Version number is invalid").
+      hint:
+        `${run.output.trim().split('\n').slice(-10).join('\n')}\n` +
+        'A report recorded by a newer nsys needs that nsys to export it: pass --nsys PATH or set GIL_NVTX_NSYS (`gil-nvtx doctor` lists the installs).',
     });
   }
   return out;

@@ -4,6 +4,7 @@
 // and no two holds overlapping. nsys 2022.4 cannot record this trace; the 2022.4 tests keep running the
 // default nsys (the first on PATH), this one looks for an nsys that takes --trace=python-gil.
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,8 @@ describe('report on nsys 2024.2\u2019s own GIL trace of a stock CPython', () => 
   let html = '';
   let perfettoHolds = 0;
   let sqlite = '';
+  let rep = '';
+  let nsysUsed = '';
   const tids: Record<string, number> = {};
 
   beforeAll(async () => {
@@ -66,6 +69,8 @@ describe('report on nsys 2024.2\u2019s own GIL trace of a stock CPython', () => 
       tids[role!] = Number(tid);
     }
     sqlite = run.sqlite!;
+    rep = run.report;
+    nsysUsed = nsys;
     const trace = await loadTrace(sqlite);
     try {
       report = analyzeTrace(trace, { top: 5 });
@@ -131,5 +136,17 @@ describe('report on nsys 2024.2\u2019s own GIL trace of a stock CPython', () => 
     // nsys records a wait only when the acquisition blocked: far fewer waits than holds.
     expect(gil.waits.count).toBeGreaterThanOrEqual(2);
     expect(gil.waits.count).toBeLessThan(gil.holds.count);
+  });
+
+  it('reads the .nsys-rep itself, exported by the nsys that --nsys names', (ctx) => {
+    if (skip) ctx.skip(skip);
+    const cli = join(import.meta.dirname, '../../bin/gil-nvtx.js');
+    const r = spawnSync(process.execPath, [cli, 'report', rep, '--nsys', nsysUsed, '--json', '--quiet'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const fromRep = JSON.parse(r.stdout) as Report;
+    expect(fromRep.gilSource!.id).toBe('nsys');
+    expect(fromRep.validation.checkedHolds).toBe(report.validation.checkedHolds);
+    expect(fromRep.blame[0]!.durationNs).toBe(report.blame[0]!.durationNs);
   });
 });
