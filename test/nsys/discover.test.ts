@@ -48,6 +48,16 @@ describe('choosing and finding nsys', () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
+  it('profile --python-gil refuses an nsys that cannot trace the GIL itself, in one line', () => {
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/gil-nvtx.js'), 'profile', '--python-gil', '--nsys', old, '--', 'true'], {
+      encoding: 'utf8',
+      env: { ...process.env, GIL_NVTX_NSYS_LOCK: join(dir, 'lock') },
+    });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/--python-gil: .* \(2022\.4\.2\.1\) cannot trace the GIL itself; that needs nsys 2024\.2 or newer\./);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('lists each install once, however many ways it was found, and marks the one in use', () => {
     const found = nsysCandidates(env, roots);
     expect(found.map((c) => [c.realPath, c.origins, c.selected])).toEqual([

@@ -149,4 +149,21 @@ describe('report on nsys 2024.2\u2019s own GIL trace of a stock CPython', () => 
     expect(fromRep.validation.checkedHolds).toBe(report.validation.checkedHolds);
     expect(fromRep.blame[0]!.durationNs).toBe(report.blame[0]!.durationNs);
   });
+
+  it('gil-nvtx profile --python-gil records and reports the same from the command line', { timeout: 300_000 }, async (ctx) => {
+    if (skip) ctx.skip(skip);
+    const python = (await stockPython())!;
+    const dir = scratch('gil-nvtx-profile-python-gil-');
+    const cli = join(import.meta.dirname, '../../bin/gil-nvtx.js');
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'profile', '--python-gil', '--nsys', nsysUsed, '-o', join(dir, 'p'), '--json', '--quiet', '--', python, '-u', WORKLOAD, join(dir, 'threads.txt')],
+      { encoding: 'utf8', cwd: dir },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const profiled = JSON.parse(r.stdout) as Report;
+    expect(profiled.gilSource!.id).toBe('nsys');
+    expect(profiled.validation.ok).toBe(true);
+    expect(profiled.blame[0]!.durationNs).toBeGreaterThanOrEqual(150_000_000);
+  });
 });
