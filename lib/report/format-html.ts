@@ -3,10 +3,10 @@
 // (wheel, +/−) and pans (drag, arrows), above the text of the report.
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
+import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { pidOf, tidOf } from './load.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
-import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { DurationHistogram, bucketFloor, durationBucket } from './stats.js';
 import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';

@@ -1,6 +1,6 @@
 // The terminal report: validation verdict, per-GIL statistics, then the longest holds explained.
-import type { BlamedHold, Distribution, GilStats, Report, SlowRange, ThreadRef } from './types.js';
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
+import type { BlamedHold, Distribution, GilStats, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
 
 export interface TextOptions {
