@@ -1,25 +1,59 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GilNvtxError } from '../errors.js';
 
 // lib/nsys and dist/nsys both sit two levels under the package root.
 export const NSYS_LOCKED = fileURLToPath(new URL('../../scripts/nsys-locked.sh', import.meta.url));
 
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The nsys gil-nvtx drives: GIL_NVTX_NSYS when set (the `--nsys` flags set it too), else the first
+ * `nsys` on PATH, else null. The default stays PATH's, so a machine with Debian's 2022.4 on PATH and
+ * 2024.2 under /opt keeps running 2022.4 until asked for the other. A GIL_NVTX_NSYS that is not an
+ * executable file is an error, not a silent fall-back to another nsys.
+ */
 export function findNsys(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.GIL_NVTX_NSYS) return env.GIL_NVTX_NSYS;
+  const chosen = env.GIL_NVTX_NSYS;
+  if (chosen) {
+    if (!isExecutableFile(chosen)) {
+      throw new GilNvtxError(`GIL_NVTX_NSYS=${chosen} is not an executable file.`, {
+        hint: 'Point it at an nsys binary (`gil-nvtx doctor` lists those on this machine), or unset it to use the nsys on PATH.',
+        exitCode: 2,
+      });
+    }
+    return chosen;
+  }
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, 'nsys');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* keep looking */
-    }
+    if (isExecutableFile(candidate)) return candidate;
   }
   return null;
+}
+
+/**
+ * The environment with `--nsys PATH` applied: every nsys run below reads GIL_NVTX_NSYS, so a flag and
+ * the variable are one mechanism. Throws the one-line error for a path that is no executable file.
+ */
+export function withNsys(path: string | undefined, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (path === undefined) return env;
+  if (!isExecutableFile(path)) {
+    throw new GilNvtxError(`--nsys ${path}: not an executable file.`, {
+      hint: 'Pass the nsys binary itself, e.g. /opt/nsight-systems-2024.2/target-linux-x64/nsys (`gil-nvtx doctor` lists those on this machine).',
+      exitCode: 2,
+    });
+  }
+  return { ...env, GIL_NVTX_NSYS: resolve(path) };
 }
 
 export interface NsysProfileOptions {
@@ -136,8 +170,11 @@ async function exportSqlite(nsys: string, report: string, out: string, env?: Nod
     { env: { ...(env ?? process.env), GIL_NVTX_NSYS: nsys } },
   );
   if (run.code !== 0 || !existsSync(out)) {
-    throw new GilNvtxError(`nsys export --type=sqlite failed for ${report} (exit ${run.code}).`, {
-      hint: run.output.trim().split('\n').slice(-10).join('\n'),
+    throw new GilNvtxError(`nsys export --type=sqlite failed for ${report} (exit ${run.code}, ${nsys}).`, {
+      // An older nsys cannot read a newer one's report (2022.4 on a 2024.2 report: "Version number is invalid").
+      hint:
+        `${run.output.trim().split('\n').slice(-10).join('\n')}\n` +
+        'A report recorded by a newer nsys needs that nsys to export it: pass --nsys PATH or set GIL_NVTX_NSYS (`gil-nvtx doctor` lists the installs).',
     });
   }
   return out;

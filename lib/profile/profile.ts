@@ -13,6 +13,11 @@ export interface ProfileOptions {
   osrt?: boolean;
   /** `--cpuctxsw=process-tree`: context switches; flaky in nsys 2022.4, so opt-in. */
   contextSwitches?: boolean;
+  /**
+   * Add `python-gil` to the trace: nsys 2024.2+ records the GIL of a stock CPython itself (the report's
+   * `nsys` GIL source). The caller checks that the nsys takes it (`probeNsys`).
+   */
+  pythonGil?: boolean;
   /** `--trace-fork-before-exec=true`, for programs that fork without exec (`os.fork`, multiprocessing). */
   forkBeforeExec?: boolean;
   env?: NodeJS.ProcessEnv;
@@ -29,7 +34,7 @@ export async function profile(command: string[], opts: ProfileOptions): Promise<
   const real = resolveRealExecutable(exe, opts.env);
   return nsysProfile([real, ...args], {
     output: resolve(opts.output),
-    trace: opts.osrt === false ? ['nvtx'] : ['nvtx', 'osrt'],
+    trace: [...(opts.pythonGil ? ['python-gil'] : []), 'nvtx', ...(opts.osrt === false ? [] : ['osrt'])],
     sample: 'none',
     cpuctxsw: opts.contextSwitches ? 'process-tree' : 'none',
     forkBeforeExec: opts.forkBeforeExec ?? false,

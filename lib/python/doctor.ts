@@ -1,7 +1,8 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { findNvtxHeaders } from '../nvtx-headers.js';
-import { NSYS_LOCKED, findNsys } from '../nsys/run.js';
+import { discoverNsys, gilSourcesOf, nsysCandidates, type NsysCandidate, type NsysProbe } from '../nsys/discover.js';
+import { findNsys } from '../nsys/run.js';
 import { capture } from './exec.js';
 import { inspectPython, type PythonInfo } from './inspect.js';
 
@@ -41,6 +42,60 @@ export function qdstrmImporterProblem(nsys: string): string | null {
     return `QdstrmImporter is not beside ${dirname(real)}; nsys will leave a .qdstrm and no .nsys-rep. Fix: ln -sfn ${debianHost} ${join(root, 'host-linux-x64')}`;
   }
   return `QdstrmImporter not found at ${beside}; nsys may produce no .nsys-rep.`;
+}
+
+function describeNsys(p: NsysCandidate & Partial<NsysProbe>): string {
+  const found = `found via ${p.origins.map((o) => (o === 'opt' ? '/opt' : o)).join(', ')}`;
+  const real = p.realPath === p.path ? '' : ` → ${p.realPath}`;
+  if (p.version === undefined) return `${p.path}${real} (${found})`;
+  if (p.version === null) return `${p.path}${real}: ${p.error} (${found})`;
+  return `${p.path}${real} (${p.version}; --trace=python-gil ${p.pythonGil ? 'yes' : 'no'}; ${found})\nGIL sources: ${gilSourcesOf(p as NsysProbe).join('; ')}`;
+}
+
+/**
+ * One check per nsys on the machine: the one gil-nvtx drives is `nsys`, the others `nsys (other)`, each
+ * with its version and whether it traces the GIL itself. The choice is GIL_NVTX_NSYS or `--nsys`.
+ */
+async function nsysChecks(env: NodeJS.ProcessEnv, waitForNsys: boolean): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  let selected: string | null = null;
+  try {
+    selected = findNsys(env);
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    checks.push({ name: 'nsys', status: 'fail', detail: e.message, hint: e.hint, required: false });
+  }
+  // nsys runs one at a time machine-wide (scripts/nsys-locked.sh); a long profile elsewhere must not
+  // make doctor hang, so unless asked to wait it only asks versions when the lock is free.
+  const lock = env.GIL_NVTX_NSYS_LOCK || '/tmp/gil-nvtx-nsys.lock';
+  const busy = !waitForNsys && (await capture('flock', ['-n', lock, 'true'])).code === 1;
+  const found: (NsysCandidate & Partial<NsysProbe>)[] = busy ? nsysCandidates(env) : await discoverNsys(env);
+  const note = busy ? ` (versions not asked: another nsys run holds ${lock})` : '';
+  for (const p of found) {
+    checks.push({
+      name: p.selected ? 'nsys' : 'nsys (other)',
+      status: p.version === null ? 'warn' : 'ok',
+      detail: describeNsys(p) + (p.selected ? note : ''),
+      required: false,
+      hint: p.selected ? undefined : `Use it with GIL_NVTX_NSYS=${p.path} or \`--nsys ${p.path}\`.`,
+    });
+  }
+  if (selected === null && !checks.some((c) => c.name === 'nsys')) {
+    checks.unshift({
+      name: 'nsys',
+      status: 'warn',
+      detail: found.length > 0 ? `none on PATH; ${found.length} elsewhere (below)` : 'not found (the embedded collector traces without it)',
+      required: false,
+      hint: found.length > 0
+        ? `Choose one with GIL_NVTX_NSYS=${found[0]!.path} or \`--nsys ${found[0]!.path}\`.`
+        : 'scripts/ci/install-nsys.sh installs 2022.4 from Debian non-free; scripts/ci/install-nsys-2024.sh installs 2024.2 (--trace=python-gil).',
+    });
+  }
+  if (selected !== null) {
+    const problem = qdstrmImporterProblem(selected);
+    checks.push({ name: 'nsys QdstrmImporter', status: problem ? 'fail' : 'ok', detail: problem ?? 'present beside the target folder', required: false });
+  }
+  return checks;
 }
 
 async function collectorCheck(): Promise<DoctorCheck> {
@@ -104,24 +159,7 @@ export async function runDoctor(
   } catch (err) {
     checks.push({ name: 'NVTX headers', status: 'fail', detail: (err as Error).message, required: true });
   }
-  const nsys = findNsys(env);
-  if (!nsys) {
-    checks.push({ name: 'nsys', status: 'warn', detail: 'not found on PATH (the embedded collector traces without it)', required: false, hint: 'scripts/ci/install-nsys.sh installs Nsight Systems from Debian non-free.' });
-  } else {
-    // nsys runs one at a time machine-wide (scripts/nsys-locked.sh); a long profile elsewhere must not
-    // make doctor hang, so unless asked to wait it only asks for the version when the lock is free.
-    const lock = env.GIL_NVTX_NSYS_LOCK || '/tmp/gil-nvtx-nsys.lock';
-    const busy = !opts.waitForNsys && (await capture('flock', ['-n', lock, 'true'])).code === 1;
-    if (busy) {
-      checks.push({ name: 'nsys', status: 'ok', detail: `${nsys} (version not asked: another nsys run holds ${lock})`, required: false });
-    } else {
-      const v = await capture(NSYS_LOCKED, ['60', '--version'], { env: { ...env, GIL_NVTX_NSYS: nsys }, timeoutMs: 90_000 });
-      const version = /(\d{4}\.\d+\.\d+(?:\.\d+)?)/.exec(v.stdout)?.[1];
-      checks.push({ name: 'nsys', status: version ? 'ok' : 'warn', detail: version ? `${nsys} (${version})` : `${nsys}: --version failed`, required: false });
-    }
-    const problem = qdstrmImporterProblem(nsys);
-    checks.push({ name: 'nsys QdstrmImporter', status: problem ? 'fail' : 'ok', detail: problem ?? 'present beside the target folder', required: false });
-  }
+  checks.push(...(await nsysChecks(env, opts.waitForNsys === true)));
   checks.push(await collectorCheck());
   return { ok: checks.every((c) => !c.required || c.status !== 'fail'), checks, python: info };
 }

@@ -53,6 +53,7 @@ export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Rep
     trace: { startNs: trace.traceStart, endNs: trace.traceEnd },
     options: { top, minHoldNs },
     sources: { osrt: trace.has.osrt, sched: trace.has.sched, holdSamples: trace.has.holdSamples },
+    gilSource: trace.gilSource,
     processes,
     validation: validation.result(),
     gils: stats.stats,

@@ -3,6 +3,7 @@
 // (wheel, +/−) and pans (drag, arrows), above the text of the report.
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
+import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { formatLocation } from './locations.js';
 import { pidOf, tidOf } from './load.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
@@ -157,6 +158,8 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
 function summaryHtml(report: Report): string {
   const t0 = report.trace.startNs;
   const parts: string[] = [];
+  const source = gilSourceLines(report);
+  if (source.length) parts.push(`<p class="dim gil-source">${source.map((l) => esc(l.trim())).join('<br>')}</p>`);
   const v = report.validation;
   parts.push(
     v.ok
@@ -170,8 +173,8 @@ function summaryHtml(report: Report): string {
   if (v.notes.length) parts.push(`<ul class="notes">${v.notes.slice(0, 20).map((n) => `<li>${esc(n.thread.name)} (tid ${n.thread.tid}): ${esc(n.message)}</li>`).join('')}</ul>`);
   for (const g of report.gils) {
     parts.push(
-      `<h2>GIL ${esc(g.gil)} — ${esc(g.processName)} (pid ${g.pid}, interpreter ${g.interpreterId})</h2>` +
-        `<p>span ${fmtDuration(g.spanNs)}; held ${fmtPercent(g.utilisation)}; someone waiting ${fmtPercent(g.contention)}; forced switches ${g.forcedSwitches}; handoff p50 ${fmtDuration(g.handoff.p50Ns)}, p99 ${fmtDuration(g.handoff.p99Ns)}</p>` +
+      `<h2>GIL ${esc(g.gil)} — ${esc(g.processName)} (pid ${g.pid}, ${interpreterText(report, g)})</h2>` +
+        `<p>span ${fmtDuration(g.spanNs)}; held ${fmtPercent(g.utilisation)}; someone waiting ${fmtPercent(g.contention)}; forced switches ${forcedSwitchesText(report, g)}; handoff p50 ${fmtDuration(g.handoff.p50Ns)}, p99 ${fmtDuration(g.handoff.p99Ns)}</p>` +
         '<table><thead><tr><th>thread</th><th>holds</th><th>held</th><th>p50</th><th>p99</th><th>max</th><th>waits</th><th>waited</th><th>p50</th><th>p99</th><th>max</th><th>drop requests</th></tr></thead><tbody>' +
         g.threads
           .map(

@@ -1,4 +1,5 @@
 // The terminal report: validation verdict, per-GIL statistics, then the longest holds explained.
+import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { formatLocation } from './locations.js';
 import type { BlamedHold, Distribution, GilStats, PyLocation, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
@@ -48,13 +49,13 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
 }
 
-function gilSection(g: GilStats, c: ReturnType<typeof palette>): string[] {
+function gilSection(g: GilStats, c: ReturnType<typeof palette>, report: Report): string[] {
   const out: string[] = [];
-  out.push(c.bold(`GIL ${g.gil} — ${safeText(g.processName)} (pid ${g.pid}, interpreter ${g.interpreterId})`));
+  out.push(c.bold(`GIL ${g.gil} — ${safeText(g.processName)} (pid ${g.pid}, ${interpreterText(report, g)})`));
   out.push(`  span ${fmtDuration(g.spanNs)}; GIL held ${fmtPercent(g.utilisation)} of it; someone waiting ${fmtPercent(g.contention)} (${fmtDuration(g.contendedNs)})`);
   out.push(`  holds: ${dist(g.holds)}`);
   out.push(`  waits: ${dist(g.waits)}`);
-  out.push(`  forced switches (drop requests): ${g.forcedSwitches}; handoff release→acquire: ${g.handoff.count ? `p50 ${fmtDuration(g.handoff.p50Ns)} p99 ${fmtDuration(g.handoff.p99Ns)} max ${fmtDuration(g.handoff.maxNs)}` : '—'}`);
+  out.push(`  forced switches (drop requests): ${forcedSwitchesText(report, g)}; handoff release→acquire: ${g.handoff.count ? `p50 ${fmtDuration(g.handoff.p50Ns)} p99 ${fmtDuration(g.handoff.p99Ns)} max ${fmtDuration(g.handoff.maxNs)}` : '—'}`);
   const rows = [['  thread', 'holds', 'held', 'p50', 'p99', 'max', 'waits', 'waited', 'p50', 'p99', 'max', 'drops']];
   for (const t of g.threads) {
     rows.push([
@@ -138,6 +139,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   out.push(c.bold(`gil-nvtx report: ${safeText(report.source)}`));
   out.push(c.dim(`  ${report.producer.name}${report.producer.version ? ` ${report.producer.version}` : ''}, trace ${fmtDuration(span)}; ` +
     `OS calls ${report.sources.osrt ? 'yes' : 'no'}, scheduling ${report.sources.sched ? 'yes' : 'no'}, watchdog samples ${report.sources.holdSamples ? 'yes' : 'no'}`));
+  for (const line of gilSourceLines(report)) out.push(c.dim(`  ${safeText(line)}`));
   out.push('');
   const v = report.validation;
   if (v.ok) out.push(`${c.green('✓ valid')}: ${v.checkedHolds} holds checked, no two holds of one GIL overlap`);
@@ -152,7 +154,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   if (v.notes.length > 10) out.push(c.dim(`  … ${v.notes.length - 10} more notes (see --json)`));
   for (const g of report.gils) {
     out.push('');
-    out.push(...gilSection(g, c));
+    out.push(...gilSection(g, c, report));
   }
   out.push('');
   if (report.blame.length === 0) out.push(`No holds${report.options.minHoldNs > 0 ? ` of at least ${fmtDuration(report.options.minHoldNs)}` : ''} to explain.`);

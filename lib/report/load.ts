@@ -19,7 +19,9 @@ import {
   type TraceProducer,
 } from './model.js';
 import { EventType, detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
+import { NSYS_GIL_DOMAIN, chooseGilSource, type DomainRow, type GilSourceChoice, type GilSourceRequest } from './gil-sources.js';
 import { gilDomainFilter, gilRangesFromSqlite } from './source-sqlite.js';
+import type { GilSourceReport } from './types.js';
 
 export interface LoadOptions {
   /** Environment for nsys (a .nsys-rep input is exported with it). */
@@ -31,6 +33,8 @@ export interface LoadOptions {
    * Python in it (a Node-only collector trace, say) passes false.
    */
   requireGil?: boolean;
+  /** Which GIL source to analyse when the trace has both (default `auto`: the patch's). */
+  gilSource?: GilSourceRequest;
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -127,32 +131,45 @@ function checkSqliteFile(file: string): void {
   }
 }
 
-interface DomainRow {
-  domainId: number;
-  pid: number;
-  name: string | null;
-}
-
-function gilDomains(db: Database.Database, schema: TraceSchema, source: string, required: boolean): { gil: DomainRow[]; all: DomainRow[] } {
+/** Every NVTX domain of the trace, with the GIL source to analyse chosen among them. */
+function gilDomains(
+  db: Database.Database,
+  schema: TraceSchema,
+  source: string,
+  required: boolean,
+  wanted: GilSourceRequest,
+): { choice: GilSourceChoice | null; all: DomainRow[] } {
   const { expr: textExpr, join } = nvtxTextSql(schema, 'e');
   const domains = db
     .prepare(`SELECT e.domainId AS domainId, ${PID_MASK_SQL.replace(/globalTid/g, 'e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${EventType.DomainCreate}`)
     .all() as DomainRow[];
-  const gil = domains.filter((d) => d.name === GIL_DOMAIN);
-  if (gil.length > 0 || !required) return { gil, all: domains };
+  const choice = chooseGilSource(domains, wanted, source);
+  if (choice || !required) return { choice, all: domains };
   const anyNvtx = db.prepare('SELECT 1 FROM NVTX_EVENTS LIMIT 1').get() !== undefined;
   const others = [...new Set(domains.map((d) => d.name ?? '(unnamed)'))];
   throw new GilNvtxError(
-    `${source} has no '${GIL_DOMAIN}' NVTX domain, so there are no GIL ranges to analyse` +
+    `${source} has no '${GIL_DOMAIN}' NVTX domain (nor the '${NSYS_GIL_DOMAIN}' domain of nsys --trace=python-gil), so there are no GIL ranges to analyse` +
       (anyNvtx ? ` (NVTX domains present: ${others.length ? others.map((n) => JSON.stringify(n)).join(', ') : 'only the default domain'}).` : ' (it holds no NVTX events at all).'),
     {
       hint:
         'Either the Python that ran was not a GIL-instrumented build (check it with `gil-nvtx doctor <python>`; build one with ' +
         '`gil-nvtx build-python`), or tracing was turned off with PYTHON_GIL_NVTX=0' +
-        (anyNvtx ? '.' : ', or NVTX tracing was not enabled (`nsys profile -t nvtx,osrt …`).'),
+        (anyNvtx ? '.' : ', or NVTX tracing was not enabled (`nsys profile -t nvtx,osrt …`).') +
+        ' A stock CPython ≥ 3.9 (not free-threaded) can be traced by nsys 2024.2+ itself: `nsys profile --trace=python-gil,nvtx,osrt …`.',
       exitCode: 3,
     },
   );
+}
+
+/** How many GIL ranges each source not analysed has, for the header's "also in this trace". */
+function otherSources(db: Database.Database, choice: GilSourceChoice): GilSourceReport['others'] {
+  return choice.others.map((o) => {
+    const ranges = db
+      .prepare(`SELECT count(*) FROM NVTX_EVENTS WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND (${gilDomainFilter(o.domains)})`)
+      .pluck()
+      .get() as number;
+    return { id: o.kind.id, domain: o.kind.domain, label: o.kind.label, ranges: Number(ranges) };
+  });
 }
 
 function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: number | null; end: number | null } {
@@ -276,14 +293,19 @@ export async function loadTrace(path: string, opts: LoadOptions = {}): Promise<L
 export function readTrace(db: Database.Database, source: string, sqlitePath: string, opts: LoadOptions = {}): Omit<LoadedTrace, 'db' | 'close'> {
   const schema = detectSchema(db, source);
   const requireGil = opts.requireGil !== false;
-  const { gil: domains, all: allDomains } = gilDomains(db, schema, source, requireGil);
+  const { choice, all: allDomains } = gilDomains(db, schema, source, requireGil, opts.gilSource ?? 'auto');
+  const domains = choice?.domains ?? [];
   // The one place that decides where GIL ranges come from: another source returns the same GilSource.
   const gilSource = gilRangesFromSqlite({ db, schema, source, sqlitePath, domains, onProgress: opts.onProgress });
   if (gilSource.gils.length === 0 && requireGil) {
-    throw new GilNvtxError(`${source} has the '${GIL_DOMAIN}' NVTX domain but not a single '${WAITING_MESSAGE}' / '${HOLDING_MESSAGE}' range or '${DROP_REQUEST_MESSAGE}' mark in it.`, {
+    const domain = choice!.kind.domain;
+    throw new GilNvtxError(`${source} has the '${domain}' NVTX domain but not a single '${WAITING_MESSAGE}' / '${HOLDING_MESSAGE}' range${choice!.kind.carries.dropRequests ? ` or '${DROP_REQUEST_MESSAGE}' mark` : ''} in it.`, {
       hint:
-        'The interpreter created the domain but emitted no GIL transitions: tracing was turned off with PYTHON_GIL_NVTX=0, ' +
-        'or it is a free-threaded build running with the GIL disabled (PYTHON_GIL=0), or the trace stopped before Python ran.',
+        choice!.kind.id === 'patch'
+          ? 'The interpreter created the domain but emitted no GIL transitions: tracing was turned off with PYTHON_GIL_NVTX=0, ' +
+            'or it is a free-threaded build running with the GIL disabled (PYTHON_GIL=0), or the trace stopped before Python ran.'
+          : 'nsys attached its GIL tracer but recorded no transitions: the trace stopped before Python ran, or the interpreter is a ' +
+            'free-threaded build (nsys cannot trace those).',
       exitCode: 3,
     });
   }
@@ -319,7 +341,10 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     threadNames: tNames,
     domainNames: new Map(allDomains.map((d) => [`${d.pid}/${d.domainId}`, d.name ?? ''])),
     gils,
-    gilRowFilter: gilDomainFilter(domains),
+    gilRowFilter: gilDomainFilter(choice?.allGilDomains ?? []),
+    gilSource: choice
+      ? { id: choice.kind.id, domain: choice.kind.domain, label: choice.kind.label, carries: { ...choice.kind.carries }, gaps: [...choice.kind.gaps], others: otherSources(db, choice) }
+      : null,
     has: {
       osrt: hasColumns(schema, 'OSRT_API', ['start', 'end', 'globalTid', 'nameId']),
       sched: hasColumns(schema, 'SCHED_EVENTS', ['start', 'isSchedIn', 'globalTid']) && db.prepare('SELECT 1 FROM SCHED_EVENTS LIMIT 1').get() !== undefined,

@@ -2,7 +2,10 @@
 // names, bounds); the ranges stay in their source and are streamed per GIL, so memory follows the number
 // of threads and `--top`, not the length of the trace.
 
-/** The NVTX contract of the GIL patch (docs/gil-patches.md, "What you see"). */
+/**
+ * The NVTX contract of the GIL patch (docs/gil-patches.md, "What you see"). nsys's own GIL trace uses the
+ * same two range messages in another domain (gil-sources.ts).
+ */
 export const GIL_DOMAIN = 'CPython GIL';
 export const WAITING_MESSAGE = 'Waiting for GIL';
 export const HOLDING_MESSAGE = 'Holding GIL';
@@ -109,8 +112,10 @@ export interface LoadedTrace {
   /** NVTX domain names by `${pid}/${domainId}` (domain ids are per process). */
   domainNames: Map<string, string>;
   gils: GilRanges[];
-  /** SQL condition (over NVTX_EVENTS columns) true for rows of a GIL domain. */
+  /** SQL condition (over NVTX_EVENTS columns) true for rows of a GIL domain, of every GIL source present. */
   gilRowFilter: string;
+  /** The GIL source `gils` come from; null when the trace has none (loaded with `requireGil: false`). */
+  gilSource: import('./types.js').GilSourceReport | null;
   /** Tables the optional analyses depend on. */
   has: { osrt: boolean; sched: boolean; holdSamples: boolean; threadNames: boolean; processes: boolean };
   /** Lets blame and Perfetto query the database lazily; `close()` releases it. */

@@ -4,6 +4,7 @@ import { formatHtml } from './format-html.js';
 import { formatJson } from './format-json.js';
 import { writePerfetto } from './format-perfetto.js';
 import { formatText } from './format-text.js';
+import type { GilSourceRequest } from './gil-sources.js';
 import { loadTrace } from './load.js';
 import type { Report } from './types.js';
 import { writeFileAtomic } from './write.js';
@@ -17,6 +18,8 @@ export interface ReportRunOptions {
   html?: string;
   perfetto?: string;
   env?: NodeJS.ProcessEnv;
+  /** Which GIL source to analyse when the trace has both (default `auto`). */
+  gilSource?: GilSourceRequest;
   onProgress?: (line: string) => void;
 }
 
@@ -27,7 +30,7 @@ export interface ReportRunResult {
 }
 
 export async function runReport(tracePath: string, opts: ReportRunOptions = {}): Promise<ReportRunResult> {
-  const trace = await loadTrace(tracePath, { env: opts.env, onProgress: opts.onProgress });
+  const trace = await loadTrace(tracePath, { env: opts.env, gilSource: opts.gilSource, onProgress: opts.onProgress });
   try {
     opts.onProgress?.('analysing…');
     const report = analyzeTrace(trace, { top: opts.top, minHoldNs: opts.minHoldNs });

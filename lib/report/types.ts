@@ -252,6 +252,20 @@ export interface ProcessSummary {
   gils: string[];
 }
 
+/** Which producer's GIL ranges the report analysed (lib/report/gil-sources.ts). */
+export interface GilSourceReport {
+  id: 'patch' | 'nsys';
+  /** The NVTX domain the ranges were read from. */
+  domain: string;
+  label: string;
+  /** What the source's ranges carry; where false, the numbers that depend on it are not known. */
+  carries: { interpreterId: boolean; dropRequests: boolean; unblockedWaits: boolean };
+  /** One sentence per missing piece, for people reading the report. */
+  gaps: string[];
+  /** Other GIL sources in the same trace, not analysed in this report (`--gil-source` picks one). */
+  others: { id: 'patch' | 'nsys'; domain: string; label: string; ranges: number }[];
+}
+
 export interface Report {
   schema: typeof REPORT_SCHEMA;
   generator: { name: 'gil-nvtx'; version: string };
@@ -260,6 +274,8 @@ export interface Report {
   trace: { startNs: number; endNs: number };
   options: { top: number; minHoldNs: number };
   sources: { osrt: boolean; sched: boolean; holdSamples: boolean };
+  /** Where the GIL ranges came from; null only for a trace without any (Perfetto export of a Node-only trace). */
+  gilSource: GilSourceReport | null;
   processes: ProcessSummary[];
   validation: Validation;
   gils: GilStats[];

@@ -11,5 +11,8 @@ $sudo_ apt-get update -qq
 $sudo_ apt-get install -y -qq --no-install-recommends \
   build-essential pkg-config dpkg-dev xz-utils ca-certificates util-linux procps \
   libssl-dev zlib1g-dev libbz2-dev liblzma-dev libffi-dev libsqlite3-dev libreadline-dev \
-  libncurses-dev libgdbm-dev uuid-dev valgrind strace sqlite3 chromium cmake >/dev/null
+  libncurses-dev libgdbm-dev uuid-dev valgrind strace sqlite3 chromium cmake libssh-4 python3 >/dev/null
+# Two Nsight Systems, both tested: 2022.4 (Debian non-free, on PATH, the project's default) and 2024.2
+# (the first with --trace=python-gil, in /opt/nsight-systems-2024.2; chosen with GIL_NVTX_NSYS or --nsys).
 $sudo_ bash "$here/install-nsys.sh"
+$sudo_ bash "$here/install-nsys-2024.sh"

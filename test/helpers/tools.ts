@@ -15,3 +15,18 @@ export function toolGate(tool: string, available: boolean, requireVar: string): 
 
 export const nsysPath = findNsys();
 export const nsysGate = toolGate('nsys', nsysPath !== null, 'GIL_NVTX_REQUIRE_NSYS');
+
+/**
+ * An nsys that takes `--trace=python-gil` (2024.2 and newer), found as `gil-nvtx doctor` finds them:
+ * GIL_NVTX_NSYS, PATH, /opt/nsight-systems-*, Debian's. Asking runs nsys, so it is a call, not a constant.
+ */
+export async function pythonGilNsys(): Promise<string | null> {
+  const { discoverNsys } = await import('../../lib/nsys/discover.js');
+  return (await discoverNsys()).find((p) => p.pythonGil)?.path ?? null;
+}
+
+/** A tool missing in beforeAll: the reason to skip, or (with `requireVar`=1) an Error that fails the tests. */
+export function missingTool(tool: string, requireVar: string): string {
+  if (process.env[requireVar] === '1') throw new Error(`${tool} is required (${requireVar}=1) but was not found`);
+  return `${tool} not found; set ${requireVar}=1 to make this a failure`;
+}

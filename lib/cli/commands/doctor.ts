@@ -4,8 +4,11 @@ import { runDoctor } from '../../python/doctor.js';
 
 const HELP = `usage: gil-nvtx doctor [python] [--json]
 
-Checks an interpreter (patched? version? free-threaded?), the NVTX headers, nsys (version, the
-QdstrmImporter link) and the embedded collector. Exits 1 when something required is missing.
+Checks an interpreter (patched? version? free-threaded?), the NVTX headers, every nsys on the machine
+(GIL_NVTX_NSYS, PATH, /opt/nsight-systems-*, NVIDIA's /opt/nvidia/nsight-systems/*, Debian's): its
+version and whether it traces the GIL itself (--trace=python-gil); the one gil-nvtx runs is 'nsys'
+(GIL_NVTX_NSYS or --nsys choose another), with its QdstrmImporter link; and the embedded collector.
+Exits 1 when something required is missing.
 `;
 
 export async function run(argv: string[]): Promise<number> {

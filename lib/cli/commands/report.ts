@@ -1,5 +1,7 @@
 import { GilNvtxError } from '../../errors.js';
 import { parseCommandArgs, parseTop } from '../args.js';
+import { withNsys } from '../../nsys/run.js';
+import { parseGilSource } from '../../report/gil-sources.js';
 import { runReport } from '../../report/run.js';
 import { wantColor } from '../../report/format-text.js';
 
@@ -9,8 +11,13 @@ Analyse a GIL trace: check that holds never overlap, summarise holds and waits p
 the longest holds (whom they blocked, whether the holder was on CPU, concurrent OS calls and NVTX ranges).
 
 <trace> is a .nsys-rep (exported with nsys), its .sqlite export, or a \`gil-nvtx trace\` output folder.
+The GIL ranges come from a gil-nvtx patched interpreter (NVTX domain 'CPython GIL') or from nsys 2024.2+
+tracing a stock CPython itself (\`nsys profile --trace=python-gil\`, domain 'GIL Trace').
 
 options:
+  --gil-source S     auto (default: the patch's ranges when present, else nsys's), patch, or nsys:
+                     which ranges to analyse when a trace holds both
+  --nsys PATH        the nsys that exports a .nsys-rep (default: GIL_NVTX_NSYS, else nsys on PATH)
   --top N            explain the N longest holds (default 10)
   --min-hold-ms X    only explain holds of at least X ms (default 0)
   --json             print the report as JSON (schema gil-nvtx.report/2, see docs/report.md)
@@ -29,6 +36,8 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
+      'gil-source': { type: 'string' },
+      nsys: { type: 'string' },
       top: { type: 'string' },
       'min-hold-ms': { type: 'string' },
       json: { type: 'boolean' },
@@ -52,8 +61,12 @@ export async function run(argv: string[]): Promise<number> {
   const top = parseTop(values.top);
   const minHoldMs = values['min-hold-ms'] === undefined ? 0 : Number(values['min-hold-ms']);
   if (!Number.isFinite(minHoldMs) || minHoldMs < 0) throw new GilNvtxError(`--min-hold-ms wants a number ≥ 0, not '${values['min-hold-ms']}'.`, { exitCode: 2 });
+  const gilSource = parseGilSource(values['gil-source']);
+  const env = withNsys(values.nsys);
   const quiet = values.quiet === true || process.env.CI === 'true';
   const result = await runReport(positionals[0]!, {
+    gilSource,
+    env,
     top,
     minHoldNs: Math.round(minHoldMs * 1e6),
     format: values.json ? 'json' : 'text',
