@@ -8,7 +8,7 @@ export { formatText, wantColor, type TextOptions } from './format-text.js';
 export { formatJson } from './format-json.js';
 export { formatHtml, type HtmlOptions } from './format-html.js';
 export { writePerfetto, writePerfettoEvents, type PerfettoOptions } from './format-perfetto.js';
-export { writeFileAtomic } from './write.js';
+export { writeOutputFile, type ChunkWriter } from '../output-file.js';
 export { runReport, type ReportRunOptions, type ReportRunResult } from './run.js';
 export { GilEventKind, cutOpenRanges } from './model.js';
 export type { LoadedTrace, GilRanges, GilVisitor, GilSource, ThreadInfo, ThreadTable, ProcessInfo } from './model.js';

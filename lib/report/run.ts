@@ -6,7 +6,7 @@ import { writePerfetto } from './format-perfetto.js';
 import { formatText } from './format-text.js';
 import { loadTrace } from './load.js';
 import type { Report } from './types.js';
-import { writeFileAtomic } from './write.js';
+import { writeOutputFile } from '../output-file.js';
 
 export interface ReportRunOptions {
   top?: number;
@@ -34,7 +34,7 @@ export async function runReport(tracePath: string, opts: ReportRunOptions = {}):
     const written: string[] = [];
     if (opts.html) {
       const page = formatHtml(trace, report);
-      writeFileAtomic(opts.html, (out) => out.write(page));
+      writeOutputFile(opts.html, (out) => out.write(page));
       written.push(opts.html);
     }
     if (opts.perfetto) {

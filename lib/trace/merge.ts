@@ -1,7 +1,8 @@
-import { readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
+import { renameOutputFile, tempBeside } from '../output-file.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
 import { GIL_DOMAIN } from '../report/model.js';
 import { RawTraceFile, type DecodeState, type EventAttrs, type RawChunk, type RawRecord } from './raw-reader.js';
@@ -60,7 +61,7 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
       hint: 'Did the program make any NVTX call? Only processes that load NVTX (a patched CPython, the gil-nvtx Node addon, a C program with the NVTX headers) write a file. Is another NVTX tool (nsys) attached already?',
     });
   }
-  const tmp = `${output}.tmp-${process.pid}`;
+  const tmp = tempBeside(output);
   rmSync(tmp, { force: true });
   const db = new Database(tmp);
   try {
@@ -70,7 +71,7 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
     const summary = writeAll(db, files, readSamples(rawDir));
     db.exec(TRACE_INDEX_SQL);
     db.close();
-    renameSync(tmp, output);
+    renameOutputFile(tmp, output);
     return { ...summary, output };
   } catch (err) {
     if (db.open) db.close();
