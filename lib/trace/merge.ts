@@ -6,7 +6,7 @@ import { renameOutputFile, tempBeside } from '../output-file.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
 import { GIL_DOMAIN } from '../report/model.js';
 import { RawTraceFile, type DecodeState, type EventAttrs, type RawChunk, type RawRecord } from './raw-reader.js';
-import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid } from './schema.js';
+import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid, uint64ForSqlite } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
 import { TickConverter } from './ticks.js';
 
@@ -194,7 +194,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
     row[i++] = o.domainId;
     if (message === 1) row[i++] = textId;
     else if (message === 2) row[i++] = o.text;
-    if (o.payloadType) row[i] = o.payload;
+    // Only a uint64 payload can reach 2^63 (int64 ones are read signed): two's complement, see schema.ts.
+    if (o.payloadType) row[i] = uint64ForSqlite(o.payload);
     if (++sh.rows === BATCH) {
       sh.batch.run(row);
       sh.rows = 0;
@@ -378,7 +379,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
                 if (r.text) osNames.set(globalTid(pid, r.value), r.text);
                 break;
               case RawKind.resource:
-                resources.set(r.key, [globalTid(pid, t.tid), dom(r.domain), r.key, r.identifierType, r.identifier, r.stringId ? (strings.get(r.stringId) ?? null) : null, r.text, ts]);
+                resources.set(r.key, [globalTid(pid, t.tid), dom(r.domain), r.key, r.identifierType, uint64ForSqlite(r.identifier), r.stringId ? (strings.get(r.stringId) ?? null) : null, r.text, ts]);
                 break;
               case RawKind.resourceEnd: {
                 const row = resources.get(r.key);
