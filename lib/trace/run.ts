@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GilNvtxError } from '../errors.js';
 import { findOrBuildCollector, watchdogFor } from './collector-path.js';
-import { mergeTrace, type MergeSummary } from './merge.js';
+import { mergeTrace, rawTraceFiles, type MergeSummary } from './merge.js';
 import { RAW_FILE_SUFFIX, SAMPLE_FILE_SUFFIX } from './raw-format.js';
 
 /** Layout of a trace folder: `raw/<pid>-<ns>.gnvtx` per process, merged into `trace.sqlite`. */
@@ -118,6 +118,15 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   const { constants } = await import('node:os');
   const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
   const database = join(outDir, TRACE_DB);
+  if (rawTraceFiles(rawDir).length === 0) {
+    removeRawFiles(rawDir);
+    const ended = signal ? `was ended by ${signal}` : `exited with ${exitCode}`;
+    // The command's failure is the news; a clean exit with nothing traced is the trace's failure.
+    throw new GilNvtxError(`No process of the command made an NVTX call, so no trace was written (the command ${ended}).`, {
+      hint: 'Only processes that load NVTX write a trace: a patched CPython (`gil-nvtx build-python`), Node with the gil-nvtx addon, a C program with the NVTX headers. Is another NVTX tool (nsys) attached already?',
+      exitCode: exitCode === 0 ? 1 : exitCode,
+    });
+  }
   const merge = mergeTrace(rawDir, database);
   if (!opts.keepRaw) removeRawFiles(rawDir);
   return { outDir, rawDir, database, exitCode, signal, merge, output };

@@ -21,7 +21,8 @@ options:
   -q, --quiet          no summary on stderr (also when CI=true)
   -h, --help           this text
 
-The exit code is the command's (128 + signal number if a signal ended it).
+The exit code is the command's (128 + signal number if a signal ended it); 1 if it exited 0 but no
+process made an NVTX call (nothing was traced).
 `;
 
 export async function run(argv: string[]): Promise<number> {
