@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { findNvtxHeaders } from '../nvtx-headers.js';
 import { sha256File } from './checksum.js';
@@ -119,7 +120,7 @@ export function pythonIn(prefix: string, minor: string, disableGil: boolean): st
 function checkWritableParent(prefix: string): void {
   const parent = dirname(prefix);
   try {
-    mkdirSync(parent, { recursive: true });
+    makeDirs(parent);
     accessSync(parent, constants.W_OK);
   } catch (err) {
     throw new GilNvtxError(`Cannot install into ${prefix}: ${parent} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, {
@@ -208,7 +209,7 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
   const root = cacheRoot(env);
   const buildDir = join(root, 'build', `${buildName(release.version, disableGil)}-${key}`);
   const log = join(root, 'logs', `build-${buildName(release.version, disableGil)}-${key}.log`);
-  mkdirSync(dirname(log), { recursive: true });
+  makeDirs(dirname(log));
 
   return withLock(`${buildDir}.lock`, async () => {
     if (existsSync(prefix)) {
@@ -235,7 +236,7 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
     if (!existsSync(join(buildDir, '.patched'))) {
       rmSync(buildDir, { recursive: true, force: true });
       const fresh = join(buildDir, 'src.tmp');
-      mkdirSync(fresh, { recursive: true });
+      makeDirs(fresh);
       progress('unpack', `unpacking into ${buildDir}`);
       const untar = await runLogged('tar', ['-xf', got.path, '-C', fresh, '--strip-components=1', '--no-same-owner'], { log });
       if (untar.code !== 0) {

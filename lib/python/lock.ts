@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { makeDirs } from '../make-dirs.js';
 
 function alive(pid: number): boolean {
   try {
@@ -17,7 +18,7 @@ function alive(pid: number): boolean {
  * mkdir is atomic; a lock whose owner died is taken over.
  */
 export async function withLock<T>(lockDir: string, fn: () => Promise<T>, onWait?: (owner: number) => void): Promise<T> {
-  mkdirSync(dirname(lockDir), { recursive: true });
+  makeDirs(dirname(lockDir));
   let told = false;
   for (;;) {
     try {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { findOrBuildCollector, watchdogFor } from './collector-path.js';
 import { mergeTrace, rawTraceFiles, type MergeSummary } from './merge.js';
@@ -59,7 +60,7 @@ export function removeRawFiles(rawDir: string): void {
 export function prepareTraceDir(outDir: string): string {
   const rawDir = join(outDir, RAW_SUBDIR);
   try {
-    mkdirSync(rawDir, { recursive: true });
+    makeDirs(rawDir);
     for (const name of readdirSync(rawDir)) if (isRawFile(name)) rmSync(join(rawDir, name));
   } catch (err) {
     throw new GilNvtxError(`Cannot prepare the trace folder ${outDir}: ${(err as Error).message}`, {
