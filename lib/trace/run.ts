@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { lockOwner, tryLock, type HeldLock } from '../lock.js';
 import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { findOrBuildCollector, watchdogFor } from './collector-path.js';
@@ -10,6 +11,8 @@ import { RAW_FILE_SUFFIX, SAMPLE_FILE_SUFFIX } from './raw-format.js';
 /** Layout of a trace folder: `raw/<pid>-<ns>.gnvtx` per process, merged into `trace.sqlite`. */
 export const RAW_SUBDIR = 'raw';
 export const TRACE_DB = 'trace.sqlite';
+/** Names the pid of the run that owns the folder (lib/lock.ts); gone when the run ends. */
+export const LOCK_FILE = '.gil-nvtx.lock';
 
 export interface TraceOptions {
   /** Trace folder; created if missing. Default `gil-nvtx-trace`. */
@@ -56,6 +59,25 @@ export function removeRawFiles(rawDir: string): void {
   }
 }
 
+/**
+ * Makes `outDir` this run's own: a second run into it (a nested `gil-nvtx trace`, two shells with the
+ * default -o) would delete this one's raw files and merge its processes. Fails at once when another
+ * run holds it; a run that died holds nothing.
+ */
+export async function lockTraceDir(outDir: string): Promise<HeldLock> {
+  try {
+    makeDirs(outDir);
+  } catch (err) {
+    throw new GilNvtxError(`Cannot prepare the trace folder ${outDir}: ${(err as Error).message}`, { hint: 'Pick a writable folder with -o DIR.', cause: err });
+  }
+  const lock = await tryLock(join(outDir, LOCK_FILE));
+  if (lock) return lock;
+  const owner = lockOwner(join(outDir, LOCK_FILE));
+  throw new GilNvtxError(`The trace folder ${outDir} is in use by another gil-nvtx run${owner ? ` (pid ${owner})` : ''}.`, {
+    hint: 'Give this run its own folder with -o DIR, or wait for the other run to end.',
+  });
+}
+
 /** Prepares `<outDir>/raw`, removing collector files a previous run left there. */
 export function prepareTraceDir(outDir: string): string {
   const rawDir = join(outDir, RAW_SUBDIR);
@@ -88,6 +110,15 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   }
   const collector = opts.collector ?? findOrBuildCollector({ env: base, onProgress: opts.onProgress });
   const outDir = resolve(opts.outDir ?? 'gil-nvtx-trace');
+  const lock = await lockTraceDir(outDir);
+  try {
+    return await traceLocked(exe, args, collector, outDir, base, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function traceLocked(exe: string, args: string[], collector: string, outDir: string, base: NodeJS.ProcessEnv, opts: TraceOptions): Promise<TraceResult> {
   const rawDir = prepareTraceDir(outDir);
   const watchdog = startWatchdog(collector, rawDir, opts.watchThresholdMs ?? envThresholdMs(base), opts.onProgress);
   const env = collectorEnv(collector, rawDir, base);
@@ -131,6 +162,28 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   const merge = mergeTrace(rawDir, database);
   if (!opts.keepRaw) removeRawFiles(rawDir);
   return { outDir, rawDir, database, exitCode, signal, merge, output };
+}
+
+/**
+ * Merges a trace folder's raw files into `<outDir>/trace.sqlite` after the fact: for a `gil-nvtx trace`
+ * that died before its merge (SIGKILL, a closed terminal), or a program started with `collectorEnv`.
+ * Run it once the traced processes have ended: a file still being written is merged as far as it got.
+ */
+export async function mergeTraceDir(outDir: string, opts: { keepRaw?: boolean } = {}): Promise<{ outDir: string; database: string; merge: MergeSummary }> {
+  const dir = resolve(outDir);
+  const rawDir = join(dir, RAW_SUBDIR);
+  if (!existsSync(rawDir)) {
+    throw new GilNvtxError(`${dir} has no raw/ folder: nothing to merge.`, { hint: 'Give the folder `gil-nvtx trace -o DIR` (or GIL_NVTX_TRACE_DIR=DIR/raw) wrote to.' });
+  }
+  const lock = await lockTraceDir(dir);
+  try {
+    const database = join(dir, TRACE_DB);
+    const merge = mergeTrace(rawDir, database);
+    if (!opts.keepRaw) removeRawFiles(rawDir);
+    return { outDir: dir, database, merge };
+  } finally {
+    lock.release();
+  }
 }
 
 /** A watchdog threshold in whole milliseconds (0 to 60,000, the watchdog's own bounds), or null. */
