@@ -120,6 +120,10 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
     `OS calls ${report.sources.osrt ? 'yes' : 'no'}, scheduling ${report.sources.sched ? 'yes' : 'no'}, watchdog samples ${report.sources.holdSamples ? 'yes' : 'no'}`));
   out.push('');
   const v = report.validation;
+  const dropped = report.trace.droppedEvents;
+  if (dropped > 0) {
+    out.push(c.red(`⚠ INCOMPLETE: ${dropped} NVTX event${dropped === 1 ? ' was' : 's were'} dropped while recording (the trace file could not grow: disk full?); the statistics below miss them`));
+  }
   if (v.ok) out.push(`${c.green('✓ valid')}: ${v.checkedHolds} holds checked, no two holds of one GIL overlap`);
   else {
     out.push(`${c.red(`✗ INVALID: ${v.violationCount} overlapping hold${v.violationCount === 1 ? '' : 's'}`)} — the instrumentation is broken (e.g. ranges around gil->mutex instead of gil->locked); statistics below are not trustworthy`);

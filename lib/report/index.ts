@@ -9,7 +9,7 @@ export { formatJson } from './format-json.js';
 export { formatHtml, type HtmlOptions } from './format-html.js';
 export { writePerfetto, writePerfettoEvents, type PerfettoOptions } from './format-perfetto.js';
 export { writeOutputFile, type ChunkWriter } from '../output-file.js';
-export { runReport, type ReportRunOptions, type ReportRunResult } from './run.js';
+export { reportExitCode, runReport, type ReportRunOptions, type ReportRunResult } from './run.js';
 export { GilEventKind, cutOpenRanges } from './model.js';
 export type { LoadedTrace, GilRanges, GilVisitor, GilSource, ThreadInfo, ThreadTable, ProcessInfo } from './model.js';
 export { gilRangesFromSqlite, type GilSourceContext } from './source-sqlite.js';

@@ -169,6 +169,23 @@ function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: n
   return { start: null, end: null };
 }
 
+/** What the collector counted as dropped: per process (GILNVTX_PROCESSES), else the merge's total. */
+function readDroppedEvents(db: Database.Database, schema: TraceSchema): number {
+  if (schema.tables.has('GILNVTX_PROCESSES')) {
+    try {
+      const n = Number(db.prepare('SELECT total(droppedEvents) FROM GILNVTX_PROCESSES').pluck().get());
+      if (Number.isFinite(n) && n > 0) return n;
+    } catch {
+      /* an older table without the column: the meta total below */
+    }
+  }
+  if (hasColumns(schema, 'GILNVTX_META', ['key', 'value'])) {
+    const n = Number(db.prepare("SELECT value FROM GILNVTX_META WHERE key = 'droppedEvents'").pluck().get());
+    if (Number.isFinite(n) && n > 0) return n;
+  }
+  return 0;
+}
+
 /** Per-process end times the collector records (GILNVTX_PROCESSES); open ranges are cut there. */
 function processEnds(db: Database.Database, schema: TraceSchema): Map<number, number> {
   const ends = new Map<number, number>();
@@ -306,6 +323,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
 
   const gils = gilSource.gils.map((g) => cutOpenRanges(g, openAt(g.pid), traceEnd));
   const { producer, version } = readProducer(db, schema);
+  const droppedEvents = readDroppedEvents(db, schema);
   return {
     source,
     sqlitePath,
@@ -313,6 +331,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     producerVersion: version,
     traceStart,
     traceEnd,
+    droppedEvents,
     processes,
     processNames: pNames,
     threads,

@@ -98,6 +98,8 @@ export interface LoadedTrace {
   /** Trace end in the trace's clock (ns); open ranges end here. */
   traceStart: number;
   traceEnd: number;
+  /** Events the recorder counted as lost (the collector's file could not grow); 0 when it says none. */
+  droppedEvents: number;
   /** Processes that have a GIL domain. */
   processes: Map<number, ProcessInfo>;
   /** Every process the trace names (PROCESSES), GIL or not, by pid. */

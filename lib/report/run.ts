@@ -47,3 +47,9 @@ export async function runReport(tracePath: string, opts: ReportRunOptions = {}):
     trace.close();
   }
 }
+
+/** The exit status of a printed report: 4 overlapping holds (broken instrumentation), 5 events dropped while recording (incomplete), else 0. */
+export function reportExitCode(report: Report): number {
+  if (!report.validation.ok) return 4;
+  return report.trace.droppedEvents > 0 ? 5 : 0;
+}

@@ -236,7 +236,8 @@ export interface Report {
   generator: { name: 'gil-nvtx'; version: string };
   source: string;
   producer: { name: string; version: string | null };
-  trace: { startNs: number; endNs: number };
+  /** droppedEvents: events the recorder lost (a full disk); > 0 means the statistics miss them. */
+  trace: { startNs: number; endNs: number; droppedEvents: number };
   options: { top: number; minHoldNs: number };
   sources: { osrt: boolean; sched: boolean; holdSamples: boolean };
   processes: ProcessSummary[];

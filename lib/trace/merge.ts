@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
 import { renameOutputFile, tempBeside } from '../output-file.js';
@@ -76,8 +76,22 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
   } catch (err) {
     if (db.open) db.close();
     rmSync(tmp, { force: true });
-    throw err;
+    throw diskFull(err) ? mergeFullError(rawDir, output, err) : err;
   }
+}
+
+/** SQLite's and the OS's ways of saying the disk (or a quota) is full. */
+function diskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_IOERR_WRITE';
+}
+
+function mergeFullError(rawDir: string, output: string, err: unknown): GilNvtxError {
+  const code = (err as { code: string }).code;
+  return new GilNvtxError(`Merging into ${output} failed: the disk is full (${code}); nothing was written.`, {
+    hint: `The raw files are kept in ${rawDir}. Free some space and run \`gil-nvtx merge ${dirname(rawDir)}\`, or merge onto another disk with \`gil-nvtx merge ${dirname(rawDir)} -o OTHER/trace.sqlite\`.`,
+    cause: err,
+  });
 }
 
 /** One watchdog sample, as the samples file holds it (raw_format.h). */

@@ -169,7 +169,7 @@ async function traceLocked(exe: string, args: string[], collector: string, outDi
  * that died before its merge (SIGKILL, a closed terminal), or a program started with `collectorEnv`.
  * Run it once the traced processes have ended: a file still being written is merged as far as it got.
  */
-export async function mergeTraceDir(outDir: string, opts: { keepRaw?: boolean } = {}): Promise<{ outDir: string; database: string; merge: MergeSummary }> {
+export async function mergeTraceDir(outDir: string, opts: { keepRaw?: boolean; output?: string } = {}): Promise<{ outDir: string; database: string; merge: MergeSummary }> {
   const dir = resolve(outDir);
   const rawDir = join(dir, RAW_SUBDIR);
   if (!existsSync(rawDir)) {
@@ -177,7 +177,7 @@ export async function mergeTraceDir(outDir: string, opts: { keepRaw?: boolean } 
   }
   const lock = await lockTraceDir(dir);
   try {
-    const database = join(dir, TRACE_DB);
+    const database = opts.output ? resolve(opts.output) : join(dir, TRACE_DB);
     const merge = mergeTrace(rawDir, database);
     if (!opts.keepRaw) removeRawFiles(rawDir);
     return { outDir: dir, database, merge };

@@ -3,7 +3,7 @@ import { parseCommandArgs } from '../args.js';
 import { mergeTraceDir } from '../../trace/run.js';
 import { mergeSummaryLines } from './trace.js';
 
-const HELP = `usage: gil-nvtx merge DIR [--keep-raw] [--quiet]
+const HELP = `usage: gil-nvtx merge DIR [-o FILE] [--keep-raw] [--quiet]
 
 Merges DIR/raw (the per-process files the collector writes) into DIR/trace.sqlite, as \`gil-nvtx trace\`
 does when its command ends. For a trace whose \`gil-nvtx trace\` died before merging (SIGKILL, a
@@ -11,9 +11,11 @@ closed terminal; its command runs on: merge once it has ended), or for programs 
 collector's environment yourself. Then \`gil-nvtx report DIR\`.
 
 options:
-  --keep-raw    keep DIR/raw after the merge
-  -q, --quiet   no summary on stderr (also when CI=true)
-  -h, --help    this text
+  -o, --output FILE  write the merged trace to FILE instead of DIR/trace.sqlite (another disk, when
+                     DIR's is full)
+  --keep-raw         keep DIR/raw after the merge
+  -q, --quiet        no summary on stderr (also when CI=true)
+  -h, --help         this text
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -21,6 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
+      output: { type: 'string', short: 'o' },
       'keep-raw': { type: 'boolean', default: false },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -33,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) {
     throw new GilNvtxError(positionals.length === 0 ? 'Which trace folder?' : `One trace folder at a time (got ${positionals.length}).`, { hint: 'usage: gil-nvtx merge DIR', exitCode: 2 });
   }
-  const r = await mergeTraceDir(positionals[0]!, { keepRaw: values['keep-raw'] });
+  const r = await mergeTraceDir(positionals[0]!, { keepRaw: values['keep-raw'], output: values.output });
   if (!(values.quiet || process.env.CI === 'true')) process.stderr.write(`${mergeSummaryLines('merge', r.merge, r.database).join('\n')}\n`);
   return 0;
 }

@@ -1,6 +1,6 @@
 import { GilNvtxError } from '../../errors.js';
 import { parseCommandArgs, parseTop } from '../args.js';
-import { runReport } from '../../report/run.js';
+import { reportExitCode, runReport } from '../../report/run.js';
 import { wantColor } from '../../report/format-text.js';
 
 const HELP = `usage: gil-nvtx report <trace> [options]
@@ -21,7 +21,8 @@ options:
   -h, --help         this text
 
 exit status: 0 report written; 4 the trace violates the no-overlap invariant (report still printed);
-1-3 the trace could not be read (the message says why).
+5 events were dropped while recording (report still printed, incomplete); 1-3 the trace could not be
+read (the message says why).
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -64,5 +65,5 @@ export async function run(argv: string[]): Promise<number> {
   });
   process.stdout.write(result.output);
   if (!quiet) for (const f of result.written) process.stderr.write(`wrote ${f}\n`);
-  return result.report.validation.ok ? 0 : 4;
+  return reportExitCode(result.report);
 }
