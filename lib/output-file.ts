@@ -6,7 +6,7 @@
 //  - a FIFO, a character device, a socket (`/dev/stdout`, a pipe to a viewer): written in place,
 //    because renaming over it would replace a device node or a FIFO by a regular file;
 //  - a directory: an error.
-import { closeSync, fsyncSync, lstatSync, openSync, readlinkSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readlinkSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GilNvtxError } from './errors.js';
 
@@ -48,7 +48,7 @@ function cannotWrite(path: string, err: unknown): GilNvtxError {
 }
 
 /** Writes all of `data` at the fd's position; writeSync may write less than asked (a pipe, a nearly full disk). */
-function writeAll(fd: number, data: Buffer): void {
+export function writeAll(fd: number, data: Buffer): void {
   let off = 0;
   while (off < data.length) {
     const n = writeSync(fd, data, off, data.length - off);
@@ -129,4 +129,38 @@ export function tempBeside(path: string, tag = `tmp-${process.pid}`): string {
     throw new GilNvtxError(`cannot write ${path}: it is not a regular file (a device, FIFO or socket).`, { hint: 'Give a regular file or folder path.' });
   }
   return `${target.path}.${tag}`;
+}
+
+/**
+ * Writes a command's whole output (a report, its JSON) to stdout. Redirected to a regular file
+ * (`> report.json`) Node's stdout ignores short writes, so a full disk left a cut file and exit 0:
+ * here every byte is written or the file is cut back to where this output began (nothing half-written
+ * stays), and the failure is one error. Terminals and pipes go through process.stdout as usual.
+ */
+export function writeStdout(text: string): void {
+  let file = false;
+  try {
+    file = fstatSync(1).isFile();
+  } catch {
+    /* no stdout to look at: process.stdout decides */
+  }
+  try {
+    if (!file) {
+      process.stdout.write(text);
+      return;
+    }
+    const start = fstatSync(1).size; // where this output begins (`>` truncated it; `>>` appends)
+    try {
+      writeAll(1, Buffer.from(text));
+    } catch (err) {
+      try {
+        ftruncateSync(1, start);
+      } catch {
+        /* the write error is the one to report */
+      }
+      throw err;
+    }
+  } catch (err) {
+    throw new GilNvtxError(`cannot write the output to stdout: ${(err as Error).message}`, { hint: file ? 'The output file was left as it was before this run wrote to it.' : undefined, cause: err });
+  }
 }

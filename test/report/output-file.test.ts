@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeOutputFile } from '../../lib/output-file.js';
@@ -93,6 +93,40 @@ describe('output files (--html, --perfetto, trace.sqlite)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/writing .*full failed: .*(ENOSPC|no space left)/i);
     expect(lstatSync(full).isCharacterDevice()).toBe(true);
+  });
+
+  it('report --json redirected to a file on a full disk: exit 1, one line, the file as it was before', () => {
+    const g = fixture('stdout-full', { holds: 2000 });
+    const fs = smallFs(16 * 1024);
+    /** The report with stdout opened on `file` in `flags` mode, as a shell's `>` or `>>` does. */
+    const reportInto = (file: string, flags: 'w' | 'a') => {
+      const fd = openSync(file, flags);
+      try {
+        return spawnSync(process.execPath, [CLI, 'report', '--quiet', '--json', g.path], { encoding: 'utf8', stdio: ['ignore', fd, 'pipe'], env: { ...process.env, CI: '' } });
+      } finally {
+        closeSync(fd);
+      }
+    };
+    try {
+      const out = join(fs.dir, 'report.json');
+      const cut = reportInto(out, 'w');
+      expect(cut.status).toBe(1);
+      expect(cut.stderr).toMatch(/^gil-nvtx report: cannot write the output to stdout: ENOSPC/);
+      expect(cut.stderr).not.toMatch(/\n\s+at /);
+      expect(readFileSync(out, 'utf8')).toBe('');
+      writeFileSync(out, 'earlier\n');
+      expect(reportInto(out, 'a').status).toBe(1);
+      expect(readFileSync(out, 'utf8')).toBe('earlier\n');
+    } finally {
+      fs.dispose();
+    }
+    // A device that fails every write (a node of /dev/full's numbers) as stdout: one line, exit 1.
+    const full = join(scratch(), 'full');
+    execFileSync('mknod', [full, 'c', '1', '7']);
+    const dev = reportInto(full, 'w');
+    expect(dev.status).toBe(1);
+    expect(dev.stderr).toMatch(/cannot write the output.*ENOSPC/);
+    expect(dev.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('a directory is refused with one line', () => {

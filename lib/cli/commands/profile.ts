@@ -1,4 +1,5 @@
 import { GilNvtxError } from '../../errors.js';
+import { writeStdout } from '../../output-file.js';
 import { parseCommandArgs, parseTop } from '../args.js';
 import { findNsys } from '../../nsys/run.js';
 import { profile } from '../../profile/profile.js';
@@ -86,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
     html: values.html,
     perfetto: values.perfetto,
   });
-  process.stdout.write(report.output);
+  writeStdout(report.output);
   if (!quiet) process.stderr.write(`wrote ${result.report}\nwrote ${result.sqlite}\n${report.written.map((f) => `wrote ${f}\n`).join('')}`);
   // The program's own failure is the profile's failure: a CI job profiling a test must not turn green.
   if (result.exitCode !== 0 && !result.timedOut) return result.exitCode ?? 1;

@@ -1,4 +1,5 @@
 import { GilNvtxError } from '../../errors.js';
+import { writeStdout } from '../../output-file.js';
 import { parseCommandArgs, parseTop } from '../args.js';
 import { reportExitCode, runReport } from '../../report/run.js';
 import { wantColor } from '../../report/format-text.js';
@@ -63,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     perfetto: values.perfetto,
     onProgress: quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(result.output);
+  writeStdout(result.output);
   if (!quiet) for (const f of result.written) process.stderr.write(`wrote ${f}\n`);
   return reportExitCode(result.report);
 }
