@@ -332,6 +332,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     traceStart,
     traceEnd,
     droppedEvents,
+    badRows: gilSource.badRows,
     processes,
     processNames: pNames,
     threads,

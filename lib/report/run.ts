@@ -7,6 +7,7 @@ import { formatText } from './format-text.js';
 import { loadTrace } from './load.js';
 import type { Report } from './types.js';
 import { writeOutputFile } from '../output-file.js';
+import { badRowCount } from './model.js';
 
 export interface ReportRunOptions {
   top?: number;
@@ -48,8 +49,8 @@ export async function runReport(tracePath: string, opts: ReportRunOptions = {}):
   }
 }
 
-/** The exit status of a printed report: 4 overlapping holds (broken instrumentation), 5 events dropped while recording (incomplete), else 0. */
+/** The exit status of a printed report: 4 overlapping holds (broken instrumentation), 5 incomplete (events dropped while recording, or bad rows left out), else 0. */
 export function reportExitCode(report: Report): number {
   if (!report.validation.ok) return 4;
-  return report.trace.droppedEvents > 0 ? 5 : 0;
+  return report.trace.droppedEvents > 0 || badRowCount(report.validation.badRows) > 0 ? 5 : 0;
 }

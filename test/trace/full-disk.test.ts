@@ -38,8 +38,8 @@ describe('a full disk', () => {
       const m = gilNvtx('merge', dir, '-o', elsewhere);
       expect(m.stderr).toMatch(/gil-nvtx merge: \d+ event\(s\) dropped: the trace file could not grow \(disk full\?\)/);
       expect(m.status).toBe(0);
-      const [{ dropped }] = queryAll<{ dropped: number }>(elsewhere, 'SELECT total(droppedEvents) AS dropped FROM GILNVTX_PROCESSES');
-      const [{ pairs }] = queryAll<{ pairs: number }>(elsewhere, "SELECT count(*) AS pairs FROM NVTX_EVENTS e JOIN StringIds s ON s.id = e.textId WHERE e.eventType = 59 AND s.value = 'pair'");
+      const { dropped } = queryAll<{ dropped: number }>(elsewhere, 'SELECT total(droppedEvents) AS dropped FROM GILNVTX_PROCESSES')[0]!;
+      const { pairs } = queryAll<{ pairs: number }>(elsewhere, "SELECT count(*) AS pairs FROM NVTX_EVENTS e JOIN StringIds s ON s.id = e.textId WHERE e.eventType = 59 AND s.value = 'pair'")[0]!;
       // Every push and pop is either in the trace or counted as dropped.
       expect(pairs).toBeGreaterThan(0);
       expect(dropped + 2 * pairs).toBeGreaterThanOrEqual(2 * PAIRS);

@@ -22,8 +22,8 @@ options:
   -h, --help         this text
 
 exit status: 0 report written; 4 the trace violates the no-overlap invariant (report still printed);
-5 events were dropped while recording (report still printed, incomplete); 1-3 the trace could not be
-read (the message says why).
+5 the trace is incomplete: events were dropped while recording, or bad rows were left out (report
+still printed); 1-3 the trace could not be read (the message says why).
 `;
 
 export async function run(argv: string[]): Promise<number> {
