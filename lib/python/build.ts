@@ -160,6 +160,10 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
   const unpatched = opts.unpatched ?? false;
   const patchFile = unpatched ? '' : resolve(opts.patchFile ?? env.GIL_NVTX_PATCH_FILE ?? (await resolvePatchFile(release.version)));
   if (!unpatched && !existsSync(patchFile)) throw new GilNvtxError(`Patch file not found: ${patchFile}.`, { exitCode: 2 });
+  // `patch` applies an empty file without complaint, and the build would be an uninstrumented CPython.
+  if (!unpatched && readFileSync(patchFile, 'utf8').trim() === '') {
+    throw new GilNvtxError(`The patch file ${patchFile} is empty.`, { hint: 'Use the patch gil-nvtx ships for this version (leave out --patch / GIL_NVTX_PATCH_FILE).', exitCode: 2 });
+  }
   const nvtxIncludeDir = unpatched ? '' : findNvtxHeaders(env).includeDir;
 
   let prefix: string;
@@ -294,6 +298,15 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
       const staged = join(staging, prefix);
       const stagedPython = pythonIn(staged, release.minor, disableGil);
       if (!stagedPython) throw fail('install', `make install put no python${release.minor} into ${join(staged, 'bin')}`, []);
+      if (!unpatched) {
+        try {
+          await requireGilNvtxSymbol(stagedPython);
+        } catch (err) {
+          // That tree is built without the instrumentation: nothing in it is worth reusing.
+          rmSync(buildDir, { recursive: true, force: true });
+          throw err;
+        }
+      }
       const stamp: BuildStamp = {
         ...identity,
         tarball: got.tarball.file,
@@ -315,6 +328,26 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
       rmSync(staging, { recursive: true, force: true });
     }
   });
+}
+
+/**
+ * Fails unless `python` (or the libpython beside it) carries the patch's `_Py_gil_nvtx_version`: a
+ * patch that applied yet instrumented nothing (the wrong file, a hunk of another function) must not
+ * install as a GIL-instrumented CPython. A non-ELF `python` (a wrapper script) cannot be checked here.
+ */
+export async function requireGilNvtxSymbol(python: string): Promise<void> {
+  const has = await hasGilNvtxSymbol(python);
+  if (has === true) return;
+  if (has === false) {
+    throw new GilNvtxError(`${python} does not carry the patch's _Py_gil_nvtx_version symbol: the patch applied but did not instrument the GIL.`, {
+      hint: 'The patch file is not a gil-nvtx GIL patch for this version (see patches/); nothing was installed.',
+      exitCode: 2,
+    });
+  }
+  const nm = await capture('nm', ['--version']);
+  if (nm.code !== 0) {
+    throw new GilNvtxError(`Cannot check that ${python} is instrumented: nm was not found.`, { hint: 'Install binutils (nm), which a CPython build needs anyway.', exitCode: 2 });
+  }
 }
 
 /**

@@ -8,8 +8,9 @@ import type { Release } from '../../lib/python/manifest.js';
  * A tiny stand-in for a CPython release, so every build-python error path can be exercised in well
  * under a second: a `configure` that writes a Makefile, a `make` that "builds", a `make install` that
  * honours DESTDIR and installs bin/python3.99 plus the configure arguments it saw. Behaviour switches
- * come from the environment: FAKE_CONFIGURE_FAIL, FAKE_MAKE_FAIL, FAKE_INSTALL_FAIL, and FAKE_COUNTER
- * (a file each step appends its name to, so tests can see what re-ran).
+ * come from the environment: FAKE_CONFIGURE_FAIL, FAKE_MAKE_FAIL, FAKE_INSTALL_FAIL, FAKE_COUNTER
+ * (a file each step appends its name to, so tests can see what re-ran), and FAKE_INSTALL_ELF (install an
+ * ELF python3.99 built with cc, without the patch's symbol).
  */
 export const FAKE_VERSION = '3.99.1';
 
@@ -33,6 +34,7 @@ install:
 \tprintf '#!/bin/sh\\necho fake python 3.99.1\\n' > "$(DESTDIR)@PREFIX@/bin/python3.99"
 \tchmod +x "$(DESTDIR)@PREFIX@/bin/python3.99"
 \tcp configure-args.txt Python/ceval_gil.c "$(DESTDIR)@PREFIX@/share/"
+\t@if [ -n "$$FAKE_INSTALL_ELF" ]; then echo 'int main(void) { return 0; }' | cc -x c - -o "$(DESTDIR)@PREFIX@/bin/python3.99"; fi
 MK
 sed -i "s#@PREFIX@#$prefix#g" Makefile
 echo "configure: creating Makefile"
