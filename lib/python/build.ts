@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { findNvtxHeaders } from '../nvtx-headers.js';
@@ -290,6 +290,7 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
     }
 
     const staging = `${prefix}.tmp-${process.pid}`;
+    removeDeadStaging(prefix);
     rmSync(staging, { recursive: true, force: true });
     try {
       progress('install', `make install DESTDIR=${staging}`);
@@ -328,6 +329,25 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
       rmSync(staging, { recursive: true, force: true });
     }
   });
+}
+
+/**
+ * Removes `<prefix>.tmp-<pid>` folders whose process is gone: a build killed outright (SIGKILL, a
+ * crash) between its `make install` and the rename. A live pid's folder is another build's, in progress.
+ */
+function removeDeadStaging(prefix: string): void {
+  const dir = dirname(prefix);
+  const lead = `${basename(prefix)}.tmp-`;
+  for (const name of readdirSync(dir)) {
+    const rest = name.startsWith(lead) ? name.slice(lead.length) : '';
+    const pid = /^\d+$/.test(rest) ? Number(rest) : 0;
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, name), { recursive: true, force: true });
+    }
+  }
 }
 
 /**
