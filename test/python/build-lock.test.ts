@@ -28,45 +28,62 @@ beforeAll(() => {
 });
 
 const log: string[] = [];
-/** Resolves on the first line of `proc` that matches. */
-function line(proc: ChildProcessWithoutNullStreams, re: RegExp): Promise<string> {
-  return new Promise((res, rej) => {
-    let buf = '';
-    const on = (b: Buffer) => {
-      buf += b.toString();
-      const m = buf.split('\n').find((l) => re.test(l));
-      if (m) {
-        proc.stdout.off('data', on);
-        res(m);
-      }
-    };
-    proc.stdout.on('data', on);
-    proc.on('exit', () => rej(new Error(`exited before ${re}`)));
-  });
+
+interface Holder {
+  p: ChildProcessWithoutNullStreams;
+  exited: Promise<number | null>;
+  /** Every line it printed so far. */
+  lines: string[];
 }
 
-function holder(lockPath: string, name: string) {
+function holder(lockPath: string, name: string): Holder {
   const p = spawn(process.execPath, [script, lockPath, name]);
-  p.stdout.on('data', (b: Buffer) => log.push(...b.toString().trim().split('\n')));
-  return { p, exited: new Promise<number | null>((res) => p.on('exit', res)) };
+  // 'close', not 'exit': by then every line it printed has been read.
+  const h: Holder = { p, exited: new Promise((res) => p.on('close', res)), lines: [] };
+  let partial = '';
+  p.stdout.on('data', (b: Buffer) => {
+    const parts = (partial + b.toString()).split('\n');
+    partial = parts.pop()!;
+    h.lines.push(...parts);
+    log.push(...parts);
+  });
+  return h;
+}
+
+/** Resolves with the first line of `h` that matches, printed before this call or after. */
+function line(h: Holder, re: RegExp): Promise<string> {
+  return new Promise((res, rej) => {
+    const look = () => {
+      const m = h.lines.find((l) => re.test(l));
+      if (m === undefined) return false;
+      h.p.stdout.off('data', later);
+      res(m);
+      return true;
+    };
+    // Listeners run in the order they were added: the holder's own has split the new data already.
+    const later = () => look();
+    if (look()) return;
+    h.p.stdout.on('data', later);
+    h.exited.then(() => look() || rej(new Error(`exited before ${re}`)));
+  });
 }
 
 describe('build lock', () => {
   it('an owner killed while two wait: one takes it, the other waits for that one', async () => {
     const lockPath = join(mkdtempSync(join(tmpdir(), 'gil-nvtx-lock-')), 'build.lock');
     const owner = holder(lockPath, 'owner');
-    await line(owner.p, /^enter owner$/);
+    await line(owner, /^enter owner$/);
     const a = holder(lockPath, 'a');
     const b = holder(lockPath, 'b');
-    expect(await line(a.p, /^waiting a/)).toBe(`waiting a ${owner.p.pid}`);
-    expect(await line(b.p, /^waiting b/)).toBe(`waiting b ${owner.p.pid}`);
+    expect(await line(a, /^waiting a/)).toBe(`waiting a ${owner.p.pid}`);
+    expect(await line(b, /^waiting b/)).toBe(`waiting b ${owner.p.pid}`);
 
     owner.p.kill('SIGKILL'); // no cleanup at all: the lock file still names it
     await owner.exited;
-    const first = await Promise.race([line(a.p, /^enter/), line(b.p, /^enter/)]);
+    const first = await Promise.race([line(a, /^enter/), line(b, /^enter/)]);
     const [winner, loser] = first === 'enter a' ? [a, b] : [b, a];
     expect(await tryLock(lockPath)).toBeNull();
-    const second = line(loser.p, /^enter/);
+    const second = line(loser, /^enter/);
     winner.p.stdin.end();
     expect(await winner.exited).toBe(0);
     await second;
