@@ -63,7 +63,12 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
   }
   const tmp = tempBeside(output);
   rmSync(tmp, { force: true });
-  const db = new Database(tmp);
+  let db: Database.Database;
+  try {
+    db = new Database(tmp);
+  } catch (err) {
+    throw new GilNvtxError(`Cannot create ${output}: ${(err as Error).message}.`, { hint: 'Check that its folder exists and is writable.', cause: err });
+  }
   try {
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DIST_INDEX, ensureBuilt } from '../nvtx/helpers.js';
@@ -113,5 +113,17 @@ describe('trace folders', () => {
     expect(r.stderr).toMatch(/has no raw\/ folder: nothing to merge/);
     expect(existsSync(missing)).toBe(false);
     expect(gilNvtx('merge').status).toBe(2);
+  });
+
+  it('merge -o into a folder that does not exist: one line, exit 1, the raw files kept', () => {
+    const dir = scratchDir('merge-bad-output');
+    const raw = join(dir, 'raw');
+    mkdirSync(raw);
+    writeFileSync(join(raw, '1-1.gnvtx'), '');
+    const r = gilNvtx('merge', dir, '-o', join(dir, 'missing', 'trace.sqlite'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^gil-nvtx merge: Cannot create .*missing\/trace\.sqlite: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(raw, '1-1.gnvtx'))).toBe(true);
   });
 });
