@@ -1,7 +1,7 @@
 // The terminal report: validation verdict, per-GIL statistics, then the longest holds explained.
 import type { BlamedHold, Distribution, GilStats, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
-import { badRowCount } from './model.js';
+import { incompleteWarnings } from './warnings.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -121,21 +121,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
     `OS calls ${report.sources.osrt ? 'yes' : 'no'}, scheduling ${report.sources.sched ? 'yes' : 'no'}, watchdog samples ${report.sources.holdSamples ? 'yes' : 'no'}`));
   out.push('');
   const v = report.validation;
-  const dropped = report.trace.droppedEvents;
-  if (dropped > 0) {
-    out.push(c.red(`⚠ INCOMPLETE: ${dropped} NVTX event${dropped === 1 ? ' was' : 's were'} dropped while recording (the trace file could not grow: disk full?); the statistics below miss them`));
-  }
-  const bad = badRowCount(v.badRows);
-  if (bad > 0) {
-    const b = v.badRows;
-    const why = [
-      b.endBeforeStart && `${b.endBeforeStart} ending before they start`,
-      b.badTimestamp && `${b.badTimestamp} with a NULL or non-numeric timestamp`,
-      b.noThread && `${b.noThread} without a thread id`,
-      b.unendedBeforeLast && `${b.unendedBeforeLast} without an end that are not their thread's last`,
-    ].filter(Boolean);
-    out.push(c.red(`⚠ ${bad} bad GIL row${bad === 1 ? '' : 's'} left out (${why.join(', ')}): the export is damaged or was edited; the statistics below miss them`));
-  }
+  for (const w of incompleteWarnings(report)) out.push(c.red(`⚠ ${w}`));
   if (v.ok) out.push(`${c.green('✓ valid')}: ${v.checkedHolds} holds checked, no two holds of one GIL overlap`);
   else {
     out.push(`${c.red(`✗ INVALID: ${v.violationCount} overlapping hold${v.violationCount === 1 ? '' : 's'}`)} — the instrumentation is broken (e.g. ranges around gil->mutex instead of gil->locked); statistics below are not trustworthy`);

@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture } from './helpers.js';
+import { fixture, scratch } from './helpers.js';
 
 // Rows no instrumentation writes (an edited or damaged export) are counted as bad rows and left out:
 // never negative durations, NaN totals, or an unended hold "overlapping" every later one.
@@ -59,5 +60,8 @@ describe('bad GIL rows', () => {
     expect(text.stdout).toContain("⚠ 14 bad GIL rows left out (3 ending before they start, 3 with a NULL or non-numeric timestamp, 2 without a thread id, 6 without an end that are not their thread's last)");
     expect(text.stdout).toContain('✓ valid');
     expect(text.stdout).not.toMatch(/NaN|-\d+(\.\d+)? ?[mµn]?s\b/);
+    const page = join(scratch(), 'report.html');
+    expect(report(g.path, '--html', page).status).toBe(5);
+    expect(readFileSync(page, 'utf8')).toContain('⚠ 14 bad GIL rows left out (3 ending before they start,');
   });
 });
