@@ -2,7 +2,7 @@
 // LoadedTrace: names, bounds and threads read here, the GIL ranges left to their source
 // (`gilRangesFromSqlite`), which streams them to the analyses.
 import Database from 'better-sqlite3';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { GilNvtxError } from '../errors.js';
@@ -77,6 +77,12 @@ async function resolveInput(path: string, opts: LoadOptions): Promise<ResolvedIn
     try {
       statSync(inside);
     } catch {
+      // raw/ without trace.sqlite: a `gil-nvtx trace` that died before it merged.
+      if (existsSync(join(path, 'raw'))) {
+        throw new GilNvtxError(`${path} holds raw collector files (raw/) but no trace.sqlite: its \`gil-nvtx trace\` ended before merging them.`, {
+          hint: `Run \`gil-nvtx merge ${path}\` (once the traced processes have ended), then report again.`,
+        });
+      }
       throw new GilNvtxError(`${path} is a folder without trace.sqlite, so it is not a gil-nvtx trace folder.`, {
         hint: '`gil-nvtx trace -o <dir> -- <command>` writes <dir>/trace.sqlite when the traced program ends.',
       });

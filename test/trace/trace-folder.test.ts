@@ -95,6 +95,9 @@ describe('trace folders', () => {
     run.cli.kill('SIGKILL');
     await run.exited;
     expect(existsSync(join(dir, 'trace.sqlite'))).toBe(false);
+    const early = gilNvtx('report', dir);
+    expect(early.status).toBe(1);
+    expect(early.stderr).toMatch(/holds raw collector files \(raw\/\) but no trace\.sqlite[\s\S]*Run `gil-nvtx merge /);
     // The script runs on (SIGKILL cannot be forwarded) until its stdin ends.
     run.cli.stdin.end();
     await run.closed;
