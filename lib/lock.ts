@@ -12,16 +12,23 @@
 // Limit: processes in different network namespaces (containers sharing a folder) do not see each
 // other's locks.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export interface HeldLock {
   release(): void;
 }
 
+/** The socket's name: one per lock file, however the path to its folder is spelled (symlinks, `..`). */
 function socketName(lockPath: string): string {
-  return `\0gil-nvtx-lock-${createHash('sha256').update(resolve(lockPath)).digest('hex').slice(0, 40)}`;
+  let canonical: string;
+  try {
+    canonical = join(realpathSync(dirname(resolve(lockPath))), basename(lockPath));
+  } catch {
+    canonical = resolve(lockPath);
+  }
+  return `\0gil-nvtx-lock-${createHash('sha256').update(canonical).digest('hex').slice(0, 40)}`;
 }
 
 /** The pid the lock file names, if it names one. */

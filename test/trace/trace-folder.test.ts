@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DIST_INDEX, ensureBuilt } from '../nvtx/helpers.js';
@@ -61,7 +61,10 @@ describe('trace folders', () => {
     const dir = scratchDir('owned');
     const first = startTrace(dir);
     await first.ready;
-    for (const args of [['trace', '-o', dir, '--', 'true'], ['merge', dir]]) {
+    // The same folder through a symlink is the same folder.
+    const link = `${dir}-link`;
+    symlinkSync(dir, link);
+    for (const args of [['trace', '-o', dir, '--', 'true'], ['merge', dir], ['trace', '-o', link, '--', 'true']]) {
       const second = gilNvtx(...args);
       expect(second.status).toBe(1);
       expect(second.stderr).toMatch(new RegExp(`^gil-nvtx ${args[0]}: The trace folder .* is in use by another gil-nvtx run \\(pid ${first.cli.pid}\\)\\.\\n`));
