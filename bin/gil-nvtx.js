@@ -15,7 +15,9 @@ if (!existsSync(fileURLToPath(entry))) {
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
+    // A stream that fails later (a full disk behind a pipe): one line, never a stack trace.
+    if (stream !== process.stderr) process.stderr.write(`gil-nvtx: cannot write the output: ${err.message}\n`);
+    process.exit(1);
   });
 }
 const { main } = await import(entry.href);

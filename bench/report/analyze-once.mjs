@@ -2,7 +2,7 @@
 // `--html FILE` and `--perfetto FILE` add those outputs (each one or two more scans of the trace).
 // Usage: node bench/report/analyze-once.mjs <trace.sqlite> [--html FILE] [--perfetto FILE]   (needs `npm run build:ts` first)
 import { parseArgs } from 'node:util';
-import { analyzeTrace, formatHtml, formatText, loadTrace, writeFileAtomic, writePerfetto } from '../../dist/report/index.js';
+import { analyzeTrace, formatHtml, formatText, loadTrace, writeOutputFile, writePerfetto } from '../../dist/report/index.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { html: { type: 'string' }, perfetto: { type: 'string' } } });
 const trace = await loadTrace(positionals[0]);
@@ -10,7 +10,7 @@ const report = analyzeTrace(trace, { top: 10 });
 const text = formatText(report, { color: false });
 if (values.html) {
   const page = formatHtml(trace, report);
-  writeFileAtomic(values.html, (out) => out.write(page));
+  writeOutputFile(values.html, (out) => out.write(page));
 }
 if (values.perfetto) writePerfetto(trace, values.perfetto);
 trace.close();

@@ -14,6 +14,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'run a command with the embedded NVTX collector and merge its trace',
     load: () => import('./commands/trace.js'),
   },
+  merge: {
+    summary: "merge a trace folder's raw files (after a trace that died before its merge)",
+    load: () => import('./commands/merge.js'),
+  },
   profile: {
     summary: 'run a command under nsys profile, export SQLite and report',
     load: () => import('./commands/profile.js'),

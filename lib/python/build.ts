@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { findNvtxHeaders } from '../nvtx-headers.js';
 import { sha256File } from './checksum.js';
@@ -122,7 +123,7 @@ export function pythonIn(prefix: string, minor: string, disableGil: boolean): st
 function checkWritableParent(prefix: string): void {
   const parent = dirname(prefix);
   try {
-    mkdirSync(parent, { recursive: true });
+    makeDirs(parent);
     accessSync(parent, constants.W_OK);
   } catch (err) {
     throw new GilNvtxError(`Cannot install into ${prefix}: ${parent} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, {
@@ -162,6 +163,10 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
   const unpatched = opts.unpatched ?? false;
   const patchFile = unpatched ? '' : resolve(opts.patchFile ?? env.GIL_NVTX_PATCH_FILE ?? (await resolvePatchFile(release.version)));
   if (!unpatched && !existsSync(patchFile)) throw new GilNvtxError(`Patch file not found: ${patchFile}.`, { exitCode: 2 });
+  // `patch` applies an empty file without complaint, and the build would be an uninstrumented CPython.
+  if (!unpatched && readFileSync(patchFile, 'utf8').trim() === '') {
+    throw new GilNvtxError(`The patch file ${patchFile} is empty.`, { hint: 'Use the patch gil-nvtx ships for this version (leave out --patch / GIL_NVTX_PATCH_FILE).', exitCode: 2 });
+  }
   const nvtxIncludeDir = unpatched ? '' : findNvtxHeaders(env).includeDir;
 
   let prefix: string;
@@ -212,7 +217,7 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
   const root = cacheRoot(env);
   const buildDir = join(root, 'build', `${buildName(release.version, disableGil)}-${key}`);
   const log = join(root, 'logs', `build-${buildName(release.version, disableGil)}-${key}.log`);
-  mkdirSync(dirname(log), { recursive: true });
+  makeDirs(dirname(log));
 
   return withLock(`${buildDir}.lock`, async () => {
     if (existsSync(prefix)) {
@@ -239,7 +244,7 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
     if (!existsSync(join(buildDir, '.patched'))) {
       rmSync(buildDir, { recursive: true, force: true });
       const fresh = join(buildDir, 'src.tmp');
-      mkdirSync(fresh, { recursive: true });
+      makeDirs(fresh);
       progress('unpack', `unpacking into ${buildDir}`);
       const untar = await runLogged('tar', ['-xf', got.path, '-C', fresh, '--strip-components=1', '--no-same-owner'], { log });
       if (untar.code !== 0) {
@@ -289,6 +294,7 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
     }
 
     const staging = `${prefix}.tmp-${process.pid}`;
+    removeDeadStaging(prefix);
     rmSync(staging, { recursive: true, force: true });
     try {
       progress('install', `make install DESTDIR=${staging}`);
@@ -298,6 +304,13 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
       const stagedPython = pythonIn(staged, release.minor, disableGil);
       if (!stagedPython) throw fail('install', `make install put no python${release.minor} into ${join(staged, 'bin')}`, []);
       if (!unpatched) {
+        try {
+          await requireGilNvtxSymbol(stagedPython);
+        } catch (err) {
+          // That tree is built without the instrumentation: nothing in it is worth reusing.
+          rmSync(buildDir, { recursive: true, force: true });
+          throw err;
+        }
         progress('install', 'the thread-naming module (_gil_nvtx) and its start-up hook');
         await installThreadNames(staged, nvtxIncludeDir, log);
       }
@@ -322,6 +335,45 @@ export async function buildPython(opts: BuildPythonOptions): Promise<BuildPython
       rmSync(staging, { recursive: true, force: true });
     }
   });
+}
+
+/**
+ * Removes `<prefix>.tmp-<pid>` folders whose process is gone: a build killed outright (SIGKILL, a
+ * crash) between its `make install` and the rename. A live pid's folder is another build's, in progress.
+ */
+function removeDeadStaging(prefix: string): void {
+  const dir = dirname(prefix);
+  const lead = `${basename(prefix)}.tmp-`;
+  for (const name of readdirSync(dir)) {
+    const rest = name.startsWith(lead) ? name.slice(lead.length) : '';
+    const pid = /^\d+$/.test(rest) ? Number(rest) : 0;
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Fails unless `python` (or the libpython beside it) carries the patch's `_Py_gil_nvtx_version`: a
+ * patch that applied yet instrumented nothing (the wrong file, a hunk of another function) must not
+ * install as a GIL-instrumented CPython. A non-ELF `python` (a wrapper script) cannot be checked here.
+ */
+export async function requireGilNvtxSymbol(python: string): Promise<void> {
+  const has = await hasGilNvtxSymbol(python);
+  if (has === true) return;
+  if (has === false) {
+    throw new GilNvtxError(`${python} does not carry the patch's _Py_gil_nvtx_version symbol: the patch applied but did not instrument the GIL.`, {
+      hint: 'The patch file is not a gil-nvtx GIL patch for this version (see patches/); nothing was installed.',
+      exitCode: 2,
+    });
+  }
+  const nm = await capture('nm', ['--version']);
+  if (nm.code !== 0) {
+    throw new GilNvtxError(`Cannot check that ${python} is instrumented: nm was not found.`, { hint: 'Install binutils (nm), which a CPython build needs anyway.', exitCode: 2 });
+  }
 }
 
 /**

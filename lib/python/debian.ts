@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { makeDirs } from '../make-dirs.js';
 import type { DebianSource } from './manifest.js';
 import { capture } from './exec.js';
 
@@ -43,7 +44,7 @@ export function debianCodename(osRelease = '/etc/os-release'): string | null {
  */
 async function privateApt(stateDir: string, suite: string): Promise<string[]> {
   const parts = join(stateDir, 'sources.list.d');
-  for (const d of [parts, join(stateDir, 'lists', 'partial'), join(stateDir, 'cache', 'archives', 'partial')]) mkdirSync(d, { recursive: true });
+  for (const d of [parts, join(stateDir, 'lists', 'partial'), join(stateDir, 'cache', 'archives', 'partial')]) makeDirs(d);
   const { stdout } = await execFileP('bash', [APT_SOURCES, 'main', 'deb-src', suite]);
   writeFileSync(join(parts, 'gil-nvtx-src.sources'), stdout);
   writeFileSync(join(stateDir, 'sources.list'), '');
@@ -65,7 +66,7 @@ export async function aptSourceDownload(src: DebianSource, stateDir: string, wor
   const opts = await privateApt(join(stateDir, src.suite), src.suite);
   const update = await capture('apt-get', [...opts, '-q', 'update'], { timeoutMs });
   if (update.code !== 0) throw new Error(`apt-get update (deb-src ${src.suite}) failed: ${lastLines(update.stderr || update.stdout)}`);
-  mkdirSync(workDir, { recursive: true });
+  makeDirs(workDir);
   const get = await capture('apt-get', [...opts, '-q', 'source', '--download-only', `${src.package}=${src.version}`], { cwd: workDir, timeoutMs });
   const orig = join(workDir, src.origFile);
   if (get.code !== 0 || !existsSync(orig)) {

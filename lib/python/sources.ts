@@ -1,7 +1,8 @@
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { compressionProblem, sha256File } from './checksum.js';
 import { aptSourceDownload, isDebianFamily } from './debian.js';
@@ -123,7 +124,7 @@ async function verifyAgainst(release: Release, file: string, candidates: Upstrea
 function cacheCopy(from: string, t: UpstreamTarball, env: NodeJS.ProcessEnv, move: boolean): string {
   const dest = cachedTarballPath(t.sha256, t.file, env);
   if (existsSync(dest)) return dest;
-  mkdirSync(join(dest, '..'), { recursive: true });
+  makeDirs(join(dest, '..'));
   const part = `${dest}.part-${process.pid}`;
   if (move) {
     try {
@@ -138,7 +139,7 @@ function cacheCopy(from: string, t: UpstreamTarball, env: NodeJS.ProcessEnv, mov
 
 async function download(url: string, t: UpstreamTarball, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
   const dest = cachedTarballPath(t.sha256, t.file, env);
-  mkdirSync(join(dest, '..'), { recursive: true });
+  makeDirs(join(dest, '..'));
   const part = `${dest}.part-${process.pid}`;
   // The timeout covers connecting and the response headers; a body that stalls is caught by the idle timer.
   const ac = new AbortController();

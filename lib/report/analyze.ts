@@ -50,7 +50,7 @@ export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Rep
     generator: { name: 'gil-nvtx', version: packageVersion() },
     source: trace.source,
     producer: { name: trace.producer, version: trace.producerVersion },
-    trace: { startNs: trace.traceStart, endNs: trace.traceEnd },
+    trace: { startNs: trace.traceStart, endNs: trace.traceEnd, droppedEvents: trace.droppedEvents },
     options: { top, minHoldNs },
     sources: { osrt: trace.has.osrt, sched: trace.has.sched, holdSamples: trace.has.holdSamples },
     gilSource: trace.gilSource,

@@ -11,6 +11,7 @@ import { EventType, nvtxTextSql } from './schema.js';
 import { DurationHistogram, bucketFloor, durationBucket } from './stats.js';
 import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';
+import { incompleteWarnings } from './warnings.js';
 
 export interface HtmlOptions {
   /** About this many waits + holds are embedded, half each; shorter ones are dropped first (default 40,000). */
@@ -161,6 +162,7 @@ function summaryHtml(report: Report): string {
   const source = gilSourceLines(report);
   if (source.length) parts.push(`<p class="dim gil-source">${source.map((l) => esc(l.trim())).join('<br>')}</p>`);
   const v = report.validation;
+  for (const w of incompleteWarnings(report)) parts.push(`<p class="bad">⚠ ${esc(w)}</p>`);
   parts.push(
     v.ok
       ? `<p class="ok">✓ valid: ${v.checkedHolds} holds checked, no two holds of one GIL overlap.</p>`

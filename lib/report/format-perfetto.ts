@@ -13,7 +13,7 @@ import type { BlamedHold, PyLocation } from './types.js';
 import { fmtDuration } from './units.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
-import { type ChunkWriter, writeFileAtomic } from './write.js';
+import { type ChunkWriter, writeOutputFile } from '../output-file.js';
 
 export interface PerfettoOptions {
   /** Also export NVTX ranges and marks outside the GIL domain (default true). */
@@ -125,10 +125,10 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
   return n;
 }
 
-/** Writes the trace as Chrome trace-event JSON to `file` (atomically); returns the number of events. */
+/** Writes the trace as Chrome trace-event JSON to `file` (whole or not at all, see lib/output-file.ts); returns the number of events. */
 export function writePerfetto(trace: LoadedTrace, file: string, opts: PerfettoOptions = {}): number {
   let n = 0;
-  writeFileAtomic(file, (out) => {
+  writeOutputFile(file, (out) => {
     n = writePerfettoEvents(trace, out, opts);
   });
   return n;

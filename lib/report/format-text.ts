@@ -3,6 +3,7 @@ import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-so
 import { formatLocation } from './locations.js';
 import type { BlamedHold, Distribution, GilStats, PyLocation, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
+import { incompleteWarnings } from './warnings.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -142,6 +143,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   for (const line of gilSourceLines(report)) out.push(c.dim(`  ${safeText(line)}`));
   out.push('');
   const v = report.validation;
+  for (const w of incompleteWarnings(report)) out.push(c.red(`⚠ ${w}`));
   if (v.ok) out.push(`${c.green('✓ valid')}: ${v.checkedHolds} holds checked, no two holds of one GIL overlap`);
   else {
     out.push(`${c.red(`✗ INVALID: ${v.violationCount} overlapping hold${v.violationCount === 1 ? '' : 's'}`)} — the instrumentation is broken (e.g. ranges around gil->mutex instead of gil->locked); statistics below are not trustworthy`);

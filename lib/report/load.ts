@@ -2,7 +2,7 @@
 // LoadedTrace: names, bounds and threads read here, the GIL ranges left to their source
 // (`gilRangesFromSqlite`), which streams them to the analyses.
 import Database from 'better-sqlite3';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { GilNvtxError } from '../errors.js';
@@ -81,6 +81,12 @@ async function resolveInput(path: string, opts: LoadOptions): Promise<ResolvedIn
     try {
       statSync(inside);
     } catch {
+      // raw/ without trace.sqlite: a `gil-nvtx trace` that died before it merged.
+      if (existsSync(join(path, 'raw'))) {
+        throw new GilNvtxError(`${path} holds raw collector files (raw/) but no trace.sqlite: its \`gil-nvtx trace\` ended before merging them.`, {
+          hint: `Run \`gil-nvtx merge ${path}\` (once the traced processes have ended), then report again.`,
+        });
+      }
       throw new GilNvtxError(`${path} is a folder without trace.sqlite, so it is not a gil-nvtx trace folder.`, {
         hint: '`gil-nvtx trace -o <dir> -- <command>` writes <dir>/trace.sqlite when the traced program ends.',
       });
@@ -184,6 +190,23 @@ function readTraceBounds(db: Database.Database, schema: TraceSchema): { start: n
     if (Number.isFinite(end) && end > 0) return { start: Number(get('traceStart', 'startNs') ?? 0) || 0, end };
   }
   return { start: null, end: null };
+}
+
+/** What the collector counted as dropped: per process (GILNVTX_PROCESSES), else the merge's total. */
+function readDroppedEvents(db: Database.Database, schema: TraceSchema): number {
+  if (schema.tables.has('GILNVTX_PROCESSES')) {
+    try {
+      const n = Number(db.prepare('SELECT total(droppedEvents) FROM GILNVTX_PROCESSES').pluck().get());
+      if (Number.isFinite(n) && n > 0) return n;
+    } catch {
+      /* an older table without the column: the meta total below */
+    }
+  }
+  if (hasColumns(schema, 'GILNVTX_META', ['key', 'value'])) {
+    const n = Number(db.prepare("SELECT value FROM GILNVTX_META WHERE key = 'droppedEvents'").pluck().get());
+    if (Number.isFinite(n) && n > 0) return n;
+  }
+  return 0;
 }
 
 /** Per-process end times the collector records (GILNVTX_PROCESSES); open ranges are cut there. */
@@ -328,6 +351,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
 
   const gils = gilSource.gils.map((g) => cutOpenRanges(g, openAt(g.pid), traceEnd));
   const { producer, version } = readProducer(db, schema);
+  const droppedEvents = readDroppedEvents(db, schema);
   return {
     source,
     sqlitePath,
@@ -335,6 +359,8 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     producerVersion: version,
     traceStart,
     traceEnd,
+    droppedEvents,
+    badRows: gilSource.badRows,
     processes,
     processNames: pNames,
     threads,

@@ -64,6 +64,28 @@ export interface GilSource {
   lastEnd: number;
   /** Sorted by pid, then interpreter id. */
   gils: GilRanges[];
+  /** GIL rows left out because they cannot be a GIL event (see `BadRows`). */
+  badRows: BadRows;
+}
+
+/**
+ * GIL rows no instrumentation writes, counted and left out of every analysis (a hand-edited or damaged
+ * export): otherwise they show as negative durations, NaN totals, or an unclosed hold "overlapping"
+ * every later one.
+ */
+export interface BadRows {
+  /** start is NULL or not a number (text, blob), or end is text. */
+  badTimestamp: number;
+  /** end < start. */
+  endBeforeStart: number;
+  /** globalTid is NULL or not a number. */
+  noThread: number;
+  /** A wait or hold without an end that is not its thread's last one: it cannot still be open. */
+  unendedBeforeLast: number;
+}
+
+export function badRowCount(b: BadRows): number {
+  return b.badTimestamp + b.endBeforeStart + b.noThread + b.unendedBeforeLast;
 }
 
 /**
@@ -101,6 +123,10 @@ export interface LoadedTrace {
   /** Trace end in the trace's clock (ns); open ranges end here. */
   traceStart: number;
   traceEnd: number;
+  /** Events the recorder counted as lost (the collector's file could not grow); 0 when it says none. */
+  droppedEvents: number;
+  /** GIL rows left out as unusable (GilSource.badRows). */
+  badRows: BadRows;
   /** Processes that have a GIL domain. */
   processes: Map<number, ProcessInfo>;
   /** Every process the trace names (PROCESSES), GIL or not, by pid. */

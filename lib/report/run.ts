@@ -7,7 +7,8 @@ import { formatText } from './format-text.js';
 import type { GilSourceRequest } from './gil-sources.js';
 import { loadTrace } from './load.js';
 import type { Report } from './types.js';
-import { writeFileAtomic } from './write.js';
+import { writeOutputFile } from '../output-file.js';
+import { badRowCount } from './model.js';
 
 export interface ReportRunOptions {
   top?: number;
@@ -37,7 +38,7 @@ export async function runReport(tracePath: string, opts: ReportRunOptions = {}):
     const written: string[] = [];
     if (opts.html) {
       const page = formatHtml(trace, report);
-      writeFileAtomic(opts.html, (out) => out.write(page));
+      writeOutputFile(opts.html, (out) => out.write(page));
       written.push(opts.html);
     }
     if (opts.perfetto) {
@@ -49,4 +50,10 @@ export async function runReport(tracePath: string, opts: ReportRunOptions = {}):
   } finally {
     trace.close();
   }
+}
+
+/** The exit status of a printed report: 4 overlapping holds (broken instrumentation), 5 incomplete (events dropped while recording, or bad rows left out), else 0. */
+export function reportExitCode(report: Report): number {
+  if (!report.validation.ok) return 4;
+  return report.trace.droppedEvents > 0 || badRowCount(report.validation.badRows) > 0 ? 5 : 0;
 }

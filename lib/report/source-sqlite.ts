@@ -6,7 +6,7 @@
 //  - otherwise, with an index on `start`: `ORDER BY start` walks the index;
 //  - otherwise: the GIL's events are read once in start order and kept in typed columns.
 import type Database from 'better-sqlite3';
-import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, WAITING_MESSAGE, type GilRanges, type GilSource, type GilVisitor } from './model.js';
+import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, WAITING_MESSAGE, type BadRows, type GilRanges, type GilSource, type GilVisitor } from './model.js';
 import { EventType, type TraceSchema } from './schema.js';
 
 /** What any GIL range source may read; `readTrace` builds it. */
@@ -28,6 +28,18 @@ const TWO24 = 16777216;
 const ROWID_WINDOW = 4096;
 
 type Row = [number, number | null, number, number];
+
+/**
+ * Why a GIL row cannot be used, or null when it can. Values come as SQLite stored them: a text or
+ * NULL timestamp, a NULL thread. Marks (kind 2) have no end.
+ */
+function rowProblem(start: unknown, end: unknown, thread: unknown, kind: number): keyof BadRows | null {
+  if (typeof thread !== 'number') return 'noThread';
+  if (typeof start !== 'number') return 'badTimestamp';
+  if (kind === 2 || end === null) return null;
+  if (typeof end !== 'number') return 'badTimestamp';
+  return end < start ? 'endBeforeStart' : null;
+}
 
 /** SQL condition true for the rows of the GIL domains of `domains`. */
 export function gilDomainFilter(domains: { domainId: number; pid: number }[]): string {
@@ -65,6 +77,7 @@ class Column<T extends Float64Array | Int32Array | Uint8Array> {
 
 /** A GIL's events in start order, for traces whose rows are in no usable order. */
 class HeldEvents {
+  constructor(readonly unended: Set<string> | null) {}
   start = new Column((n) => new Float64Array(n));
   end = new Column((n) => new Float64Array(n));
   thread = new Column((n) => new Int32Array(n));
@@ -83,6 +96,8 @@ interface GilState {
   lastStart: number;
   sorted: boolean;
   held: HeldEvents | null;
+  /** Waits and holds without an end that are not their thread's last: `${tid}:${kind}:${start}`. */
+  unendedBeforeLast: Set<string> | null;
 }
 
 /** Reads the GIL ranges of the trace's SQLite database. */
@@ -123,6 +138,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
     }
   };
 
+  const badRows: BadRows = { badTimestamp: 0, endBeforeStart: 0, noThread: 0, unendedBeforeLast: 0 };
   const threadIndex = new Map<number, number>();
   const threadIds: number[] = [];
   const gils = new Map<string, GilState>();
@@ -132,15 +148,27 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
     // Per thread, the GIL of its last row: the pid is fixed per thread, so only the payload can change it.
     const threadGil: (GilState | undefined)[] = [];
     const threadInterp: number[] = [];
+    // Per thread and kind (index thread * 2 + kind: wait, hold): the latest start; and the rows without an end.
+    const latest: number[] = [];
+    const unended: { gil: GilState; gt: number; kind: number; start: number; at: number }[] = [];
     let lastGt = NaN;
     let lastThread = -1;
     ctx.onProgress?.('reading GIL ranges…');
-    readRows(allGils, (row) => {
+    // Rows without a thread belong to no process, so the per-process filter misses them: asked for
+    // here (a GIL domain id and a GIL message) only to be counted as bad.
+    const gilDomainIds = [...new Set(domains.map((d) => Number(d.domainId)))];
+    const firstPassFilter = `${allGils} OR (globalTid IS NULL AND domainId IN (${gilDomainIds.join(', ') || 'NULL'}))`;
+    readRows(firstPassFilter, (row) => {
       const start = row[0];
       const code = row[3];
       const kind = code & 3;
       if (kind === 3) return;
       const gt = row[2];
+      const problem = rowProblem(start, row[1], gt, kind);
+      if (problem) {
+        badRows[problem]++;
+        return;
+      }
       if (gt !== lastGt) {
         lastGt = gt;
         let t = threadIndex.get(gt);
@@ -150,6 +178,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
           threadIndex.set(gt, t);
           threadGil.push(undefined);
           threadInterp.push(NaN);
+          latest.push(-Infinity, -Infinity);
         }
         lastThread = t;
       }
@@ -160,7 +189,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
         const key = `${pid}/${interp}`;
         gil = gils.get(key);
         if (!gil) {
-          gil = { key, pid, interpreterId: interp, counts: { holds: 0, waits: 0, drops: 0 }, lastStart: -Infinity, sorted: true, held: null };
+          gil = { key, pid, interpreterId: interp, counts: { holds: 0, waits: 0, drops: 0 }, lastStart: -Infinity, sorted: true, held: null, unendedBeforeLast: null };
           gils.set(key, gil);
         }
         threadGil[lastThread] = gil;
@@ -178,7 +207,19 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
       else gil.counts.waits++;
       const end = row[1];
       if (end !== null && end > lastEnd) lastEnd = end;
+      const at = lastThread * 2 + kind;
+      if (start > latest[at]!) latest[at] = start;
+      if (end === null) unended.push({ gil, gt, kind, start, at });
     });
+    // A thread waits or holds once at a time: only its last wait (hold) can still be open.
+    for (const u of unended) {
+      if (u.start < latest[u.at]!) {
+        badRows.unendedBeforeLast++;
+        (u.gil.unendedBeforeLast ??= new Set()).add(`${u.gt % TWO24}:${u.kind}:${u.start}`);
+        if (u.kind === 1) u.gil.counts.holds--;
+        else u.gil.counts.waits--;
+      }
+    }
   }
 
   const ordered = [...gils.values()].sort((a, b) => a.pid - b.pid || a.interpreterId - b.interpreterId);
@@ -194,7 +235,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
   if (toHold.length > 0) {
     // Rows in no usable order: SQL sorts once, and the events of those GILs stay in memory.
     ctx.onProgress?.('GIL rows are not in time order; sorting them…');
-    const byKey = new Map(toHold.map((g) => [g.key, (g.held = new HeldEvents())]));
+    const byKey = new Map(toHold.map((g) => [g.key, (g.held = new HeldEvents(g.unendedBeforeLast))]));
     let lastKey = '';
     let held: HeldEvents | undefined;
     readRows(
@@ -203,12 +244,14 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
         const kind = row[3] & 3;
         if (kind === 3) return;
         const gt = row[2];
+        if (rowProblem(row[0], row[1], gt, kind)) return;
         const key = `${Math.floor(gt / TWO24) % TWO24}/${(row[3] - kind) / 4}`;
         if (key !== lastKey) {
           lastKey = key;
           held = byKey.get(key);
         }
         if (!held) return;
+        if (row[1] === null && kind !== 2 && held.unended?.has(`${gt % TWO24}:${kind}:${row[0]}`)) return;
         held.start.push(row[0]);
         held.end.push(kind === 2 ? row[0] : row[1] === null ? NaN : row[1]);
         held.thread.push(threadIndex.get(gt)!);
@@ -228,20 +271,25 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
     threadIds.forEach((gt, index) => {
       if (Math.floor(gt / TWO24) % TWO24 === g.pid) threadOfTid.set(gt % TWO24, index);
     });
+    const unended = g.unendedBeforeLast;
     return (visit) => {
       let lastTid = NaN;
       let thread = -1;
       const take = (row: [number, number | null, number]) => {
         const code = row[2];
+        // A NULL globalTid makes the whole code NULL.
+        if (typeof code !== 'number') return;
         const kind = code & 3;
         if (kind === 3) return;
+        const start = row[0];
+        const end = row[1];
+        if (rowProblem(start, end, code, kind)) return;
         const tid = (code - kind) / 4;
+        if (end === null && unended && kind !== 2 && unended.has(`${tid}:${kind}:${start}`)) return;
         if (tid !== lastTid) {
           lastTid = tid;
           thread = threadOfTid.get(tid)!;
         }
-        const start = row[0];
-        const end = row[1];
         visit(kind, start, kind === 2 ? start : end === null ? NaN : end, thread, false);
       };
       if (g.sorted && rowids) {
@@ -261,6 +309,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
     threadIds,
     firstStart,
     lastEnd,
+    badRows,
     gils: ordered.map((g) => {
       const held = g.held;
       return {

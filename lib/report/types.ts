@@ -2,6 +2,8 @@
 // change here is a schema change: add fields freely, but renaming or removing one bumps REPORT_SCHEMA.
 // All times are integers in nanoseconds on the trace's clock.
 
+import type { BadRows } from './model.js';
+
 export const REPORT_SCHEMA = 'gil-nvtx.report/2';
 
 export interface ThreadRef {
@@ -54,6 +56,8 @@ export interface Validation {
   /** At most `maxViolations` (default 100) of them, earliest first. */
   violations: OverlapViolation[];
   notes: Note[];
+  /** GIL rows left out because no instrumentation writes them (a damaged or edited export). */
+  badRows: BadRows;
 }
 
 export interface ThreadStats {
@@ -271,7 +275,8 @@ export interface Report {
   generator: { name: 'gil-nvtx'; version: string };
   source: string;
   producer: { name: string; version: string | null };
-  trace: { startNs: number; endNs: number };
+  /** droppedEvents: events the recorder lost (a full disk); > 0 means the statistics miss them. */
+  trace: { startNs: number; endNs: number; droppedEvents: number };
   options: { top: number; minHoldNs: number };
   sources: { osrt: boolean; sched: boolean; holdSamples: boolean };
   /** Where the GIL ranges came from; null only for a trace without any (Perfetto export of a Node-only trace). */

@@ -95,7 +95,7 @@ export class ValidationPass implements GilPass {
   }
 
   result(): Validation {
-    return { ok: this.violationCount === 0, checkedHolds: this.checkedHolds, violationCount: this.violationCount, violations: this.violations, notes: this.notes };
+    return { ok: this.violationCount === 0, checkedHolds: this.checkedHolds, violationCount: this.violationCount, violations: this.violations, notes: this.notes, badRows: this.trace.badRows };
   }
 }
 

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeDirs } from '../make-dirs.js';
 import { cacheRoot } from '../cache.js';
 import { GilNvtxError } from '../errors.js';
 import { findNvtxHeaders } from '../nvtx-headers.js';
@@ -63,7 +64,7 @@ export function buildCollector(outDir: string, opts: { root?: string; env?: Node
   const include = findNvtxHeaders(env).includeDir;
   const out = join(outDir, COLLECTOR_FILE);
   const tmp = `${out}.tmp-${process.pid}`;
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   const cc = env.CC || 'cc';
   const args = [
     '-std=gnu11', '-O2', '-fPIC', '-fvisibility=hidden', '-shared', '-Wl,-z,nodelete',

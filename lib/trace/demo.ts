@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { findNsys, nsysProfile } from '../nsys/run.js';
 import { buildPython, defaultDemoVersion, hasGilNvtxSymbol } from '../python/build.js';
@@ -48,7 +49,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const env = opts.env ?? process.env;
   const progress = opts.onProgress ?? (() => {});
   const outDir = resolve(opts.outDir ?? 'gil-nvtx-demo');
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
 
   let python = opts.python;
   if (python) {

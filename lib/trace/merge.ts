@@ -1,11 +1,12 @@
-import { readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
+import { renameOutputFile, tempBeside } from '../output-file.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
 import { GIL_DOMAIN } from '../report/model.js';
 import { RawTraceFile, type DecodeState, type EventAttrs, type RawChunk, type RawRecord } from './raw-reader.js';
-import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid } from './schema.js';
+import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid, uint64ForSqlite } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
 import { TickConverter } from './ticks.js';
 
@@ -60,9 +61,14 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
       hint: 'Did the program make any NVTX call? Only processes that load NVTX (a patched CPython, the gil-nvtx Node addon, a C program with the NVTX headers) write a file. Is another NVTX tool (nsys) attached already?',
     });
   }
-  const tmp = `${output}.tmp-${process.pid}`;
+  const tmp = tempBeside(output);
   rmSync(tmp, { force: true });
-  const db = new Database(tmp);
+  let db: Database.Database;
+  try {
+    db = new Database(tmp);
+  } catch (err) {
+    throw new GilNvtxError(`Cannot create ${output}: ${(err as Error).message}.`, { hint: 'Check that its folder exists and is writable.', cause: err });
+  }
   try {
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
@@ -70,13 +76,27 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
     const summary = writeAll(db, files, readSamples(rawDir));
     db.exec(TRACE_INDEX_SQL);
     db.close();
-    renameSync(tmp, output);
+    renameOutputFile(tmp, output);
     return { ...summary, output };
   } catch (err) {
     if (db.open) db.close();
     rmSync(tmp, { force: true });
-    throw err;
+    throw diskFull(err) ? mergeFullError(rawDir, output, err) : err;
   }
+}
+
+/** SQLite's and the OS's ways of saying the disk (or a quota) is full. */
+function diskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_IOERR_WRITE';
+}
+
+function mergeFullError(rawDir: string, output: string, err: unknown): GilNvtxError {
+  const code = (err as { code: string }).code;
+  return new GilNvtxError(`Merging into ${output} failed: the disk is full (${code}); nothing was written.`, {
+    hint: `The raw files are kept in ${rawDir}. Free some space and run \`gil-nvtx merge ${dirname(rawDir)}\`, or merge onto another disk with \`gil-nvtx merge ${dirname(rawDir)} -o OTHER/trace.sqlite\`.`,
+    cause: err,
+  });
 }
 
 /** One watchdog sample, as the samples file holds it (raw_format.h). */
@@ -202,7 +222,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
     row[i++] = o.domainId;
     if (message === 1) row[i++] = textId;
     else if (message === 2) row[i++] = o.text;
-    if (o.payloadType) row[i] = o.payload;
+    // Only a uint64 payload can reach 2^63 (int64 ones are read signed): two's complement, see schema.ts.
+    if (o.payloadType) row[i] = uint64ForSqlite(o.payload);
     if (++sh.rows === BATCH) {
       sh.batch.run(row);
       sh.rows = 0;
@@ -386,7 +407,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
                 if (r.text) osNames.set(globalTid(pid, r.value), r.text);
                 break;
               case RawKind.resource:
-                resources.set(r.key, [globalTid(pid, t.tid), dom(r.domain), r.key, r.identifierType, r.identifier, r.stringId ? (strings.get(r.stringId) ?? null) : null, r.text, ts]);
+                resources.set(r.key, [globalTid(pid, t.tid), dom(r.domain), r.key, r.identifierType, uint64ForSqlite(r.identifier), r.stringId ? (strings.get(r.stringId) ?? null) : null, r.text, ts]);
                 break;
               case RawKind.resourceEnd: {
                 const row = resources.get(r.key);

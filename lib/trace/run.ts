@@ -1,14 +1,18 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { lockOwner, tryLock, type HeldLock } from '../lock.js';
+import { makeDirs } from '../make-dirs.js';
 import { GilNvtxError } from '../errors.js';
 import { findOrBuildCollector, watchdogFor } from './collector-path.js';
-import { mergeTrace, type MergeSummary } from './merge.js';
+import { mergeTrace, rawTraceFiles, type MergeSummary } from './merge.js';
 import { RAW_FILE_SUFFIX, SAMPLE_FILE_SUFFIX } from './raw-format.js';
 
 /** Layout of a trace folder: `raw/<pid>-<ns>.gnvtx` per process, merged into `trace.sqlite`. */
 export const RAW_SUBDIR = 'raw';
 export const TRACE_DB = 'trace.sqlite';
+/** Names the pid of the run that owns the folder (lib/lock.ts); gone when the run ends. */
+export const LOCK_FILE = '.gil-nvtx.lock';
 
 export interface TraceOptions {
   /** Trace folder; created if missing. Default `gil-nvtx-trace`. */
@@ -55,11 +59,30 @@ export function removeRawFiles(rawDir: string): void {
   }
 }
 
+/**
+ * Makes `outDir` this run's own: a second run into it (a nested `gil-nvtx trace`, two shells with the
+ * default -o) would delete this one's raw files and merge its processes. Fails at once when another
+ * run holds it; a run that died holds nothing.
+ */
+export async function lockTraceDir(outDir: string): Promise<HeldLock> {
+  try {
+    makeDirs(outDir);
+  } catch (err) {
+    throw new GilNvtxError(`Cannot prepare the trace folder ${outDir}: ${(err as Error).message}`, { hint: 'Pick a writable folder with -o DIR.', cause: err });
+  }
+  const lock = await tryLock(join(outDir, LOCK_FILE));
+  if (lock) return lock;
+  const owner = lockOwner(join(outDir, LOCK_FILE));
+  throw new GilNvtxError(`The trace folder ${outDir} is in use by another gil-nvtx run${owner ? ` (pid ${owner})` : ''}.`, {
+    hint: 'Give this run its own folder with -o DIR, or wait for the other run to end.',
+  });
+}
+
 /** Prepares `<outDir>/raw`, removing collector files a previous run left there. */
 export function prepareTraceDir(outDir: string): string {
   const rawDir = join(outDir, RAW_SUBDIR);
   try {
-    mkdirSync(rawDir, { recursive: true });
+    makeDirs(rawDir);
     for (const name of readdirSync(rawDir)) if (isRawFile(name)) rmSync(join(rawDir, name));
   } catch (err) {
     throw new GilNvtxError(`Cannot prepare the trace folder ${outDir}: ${(err as Error).message}`, {
@@ -87,6 +110,15 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   }
   const collector = opts.collector ?? findOrBuildCollector({ env: base, onProgress: opts.onProgress });
   const outDir = resolve(opts.outDir ?? 'gil-nvtx-trace');
+  const lock = await lockTraceDir(outDir);
+  try {
+    return await traceLocked(exe, args, collector, outDir, base, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function traceLocked(exe: string, args: string[], collector: string, outDir: string, base: NodeJS.ProcessEnv, opts: TraceOptions): Promise<TraceResult> {
   const rawDir = prepareTraceDir(outDir);
   const watchdog = startWatchdog(collector, rawDir, opts.watchThresholdMs ?? envThresholdMs(base), opts.onProgress);
   const env = collectorEnv(collector, rawDir, base);
@@ -118,9 +150,40 @@ export async function traceCommand(command: string[], opts: TraceOptions = {}): 
   const { constants } = await import('node:os');
   const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
   const database = join(outDir, TRACE_DB);
+  if (rawTraceFiles(rawDir).length === 0) {
+    removeRawFiles(rawDir);
+    const ended = signal ? `was ended by ${signal}` : `exited with ${exitCode}`;
+    // The command's failure is the news; a clean exit with nothing traced is the trace's failure.
+    throw new GilNvtxError(`No process of the command made an NVTX call, so no trace was written (the command ${ended}).`, {
+      hint: 'Only processes that load NVTX write a trace: a patched CPython (`gil-nvtx build-python`), Node with the gil-nvtx addon, a C program with the NVTX headers. Is another NVTX tool (nsys) attached already?',
+      exitCode: exitCode === 0 ? 1 : exitCode,
+    });
+  }
   const merge = mergeTrace(rawDir, database);
   if (!opts.keepRaw) removeRawFiles(rawDir);
   return { outDir, rawDir, database, exitCode, signal, merge, output };
+}
+
+/**
+ * Merges a trace folder's raw files into `<outDir>/trace.sqlite` after the fact: for a `gil-nvtx trace`
+ * that died before its merge (SIGKILL, a closed terminal), or a program started with `collectorEnv`.
+ * Run it once the traced processes have ended: a file still being written is merged as far as it got.
+ */
+export async function mergeTraceDir(outDir: string, opts: { keepRaw?: boolean; output?: string } = {}): Promise<{ outDir: string; database: string; merge: MergeSummary }> {
+  const dir = resolve(outDir);
+  const rawDir = join(dir, RAW_SUBDIR);
+  if (!existsSync(rawDir)) {
+    throw new GilNvtxError(`${dir} has no raw/ folder: nothing to merge.`, { hint: 'Give the folder `gil-nvtx trace -o DIR` (or GIL_NVTX_TRACE_DIR=DIR/raw) wrote to.' });
+  }
+  const lock = await lockTraceDir(dir);
+  try {
+    const database = opts.output ? resolve(opts.output) : join(dir, TRACE_DB);
+    const merge = mergeTrace(rawDir, database);
+    if (!opts.keepRaw) removeRawFiles(rawDir);
+    return { outDir: dir, database, merge };
+  } finally {
+    lock.release();
+  }
 }
 
 /** A watchdog threshold in whole milliseconds (0 to 60,000, the watchdog's own bounds), or null. */

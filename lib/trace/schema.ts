@@ -130,3 +130,15 @@ export function globalTid(pid: number, tid: number): number {
 export function globalPid(pid: number): number {
   return (pid & 0xffffff) * 0x100_0000;
 }
+
+const TWO63 = 2n ** 63n;
+
+/**
+ * SQLite integers are signed 64-bit, so a uint64 NVTX value (the `uint64Value` payload, a resource's
+ * `identifier`) of 2^63 or more is stored as its two's-complement int64: it reads back negative, and
+ * `BigInt.asUintN(64, v)` of the value read with `safeIntegers` restores it. Every value below 2^63
+ * is stored as is. (better-sqlite3 refuses to bind a BigInt outside the int64 range.)
+ */
+export function uint64ForSqlite(v: number | bigint): number | bigint {
+  return typeof v === 'bigint' && v >= TWO63 ? BigInt.asIntN(64, v) : v;
+}

@@ -180,6 +180,26 @@ describe('buildPython with a small fake release', () => {
     expect(s.steps()).toEqual([]);
   });
 
+  it('an empty patch file is refused before any work', async () => {
+    const s = setup();
+    const empty = join(s.dir, 'empty.patch');
+    writeFileSync(empty, '\n');
+    const err = await buildError(buildPython(s.opts({ patchFile: empty })));
+    expect(err.message).toBe(`The patch file ${empty} is empty.`);
+    expect(err.exitCode).toBe(2);
+    expectNothingInstalled(s.prefix);
+    expect(s.steps()).toEqual([]);
+  });
+
+  it('an installed interpreter without the patch\'s symbol is refused: nothing installed, the tree dropped', async () => {
+    const s = setup({ FAKE_INSTALL_ELF: '1' });
+    const err = await buildError(buildPython(s.opts()));
+    expect(err.message).toMatch(/python3\.99 does not carry the patch's _Py_gil_nvtx_version symbol/);
+    expect(err.exitCode).toBe(2);
+    expectNothingInstalled(s.prefix);
+    expect(readdirSync(join(s.dir, 'cache', 'build'))).toEqual([]);
+  });
+
   it('NVTX headers missing: error names where it looked, before any work', async () => {
     const s = setup({ NVTX_INCLUDE_DIR: join(work, 'no-such-nvtx') });
     const err = await buildError(buildPython(s.opts()));

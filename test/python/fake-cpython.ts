@@ -8,8 +8,11 @@ import type { Release } from '../../lib/python/manifest.js';
  * A tiny stand-in for a CPython release, so every build-python error path can be exercised in well
  * under a second: a `configure` that writes a Makefile, a `make` that "builds", a `make install` that
  * honours DESTDIR and installs bin/python3.99 plus the configure arguments it saw. Behaviour switches
- * come from the environment: FAKE_CONFIGURE_FAIL, FAKE_MAKE_FAIL, FAKE_INSTALL_FAIL, and FAKE_COUNTER
- * (a file each step appends its name to, so tests can see what re-ran).
+ * come from the environment: FAKE_CONFIGURE_FAIL, FAKE_MAKE_FAIL, FAKE_INSTALL_FAIL, FAKE_COUNTER
+ * (a file each step appends its name to, so tests can see what re-ran), FAKE_INSTALL_ELF (install an
+ * ELF python3.99 built with cc, without the patch's symbol), and FAKE_INSTALL_BLOCK (a FIFO: the
+ * install half-populates DESTDIR, starts a `sleep` child, writes its pid into the FIFO and waits for
+ * it: a long build step to interrupt).
  */
 export const FAKE_VERSION = '3.99.1';
 
@@ -36,6 +39,8 @@ install:
 \tmkdir -p "$(DESTDIR)@PREFIX@/include/python3.99" "$(DESTDIR)@PREFIX@/lib/python3.99/site-packages" "$(DESTDIR)@PREFIX@/lib/python3.99/config-3.99-fake"
 \tcp Include/Python.h "$(DESTDIR)@PREFIX@/include/python3.99/"
 \tprintf 'EXT_SUFFIX=.fake-399.so\\n' > "$(DESTDIR)@PREFIX@/lib/python3.99/config-3.99-fake/Makefile"
+\t@if [ -n "$$FAKE_INSTALL_ELF" ]; then echo 'int main(void) { return 0; }' | cc -x c - -o "$(DESTDIR)@PREFIX@/bin/python3.99"; fi
+\t@if [ -n "$$FAKE_INSTALL_BLOCK" ]; then sleep 1000 & echo $$! > "$$FAKE_INSTALL_BLOCK"; wait; fi
 MK
 sed -i "s#@PREFIX@#$prefix#g" Makefile
 echo "configure: creating Makefile"

@@ -69,8 +69,18 @@ describe('gil-nvtx trace', () => {
     const code = await main(['trace', '-o', dir, '--', 'true']);
     const { stderr } = io.stop();
     expect(code).toBe(1);
-    expect(stderr).toContain('No collector files');
+    expect(stderr).toContain('No process of the command made an NVTX call, so no trace was written (the command exited with 0)');
     expect(existsSync(join(dir, 'trace.sqlite'))).toBe(false);
+  });
+
+  it("keeps a failing command's exit code when no process made an NVTX call", async () => {
+    const dir = scratchDir('cli-none-exit');
+    const io = capture();
+    const code = await main(['trace', '-o', dir, '--', 'sh', '-c', 'exit 3']);
+    const { stderr } = io.stop();
+    expect(code).toBe(3);
+    expect(stderr).toContain('no trace was written (the command exited with 3)');
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 
   it('explains how to build the collector when it is missing', () => {

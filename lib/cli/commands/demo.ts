@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
 import { wantColor } from '../../report/format-text.js';
 import { runDemo } from '../../trace/demo.js';
+import { writeStdout } from '../../output-file.js';
+import { reportExitCode } from '../../report/run.js';
 
 const HELP = `usage: gil-nvtx demo [--nsys | --collector] [-o DIR] [--python PATH] [--quiet]
 
@@ -55,9 +57,9 @@ export async function run(argv: string[]): Promise<number> {
     color: wantColor(process.stdout),
     onProgress: say,
   });
-  process.stdout.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
+  writeStdout(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
   say(`traced with ${result.tool === 'nsys' ? 'nsys' : 'the gil-nvtx collector'}: ${result.trace}`);
   say(`HTML timeline: ${result.html}`);
   say(`Perfetto (ui.perfetto.dev): ${result.perfetto}`);
-  return 0;
+  return reportExitCode(result.report);
 }

@@ -1,10 +1,11 @@
 import { GilNvtxError } from '../../errors.js';
+import { writeStdout } from '../../output-file.js';
 import { parseCommandArgs, parseTop } from '../args.js';
 import { probeNsys } from '../../nsys/discover.js';
 import { findNsys, withNsys } from '../../nsys/run.js';
 import { profile } from '../../profile/profile.js';
 import { wantColor } from '../../report/format-text.js';
-import { runReport } from '../../report/run.js';
+import { reportExitCode, runReport } from '../../report/run.js';
 
 const HELP = `usage: gil-nvtx profile [options] -- <command…>
 
@@ -109,9 +110,9 @@ export async function run(argv: string[]): Promise<number> {
     perfetto: values.perfetto,
     env,
   });
-  process.stdout.write(report.output);
+  writeStdout(report.output);
   if (!quiet) process.stderr.write(`wrote ${result.report}\nwrote ${result.sqlite}\n${report.written.map((f) => `wrote ${f}\n`).join('')}`);
   // The program's own failure is the profile's failure: a CI job profiling a test must not turn green.
   if (result.exitCode !== 0 && !result.timedOut) return result.exitCode ?? 1;
-  return report.report.validation.ok ? 0 : 4;
+  return reportExitCode(report.report);
 }

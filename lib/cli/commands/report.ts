@@ -1,8 +1,9 @@
 import { GilNvtxError } from '../../errors.js';
+import { writeStdout } from '../../output-file.js';
 import { parseCommandArgs, parseTop } from '../args.js';
 import { withNsys } from '../../nsys/run.js';
 import { parseGilSource } from '../../report/gil-sources.js';
-import { runReport } from '../../report/run.js';
+import { reportExitCode, runReport } from '../../report/run.js';
 import { wantColor } from '../../report/format-text.js';
 
 const HELP = `usage: gil-nvtx report <trace> [options]
@@ -28,7 +29,8 @@ options:
   -h, --help         this text
 
 exit status: 0 report written; 4 the trace violates the no-overlap invariant (report still printed);
-1-3 the trace could not be read (the message says why).
+5 the trace is incomplete: events were dropped while recording, or bad rows were left out (report
+still printed); 1-3 the trace could not be read (the message says why).
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -75,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     perfetto: values.perfetto,
     onProgress: quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(result.output);
+  writeStdout(result.output);
   if (!quiet) for (const f of result.written) process.stderr.write(`wrote ${f}\n`);
-  return result.report.validation.ok ? 0 : 4;
+  return reportExitCode(result.report);
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { GilNvtxError } from '../../errors.js';
+import type { MergeSummary } from '../../trace/merge.js';
 import { parseWatchMs, traceCommand, type TraceResult } from '../../trace/run.js';
 import { writePerfettoForTrace } from '../../trace/perfetto.js';
 
@@ -21,7 +22,8 @@ options:
   -q, --quiet          no summary on stderr (also when CI=true)
   -h, --help           this text
 
-The exit code is the command's (128 + signal number if a signal ended it).
+The exit code is the command's (128 + signal number if a signal ended it); 1 if it exited 0 but no
+process made an NVTX call (nothing was traced).
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -71,16 +73,19 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function summary(r: TraceResult, perfetto: string | null): string {
-  const m = r.merge;
-  const lines = [
-    `gil-nvtx trace: ${m.processes} process(es), ${m.threads} thread(s), ${m.events} NVTX event(s) -> ${r.database}`,
-  ];
-  if (perfetto) lines.push(`gil-nvtx trace: Perfetto / Chrome trace -> ${perfetto}`);
-  if (m.withoutCleanExit.length) {
-    lines.push(`gil-nvtx trace: pid ${m.withoutCleanExit.join(', ')} ended without exit() (_exit or a signal); its events are kept, open ranges end at its last event`);
-  }
-  if (m.holdSamples) lines.push(`gil-nvtx trace: ${m.holdSamples} watchdog sample(s) of long GIL holds`);
-  if (m.droppedEvents) lines.push(`gil-nvtx trace: ${m.droppedEvents} event(s) dropped: the trace file could not grow (disk full?)`);
+  const lines = mergeSummaryLines('trace', r.merge, r.database);
+  if (perfetto) lines.splice(1, 0, `gil-nvtx trace: Perfetto / Chrome trace -> ${perfetto}`);
   if (r.signal) lines.push(`gil-nvtx trace: the command was ended by ${r.signal}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** What a merge produced, as `trace` and `merge` print it. */
+export function mergeSummaryLines(command: string, m: MergeSummary, database: string): string[] {
+  const lines = [`gil-nvtx ${command}: ${m.processes} process(es), ${m.threads} thread(s), ${m.events} NVTX event(s) -> ${database}`];
+  if (m.withoutCleanExit.length) {
+    lines.push(`gil-nvtx ${command}: pid ${m.withoutCleanExit.join(', ')} ended without exit() (_exit or a signal); its events are kept, open ranges end at its last event`);
+  }
+  if (m.holdSamples) lines.push(`gil-nvtx ${command}: ${m.holdSamples} watchdog sample(s) of long GIL holds`);
+  if (m.droppedEvents) lines.push(`gil-nvtx ${command}: ${m.droppedEvents} event(s) dropped: the trace file could not grow (disk full?)`);
+  return lines;
 }
