@@ -93,7 +93,8 @@ function holdSection(b: BlamedHold, traceStart: number, c: ReturnType<typeof pal
   );
   const where = whereLine(b);
   if (where) out.push(`   ${c.bold('where:')} ${where}`);
-  out.push(`   ${state}`);
+  // An unknown CPU state says nothing the why line does not already say.
+  if (cpu.state !== 'unknown' || b.why.source === 'none') out.push(`   ${state}`);
   if (b.why.source !== 'none') out.push(`   ${c.bold('why:')} ${safeText(b.why.summary)}`);
   if (b.waiters.length === 0) out.push('   blocked nobody');
   else {
