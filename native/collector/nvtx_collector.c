@@ -303,9 +303,22 @@ static void record_end(nvtxDomainHandle_t domain, uint64_t id) {
 
 static void record_pop(nvtxDomainHandle_t domain) {
   struct rec_thread *t = &rec_tls;
-  struct attrs x = {{(uint64_t)domain_index(domain), 0, 0, 0, NULL, {0}}, NULL, NULL};
+  uint64_t head = (uint64_t)domain_index(domain);
   uint64_t now = rec_now();
-  if (record_compact(t, RAW_OP_POP, &x, &now, domain, NULL) != 0) return;
+  /* A pop's template is its domain alone: the one the last pop used, if the current chunk has it. */
+  unsigned i = t->pop_hint;
+  if (t->pos && t->pos < t->end && i < t->templates) {
+    const struct rec_template *k = &t->template[i];
+    if (k->head == head && k->string_id == 0 && k->color == 0 && k->payload == 0) {
+      uint64_t *e = t->pos++;
+      if (rec_put_compact(t, e, RAW_OP_POP, i, now)) return;
+      t->pos = e;
+    }
+  }
+  struct attrs x = {{head, 0, 0, 0, NULL, {0}}, NULL, NULL};
+  int done = record_compact(t, RAW_OP_POP, &x, &now, domain, NULL);
+  if (done > 0) t->pop_hint = t->hint; /* record_compact leaves the template it used there */
+  if (done != 0) return;
   uint64_t *r = rec_reserve(t, 2);
   if (!r) return;
   if (now < t->last_ts) now = t->last_ts;

@@ -43,6 +43,7 @@ struct rec_thread {
   int32_t hold_depth;   /* open GIL holds (a thread can hold several GILs, one per interpreter) */
   uint32_t templates;   /* templates written in the current chunk */
   uint32_t hint;        /* the template used last: the next event usually uses it or its neighbour */
+  uint32_t pop_hint;    /* the template of the last pop: a pop has no attributes to match */
   /* RAW_COMPACT_ARGS entries, outside TLS: a thread-local block this small stays in glibc's static TLS,
    * where each access is a few instructions instead of a call to the dynamic TLS resolver. */
   struct rec_template *template;
