@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPython, readStamp } from '../../lib/python/build.js';
@@ -51,6 +52,25 @@ function pruneStale(version: string, disableGil: boolean, keep: string): void {
 }
 
 /**
+ * Compiles test interpreters through ccache when it is installed. A changed patch gives every test
+ * interpreter a new build folder, and the patch touches one object: with paths taken relative to the
+ * build folders (CCACHE_BASEDIR, and no working folder in the hash) the other objects come from the
+ * cache. The cache lives beside the builds, in ~/.cache/gil-nvtx/ccache.
+ */
+function ccacheEnv(): NodeJS.ProcessEnv {
+  if (process.env.GIL_NVTX_NO_CCACHE === '1') return {};
+  const found = spawnSync('sh', ['-c', 'command -v ccache'], { encoding: 'utf8' }).stdout.trim();
+  if (!found) return {};
+  return {
+    CC: `${found} ${process.env.CC ?? 'gcc'}`,
+    CCACHE_DIR: join(cacheRoot(), 'ccache'),
+    CCACHE_BASEDIR: join(cacheRoot(), 'build'),
+    CCACHE_NOHASHDIR: '1',
+    CCACHE_MAXSIZE: '3G',
+  };
+}
+
+/**
  * Path of a patched interpreter for tests. Builds it once (lock-protected across vitest's worker
  * processes) and reuses it across runs while the patch file is unchanged. CPython's own test modules
  * stay in (no --disable-test-modules): the regression suites need _testcapi.
@@ -71,6 +91,7 @@ export async function ensurePatchedPython(version: string, opts: { disableGil?: 
         disableGil,
         patchFile,
         quiet,
+        env: { ...process.env, ...ccacheEnv() },
         onProgress: quiet ? () => {} : (stage, message) => process.stderr.write(`[test-pythons ${label}] [${stage}] ${message}\n`),
       });
     const r = await build().catch((err: unknown) => {
