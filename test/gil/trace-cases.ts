@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { nsysProfile, type NsysProfileOptions, type NsysProfileResult } from '../../lib/nsys/run.js';
 import { analyzeTrace } from '../../lib/report/analyze.js';
 import { loadTrace } from '../../lib/report/load.js';
-import { nsysGate } from '../helpers/tools.js';
+import { lineContaining, nsysGate } from '../helpers/tools.js';
 import { checkGilInvariants, count, isOpen, readGilTrace, type GilRange, type GilTrace } from './gil-invariants.js';
 
 export const WORKLOAD = fileURLToPath(new URL('../../examples/workloads/gil_mix.py', import.meta.url));
@@ -26,13 +26,6 @@ export type GetPython = (version: string, opts: { disableGil?: boolean }) => Pro
 
 const minorOf = (v: string) => Number(v.split('.')[1]);
 
-/** 1-based number of the one line of `file` that contains `text`. */
-export function lineOf(file: string, text: string): number {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const at = lines.findIndex((l) => l.includes(text));
-  if (at < 0 || lines.findIndex((l, i) => i > at && l.includes(text)) >= 0) throw new Error(`${file}: expected one line with ${text}`);
-  return at + 1;
-}
 
 function label(c: TraceCase): string {
   return `${c.version}${c.disableGil ? 't' : ''}${c.env ? ` ${Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
@@ -151,7 +144,7 @@ export function defineTraceCase(c: TraceCase, getPython: GetPython): void {
         const offCpu = blamed.find((b) => b.thread.name === 'main-hold-off-cpu');
         expect(offCpu, blamed.map((b) => `${b.thread.name} ${b.durationNs}`).join(', ')).toBeDefined();
         expect(offCpu!.durationNs).toBeGreaterThan(190e6);
-        expect(offCpu!.where.released).toEqual({ function: 'hold_off_cpu', file: WORKLOAD, line: lineOf(WORKLOAD, 'ctypes.PyDLL(None).usleep(usec)') });
+        expect(offCpu!.where.released).toEqual({ function: 'hold_off_cpu', file: WORKLOAD, line: lineContaining(readFileSync(WORKLOAD, 'utf8'), 'ctypes.PyDLL(None).usleep(usec)') });
         // Its waiters are named as threading.Thread named them, and say where they began to wait.
         const cpuWaiter = offCpu!.waiters.find((w) => /^main-cpu\d$/.test(w.thread.name));
         expect(cpuWaiter, offCpu!.waiters.map((w) => w.thread.name).join(', ')).toBeDefined();

@@ -30,3 +30,11 @@ export function missingTool(tool: string, requireVar: string): string {
   if (process.env[requireVar] === '1') throw new Error(`${tool} is required (${requireVar}=1) but was not found`);
   return `${tool} not found; set ${requireVar}=1 to make this a failure`;
 }
+
+/** 1-based number of the one line of `text` that contains `needle`; throws unless exactly one does. */
+export function lineContaining(text: string, needle: string): number {
+  const lines = text.split('\n');
+  const hits = lines.flatMap((l, i) => (l.includes(needle) ? [i + 1] : []));
+  if (hits.length !== 1) throw new Error(`expected one line with ${JSON.stringify(needle)}, found ${hits.length}`);
+  return hits[0]!;
+}

@@ -4,19 +4,15 @@
 // 200 ms hold and its blocked waiters, neither may have overlapping holds, and the report of that trace
 // must analyse one source and say it left the other out. The figures across interpreters and workloads
 // are in docs/fidelity.md (bench/report/fidelity.mjs).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { nsysProfile } from '../../lib/nsys/run.js';
 import { analyzeTrace } from '../../lib/report/analyze.js';
 import { compareGilSources, pairRanges, type SourceComparison } from '../../lib/report/compare-sources.js';
 import { loadTrace } from '../../lib/report/load.js';
 import type { Report } from '../../lib/report/types.js';
 import { patchedPythonOrSkip, pythonsToTest } from '../helpers/pythons.js';
 import { missingTool, pythonGilNsys } from '../helpers/tools.js';
-import { scratch } from './helpers.js';
+import { traceUsleepHold } from './helpers.js';
 
-const WORKLOAD = join(import.meta.dirname, 'programs/usleep_hold.py');
 const VERSION = process.env.GIL_NVTX_FIDELITY_PYTHON ?? '3.11.2';
 
 describe(`our GIL ranges against nsys's on a patched CPython ${VERSION}`, () => {
@@ -32,20 +28,10 @@ describe(`our GIL ranges against nsys's on a patched CPython ${VERSION}`, () => 
     if (!wanted || wanted.reason) return void (skip = wanted?.reason ?? `CPython ${VERSION} is not in the tested set`);
     const got = await patchedPythonOrSkip(VERSION);
     if ('skip' in got) return void (skip = got.skip);
-    const dir = scratch('gil-nvtx-fidelity-');
-    const ids = join(dir, 'threads.txt');
-    const run = await nsysProfile([got.python, '-u', WORKLOAD, ids], {
-      output: join(dir, 'usleep_hold'),
-      trace: ['python-gil', 'nvtx', 'osrt'],
-      timeoutSec: 240,
-      cwd: dir,
-      env: { ...process.env, GIL_NVTX_NSYS: nsys },
-    });
+    const traced = await traceUsleepHold(got.python, nsys, 'gil-nvtx-fidelity-');
+    const run = traced.run;
     expect(run.exitCode).toBe(0);
-    for (const line of readFileSync(ids, 'utf8').trim().split('\n')) {
-      const [role, tid] = line.split(' ');
-      tids[role!] = Number(tid);
-    }
+    Object.assign(tids, traced.tids);
     comparison = await compareGilSources(run.sqlite!);
     for (const source of ['patch', 'nsys'] as const) {
       const trace = await loadTrace(run.sqlite!, { gilSource: source });

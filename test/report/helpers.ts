@@ -1,10 +1,12 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTrace, type GenerateOptions, type GeneratedTrace } from '../../bench/report/generate-trace.mjs';
 import { analyzeTrace, type AnalyzeOptions } from '../../lib/report/analyze.js';
 import { loadTrace } from '../../lib/report/load.js';
 import type { Report } from '../../lib/report/types.js';
+import type { NsysProfileResult } from '../../lib/nsys/run.js';
+import { profileRetrying } from '../gil/trace-cases.js';
 
 export function scratch(prefix = 'gil-nvtx-report-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -22,4 +24,31 @@ export async function reportOf(path: string, opts: AnalyzeOptions = {}): Promise
   } finally {
     trace.close();
   }
+}
+
+const USLEEP_HOLD = join(import.meta.dirname, 'programs/usleep_hold.py');
+
+/**
+ * test/report/programs/usleep_hold.py (a 200 ms usleep holding the GIL while two threads spin) traced
+ * by the given nsys with `--trace=python-gil,nvtx,osrt`, and the tid of each of its threads by role.
+ * nsys sometimes writes no report on a busy machine (seen with 2024.2 here too): retried, as elsewhere.
+ */
+export async function traceUsleepHold(python: string, nsys: string, prefix: string): Promise<{ run: NsysProfileResult; tids: Record<string, number> }> {
+  const dir = scratch(prefix);
+  const ids = join(dir, 'threads.txt');
+  const run = await profileRetrying([python, '-u', USLEEP_HOLD, ids], {
+    output: join(dir, 'usleep_hold'),
+    trace: ['python-gil', 'nvtx', 'osrt'],
+    timeoutSec: 240,
+    cwd: dir,
+    env: { ...process.env, GIL_NVTX_NSYS: nsys },
+  });
+  const tids: Record<string, number> = {};
+  if (run.exitCode === 0) {
+    for (const line of readFileSync(ids, 'utf8').trim().split('\n')) {
+      const [role, tid] = line.split(' ');
+      tids[role!] = Number(tid);
+    }
+  }
+  return { run, tids };
 }

@@ -6,9 +6,8 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { profileRetrying } from '../gil/trace-cases.js';
 import { resolveRealExecutable } from '../../lib/profile/executable.js';
 import { inspectPython } from '../../lib/python/inspect.js';
 import { analyzeTrace } from '../../lib/report/analyze.js';
@@ -18,7 +17,7 @@ import { writePerfetto } from '../../lib/report/format-perfetto.js';
 import { loadTrace } from '../../lib/report/load.js';
 import type { Report } from '../../lib/report/types.js';
 import { missingTool, pythonGilNsys } from '../helpers/tools.js';
-import { scratch } from './helpers.js';
+import { scratch, traceUsleepHold } from './helpers.js';
 
 const WORKLOAD = join(import.meta.dirname, 'programs/usleep_hold.py');
 const REQUIRE = 'GIL_NVTX_REQUIRE_NSYS';
@@ -54,21 +53,10 @@ describe('report on nsys 2024.2\u2019s own GIL trace of a stock CPython', () => 
     if (!nsys) return void (skip = missingTool('nsys with --trace=python-gil (2024.2 or newer; scripts/ci/install-nsys-2024.sh)', REQUIRE));
     const python = await stockPython();
     if (!python) return void (skip = missingTool('an unpatched python3 (Debian package python3)', REQUIRE));
-    const dir = scratch('gil-nvtx-python-gil-');
-    const ids = join(dir, 'threads.txt');
-    // nsys sometimes writes no report on a busy machine (seen with 2024.2 here too): retried, as elsewhere.
-    const run = await profileRetrying([python, '-u', WORKLOAD, ids], {
-      output: join(dir, 'usleep_hold'),
-      trace: ['python-gil', 'nvtx', 'osrt'],
-      timeoutSec: 240,
-      cwd: dir,
-      env: { ...process.env, GIL_NVTX_NSYS: nsys },
-    });
+    const traced = await traceUsleepHold(python, nsys, 'gil-nvtx-python-gil-');
+    const run = traced.run;
     expect(run.exitCode).toBe(0);
-    for (const line of readFileSync(ids, 'utf8').trim().split('\n')) {
-      const [role, tid] = line.split(' ');
-      tids[role!] = Number(tid);
-    }
+    Object.assign(tids, traced.tids);
     sqlite = run.sqlite!;
     rep = run.report;
     nsysUsed = nsys;
@@ -77,7 +65,7 @@ describe('report on nsys 2024.2\u2019s own GIL trace of a stock CPython', () => 
       report = analyzeTrace(trace, { top: 5 });
       text = formatText(report);
       html = formatHtml(trace, report);
-      const out = join(dir, 'perfetto.json');
+      const out = join(dirname(sqlite), 'perfetto.json');
       writePerfetto(trace, out);
       perfettoHolds = (JSON.parse(readFileSync(out, 'utf8')).traceEvents as { ph: string; name: string }[]).filter((e) => e.ph === 'X' && e.name === 'Holding GIL').length;
     } finally {

@@ -11,6 +11,7 @@ import { loadTrace } from '../../lib/report/load.js';
 import type { BlamedHold } from '../../lib/report/types.js';
 import { traceCommand } from '../../lib/trace/run.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
+import { lineContaining } from '../helpers/tools.js';
 import { ensureCollector, scratchDir } from './helpers.js';
 
 const patched = await patchedPythonOrSkip('3.11.2');
@@ -108,13 +109,6 @@ function writeProgram(name: string, text: string): string {
   return file;
 }
 
-/** 1-based number of the one line of `text` that contains `needle`. */
-function lineIn(text: string, needle: string): number {
-  const lines = text.split('\n');
-  const at = lines.findIndex((l) => l.includes(needle));
-  expect(at >= 0 && lines.filter((l) => l.includes(needle)).length === 1, needle).toBe(true);
-  return at + 1;
-}
 
 /** The hold of the C call in a trace of `command`, with the watchdog's verdict. */
 async function computeHold(command: string[]): Promise<BlamedHold> {
@@ -192,8 +186,8 @@ describe.skipIf('skip' in patched)('why a long hold lasted, reproduced', () => {
     expect(hold.holder!.summary).toMatch(/blocked in clock_nanosleep \(state S\)/);
     // A waiter asked for the GIL during the sleep: the holder gave it back at the first bytecode
     // boundary after the C call, on its line.
-    expect(hold.where.released).toEqual({ function: 'hog', file, line: lineIn(SLEEPER, 'libc.usleep(300000)') });
-    expect(hold.where.taken).toEqual({ function: 'main', file, line: lineIn(SLEEPER, 'time.sleep(0.05)') });
+    expect(hold.where.released).toEqual({ function: 'hog', file, line: lineContaining(SLEEPER, 'libc.usleep(300000)') });
+    expect(hold.where.taken).toEqual({ function: 'main', file, line: lineContaining(SLEEPER, 'time.sleep(0.05)') });
     const spinner = hold.waiters.find((w) => w.thread.name === 'spinner');
     expect(spinner, hold.waiters.map((w) => w.thread.name).join(', ')).toBeDefined();
     expect(spinner!.where?.function).toBe('spin');
@@ -205,7 +199,7 @@ describe.skipIf('skip' in patched)('why a long hold lasted, reproduced', () => {
     const hold = await computeHold([python, file, data]);
     expect(hold.holder?.verdict, hold.holder?.summary).toBe('page-faults');
     expect(hold.holder!.majorFaults!).toBeGreaterThan(100);
-    expect(hold.where.released).toEqual({ function: 'read_all', file, line: lineIn(MAPPED, 'bytes(mm)') });
+    expect(hold.where.released).toEqual({ function: 'read_all', file, line: lineContaining(MAPPED, 'bytes(mm)') });
   });
 
   it.skipIf(skipQuota)("a holder throttled by its cgroup's CPU quota: throttled, with the throttled time", async () => {
