@@ -3,7 +3,9 @@ import { writeStdout } from '../../output-file.js';
 import { parseCommandArgs, parseTop } from '../args.js';
 import { probeNsys } from '../../nsys/discover.js';
 import { findNsys, withNsys } from '../../nsys/run.js';
+import { resolveRealExecutable } from '../../profile/executable.js';
 import { profile } from '../../profile/profile.js';
+import { decidePythonGil, pythonSamplingArgs, type PythonGilChoice } from '../../profile/python-gil.js';
 import { wantColor } from '../../report/format-text.js';
 import { reportExitCode, runReport } from '../../report/run.js';
 
@@ -19,8 +21,12 @@ options:
                          \`gil-nvtx doctor\` lists those on this machine)
   --nsys-arg ARG         extra argument for \`nsys profile\` (repeatable), e.g. --nsys-arg=--duration=30
   --timeout S            stop nsys after S seconds (default 600)
-  --python-gil           also let nsys trace the GIL itself (--trace=python-gil, nsys 2024.2 or newer):
-                         what a stock, unpatched CPython needs; the report reads those ranges
+  --python-gil           let nsys trace the GIL itself (--trace=python-gil, nsys 2024.2 or newer);
+                         by default it does when the nsys can and <command> is not a patched interpreter
+  --no-python-gil        never: GIL ranges only from gil-nvtx patched interpreters
+  --python-sampling      nsys's Python backtrace sampling (2024.2 or newer), for the Nsight Systems GUI:
+                         its exports carry no Python frames, so the report does not use them
+  --python-sampling-hz N samples per second per thread (1 to 2000, default 1000)
   --no-osrt              do not trace OS runtime calls
   --context-switches     also record context switches (--cpuctxsw=process-tree; flaky in nsys 2022.4)
   --fork                 trace children that fork without exec (os.fork, multiprocessing 'fork')
@@ -31,15 +37,10 @@ options:
 Without nsys, use \`gil-nvtx trace -- <command…>\` (the embedded collector) and \`gil-nvtx report\`.
 `;
 
-/** `--python-gil` needs an nsys whose `profile` takes it; asked, not assumed from a version number. */
-async function requirePythonGil(env: NodeJS.ProcessEnv): Promise<void> {
-  const path = findNsys(env)!;
-  const probe = await probeNsys({ path, realPath: path, origins: [], selected: true }, env);
-  if (probe.pythonGil) return;
-  throw new GilNvtxError(`--python-gil: ${path} (${probe.version ?? 'version unknown'}) cannot trace the GIL itself; that needs nsys 2024.2 or newer.`, {
-    hint: 'Choose a newer nsys with --nsys PATH or GIL_NVTX_NSYS (`gil-nvtx doctor` lists the installs; scripts/ci/install-nsys-2024.sh installs 2024.2), or profile a gil-nvtx patched interpreter without --python-gil.',
-    exitCode: 3,
-  });
+function parseSamplingHz(value: string | undefined): number {
+  const hz = value === undefined ? 1000 : Number(value);
+  if (!Number.isInteger(hz) || hz < 1 || hz > 2000) throw new GilNvtxError(`--python-sampling-hz wants a whole number from 1 to 2000, not '${value}'.`, { exitCode: 2 });
+  return hz;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -54,6 +55,9 @@ export async function run(argv: string[]): Promise<number> {
       'nsys-arg': { type: 'string', multiple: true, default: [] },
       timeout: { type: 'string', default: '600' },
       'python-gil': { type: 'boolean' },
+      'no-python-gil': { type: 'boolean' },
+      'python-sampling': { type: 'boolean' },
+      'python-sampling-hz': { type: 'string' },
       'no-osrt': { type: 'boolean' },
       'context-switches': { type: 'boolean' },
       fork: { type: 'boolean' },
@@ -78,6 +82,13 @@ export async function run(argv: string[]): Promise<number> {
     throw new GilNvtxError(`--timeout wants whole seconds > 0, not '${values.timeout}'.`, { exitCode: 2 });
   }
   const top = parseTop(values.top);
+  if (values['python-gil'] && values['no-python-gil']) {
+    throw new GilNvtxError('--python-gil and --no-python-gil contradict each other.', { exitCode: 2 });
+  }
+  const samplingHz = values['python-sampling'] ? parseSamplingHz(values['python-sampling-hz']) : null;
+  if (samplingHz === null && values['python-sampling-hz'] !== undefined) {
+    throw new GilNvtxError('--python-sampling-hz needs --python-sampling.', { exitCode: 2 });
+  }
   const env = withNsys(values.nsys);
   if (!findNsys(env)) {
     throw new GilNvtxError('nsys (Nsight Systems) is not installed or not on PATH.', {
@@ -85,17 +96,25 @@ export async function run(argv: string[]): Promise<number> {
       exitCode: 3,
     });
   }
-  if (values['python-gil']) await requirePythonGil(env);
   const quiet = values.quiet === true || process.env.CI === 'true';
   const progress = quiet ? undefined : (s: string) => process.stderr.write(s);
+  // Asked of the nsys itself (`profile --help`), never assumed from its version number.
+  const nsysPath = findNsys(env)!;
+  const probe = await probeNsys({ path: nsysPath, realPath: nsysPath, origins: [], selected: true }, env);
+  const choice: PythonGilChoice = values['python-gil'] ? 'on' : values['no-python-gil'] ? 'off' : 'auto';
+  const gil = await decidePythonGil(choice, probe, resolveRealExecutable(command[0]!, env));
+  const samplingArgs = pythonSamplingArgs(samplingHz, probe);
+  // The warning is not progress: a user who gets no GIL ranges must see why, even with --quiet.
+  if (gil.warning) process.stderr.write(`gil-nvtx profile: ${gil.warning}\n`);
+  progress?.(`gil-nvtx profile: ${gil.reason}\n`);
   const result = await profile(command, {
     output: values.output,
-    nsysArgs: values['nsys-arg'],
+    nsysArgs: [...samplingArgs, ...values['nsys-arg']],
     timeoutSec,
     osrt: !values['no-osrt'],
     contextSwitches: values['context-switches'] === true,
     forkBeforeExec: values.fork === true,
-    pythonGil: values['python-gil'] === true,
+    pythonGil: gil.enabled,
     env,
     onOutput: progress,
   });
