@@ -12,6 +12,7 @@ const BENCHES = {
   'collector-scale': 'collector/scale.mjs',
   report: 'report/bench.mjs',
   gil: 'gil/run.mjs',
+  tracers: 'tracers/run.mjs',
 };
 const wanted = process.argv.slice(2);
 for (const name of wanted) {

@@ -12,17 +12,16 @@
 //
 // Without --python it uses (or builds) the default patched interpreter with build-python.
 // nsys runs go through scripts/nsys-locked.sh (one nsys at a time on the machine).
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildPython, defaultDemoVersion } from '../../dist/python/build.js';
 import { findOrBuildCollector, watchdogFor } from '../../dist/trace/collector-path.js';
 import { mergeTrace } from '../../dist/trace/merge.js';
+import { GIL_WORKLOADS as WORKLOADS, sideBySide } from '../lib/gil-runs.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
   options: {
     python: { type: 'string' },
@@ -33,74 +32,25 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const python = values.python ?? (await buildPython({ version: defaultDemoVersion(), quiet: true })).python;
 const collector = findOrBuildCollector();
-const watchdogExe = watchdogFor(collector);
-const workload = join(root, 'bench/collector/gil_workload.py');
+const watchdog = watchdogFor(collector);
 const work = mkdtempSync(join(tmpdir(), 'gil-nvtx-bench-gil-'));
 const nsys = values['no-nsys'] ? '' : spawnSync('sh', ['-c', 'command -v nsys'], { encoding: 'utf8' }).stdout.trim();
 
-const WORKLOADS = [
-  { name: 'hand-off, 1 thread', args: ['handoff', '1', '300000'] },
-  { name: 'hand-off, 2 threads', args: ['handoff', '2', '150000'] },
-  { name: 'CPU-bound, 2 threads', args: ['cpu', '2', '3000000'] },
+const rawDirOf = (i) => join(work, `raw-${i}`);
+const VARIANTS = [
+  { name: 'none', python, tool: 'none' },
+  { name: 'collector', python, tool: 'collector', collector, watchdog, rawDir: rawDirOf(1) },
+  { name: 'collector, locations off', python, tool: 'collector', collector, watchdog, rawDir: rawDirOf(2), env: { PYTHON_GIL_NVTX_LOCATION_MS: 'off' } },
+  ...(nsys ? [{ name: 'nsys', python, tool: 'nsys', nsys, trace: 'nvtx' }] : []),
 ];
-const TOOLS = ['none', 'collector', 'collector, locations off', ...(nsys ? ['nsys'] : [])];
-
-function parse(out) {
-  const line = out.split('\n').find((l) => l.startsWith('{"wall"'));
-  if (!line) throw new Error(`no measurement in:\n${out}`);
-  return JSON.parse(line);
-}
-
-async function runOnce(tool, w, rawDir) {
-  const env = { ...process.env };
-  delete env.NVTX_INJECTION64_PATH;
-  const cmd = [python, workload, ...w.args];
-  if (tool === 'none') return parse(spawnSync(cmd[0], cmd.slice(1), { env, encoding: 'utf8' }).stdout);
-  if (tool === 'nsys') {
-    const r = spawnSync(join(root, 'scripts/nsys-locked.sh'), ['300', 'profile', '-t', 'nvtx', '-s', 'none', '--cpuctxsw=none', '--force-overwrite=true', '-o', join(work, 'nsys'), ...cmd], { env, encoding: 'utf8' });
-    return parse(`${r.stdout}`);
-  }
-  rmSync(rawDir, { recursive: true, force: true });
-  mkdirSync(rawDir, { recursive: true });
-  const watchdog = watchdogExe ? spawn(watchdogExe, [rawDir], { stdio: 'ignore' }) : null;
-  const locations = tool === 'collector, locations off' ? { PYTHON_GIL_NVTX_LOCATION_MS: 'off' } : {};
-  const r = spawnSync(cmd[0], cmd.slice(1), { env: { ...env, ...locations, NVTX_INJECTION64_PATH: collector, GIL_NVTX_TRACE_DIR: rawDir, GIL_NVTX_WATCHDOG_PID: String(watchdog?.pid ?? '') }, encoding: 'utf8' });
-  if (watchdog) await new Promise((res) => { watchdog.once('close', res); watchdog.kill('SIGTERM'); });
-  return parse(r.stdout);
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const loadBefore = loadavg();
-const results = new Map();
-for (let i = 0; i < rounds; i++) {
-  for (const w of WORKLOADS) {
-    for (const t of TOOLS) {
-      const key = `${w.name}|${t}`;
-      if (!results.has(key)) results.set(key, []);
-      results.get(key).push(await runOnce(t, w, join(work, `raw-${WORKLOADS.indexOf(w)}-${TOOLS.indexOf(t)}`)));
-    }
-  }
-}
 const fmt = (x, d = 3) => x.toFixed(d);
-console.log(`GIL workloads on ${python}; ${rounds} rounds interleaved, medians; ${new Date().toISOString()}`);
-console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-console.log('| workload | tool | wall s | CPU s | vol. ctx sw | wall × | CPU × | ctx sw × |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|');
-for (const w of WORKLOADS) {
-  const base = results.get(`${w.name}|none`);
-  for (const t of TOOLS) {
-    const rs = results.get(`${w.name}|${t}`);
-    // Ratios per round, then the median: rounds see the same machine, side by side.
-    const ratio = (k) => median(rs.map((r, i) => r[k] / Math.max(base[i][k], 1e-9)));
-    console.log(`| ${w.name} | ${t} | ${fmt(median(rs.map((r) => r.wall)))} | ${fmt(median(rs.map((r) => r.cpu)))} | ${median(rs.map((r) => r.vcsw))} | ${fmt(ratio('wall'), 2)} | ${fmt(ratio('cpu'), 2)} | ${fmt(ratio('vcsw'), 2)} |`);
-  }
-}
+console.log((await sideBySide({ variants: VARIANTS, baseline: 'none', rounds, work, title: `GIL workloads on ${python}` })).table);
 
 // Size and merge speed of the last collector trace of each workload.
 console.log('\n| workload | GIL ranges | raw bytes | bytes per range | merge s | raw records / s |');
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const [i, w] of WORKLOADS.entries()) {
-  const rawDir = join(work, `raw-${i}-${TOOLS.indexOf('collector')}`);
+  const rawDir = `${rawDirOf(1)}-${i}`;
   const bytes = readdirSync(rawDir).filter((n) => n.endsWith('.gnvtx')).reduce((a, n) => a + statSync(join(rawDir, n)).blocks * 512, 0);
   const t0 = performance.now();
   const m = mergeTrace(rawDir, join(work, `merged-${i}.sqlite`));

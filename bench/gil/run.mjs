@@ -24,8 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildPython, defaultDemoVersion } from '../../dist/python/build.js';
-import { cacheRoot } from '../../dist/python/paths.js';
+import { pythonPair } from '../lib/python-pair.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
@@ -43,15 +42,7 @@ if (Boolean(values.patched) !== Boolean(values.unpatched) || (values.patched && 
   process.stderr.write('usage: node bench/gil/run.mjs [--version V | --patched <python> --unpatched <python>] [--rounds N] [--no-nsys] [--no-callgrind] [--json]\n');
   process.exit(2);
 }
-if (!values.patched) {
-  const version = values.version ?? defaultDemoVersion();
-  for (const unpatched of [false, true]) {
-    const prefix = join(cacheRoot(), 'bench', 'pythons', `${version}-${unpatched ? 'unpatched' : 'patched'}`);
-    process.stderr.write(`building or reusing ${unpatched ? 'an unpatched' : 'a patched'} CPython ${version} in ${prefix}…\n`);
-    const r = await buildPython({ version, prefix, unpatched, quiet: true });
-    values[unpatched ? 'unpatched' : 'patched'] = r.python;
-  }
-}
+if (!values.patched) Object.assign(values, await pythonPair(values.version));
 const rounds = Number(values.rounds);
 const work = mkdtempSync(join(tmpdir(), 'gil-nvtx-bench-gil-'));
 

@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPython, readStamp } from '../../lib/python/build.js';
+import { ccacheEnv } from '../../lib/python/ccache.js';
 import { sha256File } from '../../lib/python/checksum.js';
 import { withLock } from '../../lib/python/lock.js';
 import { resolvePatchFile } from '../../lib/python/patch-file.js';
@@ -49,25 +49,6 @@ function pruneStale(version: string, disableGil: boolean, keep: string): void {
     const builtAt = Date.parse(readStamp(path)?.builtAt ?? '');
     if (Number.isFinite(builtAt) && Date.now() - builtAt > STALE_MS) rmSync(path, { recursive: true, force: true });
   }
-}
-
-/**
- * Compiles test interpreters through ccache when it is installed. A changed patch gives every test
- * interpreter a new build folder, and the patch touches one object: with paths taken relative to the
- * build folders (CCACHE_BASEDIR, and no working folder in the hash) the other objects come from the
- * cache. The cache lives beside the builds, in ~/.cache/gil-nvtx/ccache.
- */
-function ccacheEnv(): NodeJS.ProcessEnv {
-  if (process.env.GIL_NVTX_NO_CCACHE === '1') return {};
-  const found = spawnSync('sh', ['-c', 'command -v ccache'], { encoding: 'utf8' }).stdout.trim();
-  if (!found) return {};
-  return {
-    CC: `${found} ${process.env.CC ?? 'gcc'}`,
-    CCACHE_DIR: join(cacheRoot(), 'ccache'),
-    CCACHE_BASEDIR: join(cacheRoot(), 'build'),
-    CCACHE_NOHASHDIR: '1',
-    CCACHE_MAXSIZE: '3G',
-  };
 }
 
 /**
