@@ -80,14 +80,16 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
     if (skip) ctx.skip(skip);
     const requests = report.slowRanges.filter((r) => r.domain === 'mixed: http' && r.name.startsWith('GET /'));
     expect(requests.length).toBeGreaterThan(0);
-    const slowest = requests[0]!;
-    // Every fifth /predict meets a C call that sleeps 200 ms holding its worker's GIL.
-    expect(slowest.durationNs).toBeGreaterThan(150_000_000);
-    expect(slowest.holds.length).toBeGreaterThan(0);
-    const [hold] = slowest.holds;
-    expect(hold!.durationNs).toBeGreaterThan(150_000_000);
+    // Every fifth /predict meets a C call that sleeps 200 ms holding its worker's GIL. On a loaded
+    // machine another request can be the slowest of all, so the one tied to that hold is looked up
+    // among the slowest listed, and it must be one of them.
+    expect(requests[0]!.durationNs).toBeGreaterThan(150_000_000);
+    const slowest = requests.find((r) => (r.holds[0]?.durationNs ?? 0) > 150_000_000);
+    expect(slowest, 'a slow request tied to the 200 ms hold').toBeDefined();
+    expect(slowest!.durationNs).toBeGreaterThan(150_000_000);
+    const [hold] = slowest!.holds;
     expect(hold!.overlapNs).toBeGreaterThan(100_000_000);
     expect([...new Set(report.gils.map((g) => g.pid))]).toContain(hold!.pid);
-    expect(slowest.gilHeldNs).toBeGreaterThanOrEqual(hold!.overlapNs);
+    expect(slowest!.gilHeldNs).toBeGreaterThanOrEqual(hold!.overlapNs);
   });
 });
