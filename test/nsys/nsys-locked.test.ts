@@ -1,14 +1,16 @@
 // scripts/nsys-locked.sh cleans up after nsys: the `nsys --start-agent` its run started is killed,
 // and an agent someone else started at the same time (another user's nsys, a run outside the lock)
 // is left alone. A stand-in nsys starts a daemonized agent the way nsys 2022.4 does (its own session,
-// re-parented to init), then waits until the test has started an unrelated look-alike.
+// re-parented to init), then waits until the test has started an unrelated look-alike. The test fails
+// by its timeout if the run's own agent is left alive.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, openSync, readFileSync, closeSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NSYS_LOCKED } from '../../lib/nsys/run.js';
+import { processState } from '../helpers/processes.js';
 
 const FAKE_NSYS = `#!/usr/bin/env bash
 here=$(dirname "$0")
@@ -18,7 +20,8 @@ case "$1" in
     read -r <> "$here/hold"
     exit 0 ;;
   profile)
-    setsid "$0" --start-agent --session-name=profile-fake-$$ < /dev/null > /dev/null 2>&1 &
+    # The agent keeps the run's stderr open: the test sees it close when the agent is gone.
+    setsid "$0" --start-agent --session-name=profile-fake-$$ < /dev/null > /dev/null &
     echo "agent $!"
     # Opening the FIFO for reading waits until the test opens it for writing.
     read -r < "$here/go"
@@ -26,17 +29,6 @@ case "$1" in
 esac
 exit 1
 `;
-
-/** 'gone', 'zombie' (killed, not reaped yet) or 'alive'. */
-function state(pid: number): 'gone' | 'zombie' | 'alive' {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return 'gone';
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z') ? 'zombie' : 'alive';
-}
 
 const started: number[] = [];
 afterEach(() => {
@@ -63,7 +55,9 @@ describe('scripts/nsys-locked.sh', () => {
     });
     let stderr = '';
     run.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((r) => run.on('close', r));
+    const exited = new Promise<number | null>((r) => run.on('exit', r));
+    // Ends once every holder of the run's stderr has gone, the agent it started included.
+    const stderrClosed = new Promise((r) => run.stderr!.on('close', r));
     const lines = createInterface({ input: run.stdout! })[Symbol.asyncIterator]();
     const first = (await lines.next()).value as string;
     const ours = Number(/^agent (\d+)$/.exec(first)?.[1]);
@@ -79,10 +73,11 @@ describe('scripts/nsys-locked.sh', () => {
     writeFileSync(go, '\n');
     closeSync(go);
     expect(await exited).toBe(0);
+    await stderrClosed;
 
     expect(stderr).toContain(`killed leftover nsys agent ${ours}`);
     expect(stderr).not.toContain(`agent ${other.pid}`);
-    expect(state(ours)).not.toBe('alive');
-    expect(state(other.pid!)).toBe('alive');
+    expect(processState(ours)).not.toBe('alive');
+    expect(processState(other.pid!)).toBe('alive');
   });
 });
