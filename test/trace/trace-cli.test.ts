@@ -73,7 +73,7 @@ describe('gil-nvtx trace', () => {
     expect(await main(['trace', '--help'])).toBe(0);
     const { stderr, stdout } = io.stop();
     expect(stderr).toContain("Unknown --format 'svg'");
-    expect(stderr).toContain('No command to trace.');
+    expect(stderr).toContain('No command to trace: usage: gil-nvtx trace');
     expect(stdout).toContain('usage: gil-nvtx trace');
   });
 
