@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`gil-nvtx: unknown command '${name}'\n\n${usage()}`);
+    process.stderr.write(`gil-nvtx: unknown command '${name}'; the commands are ${Object.keys(COMMANDS).join(', ')}. See \`gil-nvtx --help\`.\n`);
     return 2;
   }
   try {

@@ -1,20 +1,12 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GilNvtxError } from '../errors.js';
+import { findExecutable, isExecutableFile } from '../executables.js';
 
 // lib/nsys and dist/nsys both sit two levels under the package root.
 export const NSYS_LOCKED = fileURLToPath(new URL('../../scripts/nsys-locked.sh', import.meta.url));
-
-function isExecutableFile(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The nsys gil-nvtx drives: GIL_NVTX_NSYS when set (the `--nsys` flags set it too), else the first
@@ -33,12 +25,7 @@ export function findNsys(env: NodeJS.ProcessEnv = process.env): string | null {
     }
     return chosen;
   }
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'nsys');
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  return null;
+  return findExecutable('nsys', env);
 }
 
 /**

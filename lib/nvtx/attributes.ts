@@ -29,6 +29,33 @@ export interface EncodedAttributes {
 const INT64_MAX = 0x7fffffffffffffffn;
 const INT64_MIN = -0x8000000000000000n;
 const UINT64_MAX = 0xffffffffffffffffn;
+const FLOAT_MAX = 3.4028234663852886e38;
+
+/**
+ * What each explicit payload type accepts, so a value never changes on its way to NVTX: integer types
+ * take integers that fit (2^40 as int32, -1 as uint32 or NaN would be silently wrapped or zeroed),
+ * `float` any number within float's range (NaN and ±Infinity included), `double` any number.
+ */
+const TYPED_RANGE: Record<PayloadType, { lo: bigint; hi: bigint; text: string } | null> = {
+  int32: { lo: -(2n ** 31n), hi: 2n ** 31n - 1n, text: 'an integer from -2147483648 to 2147483647 (int32)' },
+  uint32: { lo: 0n, hi: 2n ** 32n - 1n, text: 'an integer from 0 to 4294967295 (uint32)' },
+  int64: { lo: INT64_MIN, hi: INT64_MAX, text: 'an integer from -2^63 to 2^63-1 (int64)' },
+  uint64: { lo: 0n, hi: UINT64_MAX, text: 'an integer from 0 to 2^64-1 (uint64)' },
+  float: null,
+  double: null,
+};
+
+function checkTyped(type: PayloadType, value: number | bigint, fn: string): void {
+  const range = TYPED_RANGE[type];
+  if (range === null) {
+    if (type === 'float' && Number.isFinite(value) && Math.abs(value as number) > FLOAT_MAX) {
+      throw argError(fn, 1, 'payload.value', 'a number within float range (±3.4028234663852886e38), NaN or ±Infinity (float)', true);
+    }
+    return;
+  }
+  const integer = typeof value === 'bigint' ? value : Number.isInteger(value) ? BigInt(value) : null;
+  if (integer === null || integer < range.lo || integer > range.hi) throw argError(fn, 1, 'payload.value', range.text, true);
+}
 
 function encodePayload(payload: Payload, fn: string): { kind: number; value: number | bigint } {
   if (typeof payload === 'number') {
@@ -40,12 +67,16 @@ function encodePayload(payload: Payload, fn: string): { kind: number; value: num
     throw argError(fn, 1, 'payload', 'a BigInt that fits in 64 bits', true);
   }
   if (typeof payload === 'object' && payload !== null && typeof payload.type === 'string') {
-    const kind = PayloadKind[payload.type as PayloadType];
+    const type = payload.type as PayloadType;
+    const kind = Object.hasOwn(TYPED_RANGE, type) ? PayloadKind[type] : undefined;
     const value = payload.value;
     if (kind === undefined) throw argError(fn, 1, 'payload.type', "one of 'int32', 'uint32', 'int64', 'uint64', 'float', 'double'", true);
     const wide = kind === PayloadKind.int64 || kind === PayloadKind.uint64;
-    if (typeof value === 'number' || (wide && typeof value === 'bigint')) return { kind, value };
-    throw argError(fn, 1, 'payload.value', wide ? 'a number or a BigInt' : 'a number');
+    if (!(typeof value === 'number' || (wide && typeof value === 'bigint'))) {
+      throw argError(fn, 1, 'payload.value', wide ? 'a number or a BigInt' : 'a number');
+    }
+    checkTyped(type, value, fn);
+    return { kind, value };
   }
   throw argError(fn, 1, 'payload', 'a number, a BigInt or { type, value }');
 }

@@ -27,6 +27,11 @@ const NOT_STARTED = new Range(0);
 // integers, so these stay fast element lookups). Filled on first use of a handle in this environment.
 const boundPush: (() => void)[] = [];
 const boundMark: (() => void)[] = [];
+// The domain index each handle registered in this environment belongs to. Every call that takes a
+// handle looks it up here first, with or without a tool behind the binding, so a number that is no
+// handle (42, 1.5) or a handle of another domain is the same RangeError in both modes, and never
+// reaches the addon, which would take 1.5 for handle 1 and push another domain's handle into that one.
+const handleDomain: number[] = [];
 
 function pushFor(handle: number): () => void {
   return (boundPush[handle] = binding.bindPush(handle));
@@ -55,16 +60,13 @@ export class Domain {
   registerString(text: string): StringHandle {
     checkString(text, 'registerString', 0, 'text');
     let handle = this.#interned.get(text);
-    if (handle === undefined) {
-      handle = binding.registerString(this.index, text);
-      this.#interned.set(text, handle);
-    }
+    if (handle === undefined) handle = this.#register(text);
     return handle as StringHandle;
   }
 
   /** Opens a push/pop range on the current thread. Synchronous scopes only: prefer `range()`. */
   push(message: Message, attrs?: EventAttributes): void {
-    if (attrs === undefined && typeof message === 'number') {
+    if (attrs === undefined && typeof message === 'number' && handleDomain[message] === this.index) {
       (boundPush[message] ?? pushFor(message))();
       return;
     }
@@ -100,7 +102,7 @@ export class Domain {
   /** Starts a start/end range: safe across `await`, and endable from another thread. `using r = d.start(...)`. */
   start(message: Message, attrs?: EventAttributes): Range {
     let id: number;
-    if (attrs === undefined && typeof message === 'number') id = binding.start(message);
+    if (attrs === undefined && typeof message === 'number' && handleDomain[message] === this.index) id = binding.start(message);
     else id = this.#emit('start', message, attrs);
     return id === 0 ? NOT_STARTED : new Range(id);
   }
@@ -128,7 +130,7 @@ export class Domain {
 
   /** An instantaneous event. */
   mark(message: Message, attrs?: EventAttributes): void {
-    if (attrs === undefined && typeof message === 'number') {
+    if (attrs === undefined && typeof message === 'number' && handleDomain[message] === this.index) {
       (boundMark[message] ?? markFor(message))();
       return;
     }
@@ -169,6 +171,7 @@ export class Domain {
       const handle = this.#intern(message);
       wire = handle === 0 ? message : handle;
     } else if (typeof message === 'number') {
+      if (handleDomain[message] !== this.index) throw argError(kind, 0, 'message', 'a handle from registerString() of this domain', true);
       wire = message;
     } else {
       throw argError(kind, 0, 'message', 'a string or a handle from registerString()');
@@ -193,9 +196,15 @@ export class Domain {
     let handle = this.#interned.get(text);
     if (handle === undefined) {
       if (this.#interned.size >= INTERN_LIMIT) return 0;
-      handle = binding.registerString(this.index, text);
-      this.#interned.set(text, handle);
+      handle = this.#register(text);
     }
+    return handle;
+  }
+
+  #register(text: string): number {
+    const handle = binding.registerString(this.index, text);
+    this.#interned.set(text, handle);
+    handleDomain[handle] = this.index;
     return handle;
   }
 }

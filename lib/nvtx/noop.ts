@@ -2,6 +2,17 @@
 // plain JS, so calls cost a JIT-inlined empty function. Names and strings still get stable handles so code
 // written against handles behaves the same in both modes.
 import type { NativeStats, RawBinding } from './native.js';
+import { argError } from './validate.js';
+
+// The addon's table sizes (native/addon/registry.h kMaxDomains, kMaxStrings): the no-op binding refuses
+// what the addon refuses, so code that runs without a tool does not fail only once it is profiled.
+const MAX_DOMAINS = 1 << 12; // index 0 is the default domain
+const MAX_STRINGS = 1 << 20; // handle 0 means "none"
+
+/** The error both bindings give for one domain too many. */
+export function tooManyDomains(): Error {
+  return argError('domain', 0, 'name', `new only while fewer than ${MAX_DOMAINS - 1} named domains exist`, true);
+}
 
 export function createNoopBinding(): RawBinding {
   const domains = new Map<string, number>([['', 0]]);
@@ -22,13 +33,21 @@ export function createNoopBinding(): RawBinding {
     bindPop: () => nothing,
     domainCreate(name) {
       let index = domains.get(name);
-      if (index === undefined) domains.set(name, (index = domains.size));
+      if (index === undefined) {
+        if (domains.size >= MAX_DOMAINS) throw tooManyDomains();
+        domains.set(name, (index = domains.size));
+      }
       return index;
     },
     registerString(domain, text) {
       const key = `${domain}\0${text}`;
       let handle = strings.get(key);
-      if (handle === undefined) strings.set(key, (handle = strings.size + 1));
+      if (handle === undefined) {
+        if (strings.size + 1 >= MAX_STRINGS) {
+          throw argError('registerString', 0, 'text', `new only while fewer than ${MAX_STRINGS - 1} strings are registered`, true);
+        }
+        strings.set(key, (handle = strings.size + 1));
+      }
       return handle;
     },
     pushEx: nothing,

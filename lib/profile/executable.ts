@@ -1,22 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readSync, realpathSync } from 'node:fs';
-import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { closeSync, openSync, readSync, realpathSync } from 'node:fs';
+import { basename, isAbsolute } from 'node:path';
 import { GilNvtxError } from '../errors.js';
-
-function which(name: string, env: NodeJS.ProcessEnv): string | null {
-  if (name.includes('/')) return resolve(name);
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* keep looking */
-    }
-  }
-  return null;
-}
+import { findExecutable } from '../executables.js';
 
 /** The `#!` line of a script, or null for a binary. */
 function shebang(path: string): string | null {
@@ -37,9 +23,9 @@ function shebang(path: string): string | null {
  * whose interpreter is a shell, naming what to pass instead.
  */
 export function resolveRealExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string {
-  const found = which(command, env);
+  const found = findExecutable(command, env);
   if (!found) {
-    throw new GilNvtxError(`cannot find '${command}' on PATH.`, { exitCode: 2 });
+    throw new GilNvtxError(`cannot find '${command}'${command.includes('/') ? ' (no executable file there)' : ' on PATH'}.`, { exitCode: 2 });
   }
   const real = realpathSync(found);
   const line = shebang(real);

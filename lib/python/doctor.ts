@@ -117,13 +117,13 @@ async function collectorCheck(): Promise<DoctorCheck> {
 export async function runDoctor(
   python: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
-  opts: { waitForNsys?: boolean } = {},
+  opts: { waitForNsys?: boolean; pythonTimeoutMs?: number } = {},
 ): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   let info: PythonInfo | null = null;
   if (python) {
     try {
-      info = await inspectPython(python);
+      info = await inspectPython(python, { env, timeoutMs: opts.pythonTimeoutMs });
       checks.push({ name: 'python', status: 'ok', detail: `${info.executable}: CPython ${info.version}${info.freeThreaded ? ' free-threaded' : ''}`, required: true });
       checks.push({
         name: 'patched',

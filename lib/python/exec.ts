@@ -5,6 +5,16 @@ import { GilNvtxError } from '../errors.js';
 
 const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+/** Sends `sig` to the whole process group led by `pid` (nothing when the group is gone already). */
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    /* the group is gone already */
+  }
+}
+
 export interface LoggedRun {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -33,11 +43,7 @@ export function runLogged(
     let interrupted: NodeJS.Signals | null = null;
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted ??= sig;
-      try {
-        if (child.pid) process.kill(-child.pid, sig);
-      } catch {
-        /* the group is gone already */
-      }
+      killGroup(child.pid, sig);
     };
     for (const sig of INTERRUPTS) process.on(sig, onSignal);
     const stopListening = () => {
@@ -65,13 +71,7 @@ export function runLogged(
     // Once the command itself has gone, whatever of its group outlived it (a step that ignores
     // SIGINT, as background jobs of a non-interactive shell do) is killed, so the group ends for sure.
     child.on('exit', () => {
-      if (interrupted && child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* nothing left */
-        }
-      }
+      if (interrupted) killGroup(child.pid, 'SIGKILL');
     });
     child.on('close', (code, signal) => {
       stopListening();
@@ -86,15 +86,47 @@ export function runLogged(
   });
 }
 
-/** Runs a short command and returns its output; for probes (`nm`, `pyenv root`, the interpreter). */
+/**
+ * Runs a short command and returns its output; for probes (`nm`, `pyenv root`, the interpreter).
+ *
+ * The command runs in a process group of its own, so that its timeout ends everything it started: a
+ * wrapper script whose child hangs would otherwise lose only the wrapper, and the child, still holding
+ * the output pipes, would keep the probe waiting forever. SIGINT, SIGTERM and SIGHUP sent to us while
+ * it runs go to that group too (it is no longer in the terminal's foreground group), then take their
+ * usual effect on us.
+ */
 export function capture(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
+    let settled = false;
+    const finish = (code: number | null, err: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      for (const sig of INTERRUPTS) process.off(sig, onSignal);
+      resolve({ code, stdout, stderr: err });
+    };
+    const onSignal = (sig: NodeJS.Signals) => {
+      killGroup(child.pid, sig);
+      for (const s of INTERRUPTS) process.off(s, onSignal);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    for (const sig of INTERRUPTS) process.on(sig, onSignal);
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    // Runs until the pipes close, not only until the command exits: a process it left behind with the
+    // pipes open is what would hang us.
+    const timer = setTimeout(() => {
+      killGroup(child.pid, 'SIGKILL');
+      // A process that left the group (setsid) may still hold the pipes: stop reading them.
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish(null, `${stderr}\n(timed out after ${timeoutMs} ms: killed it and every process it started)`);
+    }, timeoutMs);
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', (err) => resolve({ code: null, stdout, stderr: String(err.message) }));
-    child.on('close', (code, signal) => resolve({ code, stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr }));
+    child.on('error', (err) => finish(null, String(err.message)));
+    child.on('close', (code, signal) => finish(code, signal ? `${stderr}\n(killed by ${signal})` : stderr));
   });
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GilNvtxError } from '../errors.js';
 import { hasGilNvtxSymbol, readStamp, type BuildStamp } from './build.js';
+import { findExecutable } from '../executables.js';
 import { capture } from './exec.js';
 
 export interface PythonInfo {
@@ -41,10 +42,17 @@ except ImportError:
 print(json.dumps(out))
 `;
 
-/** Asks an interpreter what it is and whether it carries the GIL NVTX patch. */
-export async function inspectPython(python: string): Promise<PythonInfo> {
-  if (!existsSync(python)) throw new GilNvtxError(`No such interpreter: ${python}.`, { exitCode: 2 });
-  const r = await capture(python, ['-I', '-c', PROBE], { env: { ...process.env, PYTHON_GIL_NVTX: '0' }, timeoutMs: 30_000 });
+/**
+ * Asks an interpreter what it is and whether it carries the GIL NVTX patch. `python` is a path or, as
+ * in a shell, a name looked up in PATH (`python3`).
+ */
+export async function inspectPython(python: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<PythonInfo> {
+  const env = opts.env ?? process.env;
+  const executable = findExecutable(python, env);
+  if (!executable) {
+    throw new GilNvtxError(`No such interpreter: ${python}${python.includes('/') ? ' (no executable file there)' : ' (not found in PATH)'}.`, { exitCode: 2 });
+  }
+  const r = await capture(executable, ['-I', '-c', PROBE], { env: { ...env, PYTHON_GIL_NVTX: '0' }, timeoutMs: opts.timeoutMs ?? 30_000 });
   if (r.code !== 0) {
     throw new GilNvtxError(`${python} did not run as a Python interpreter (${r.code === null ? 'crashed or timed out' : `exit ${r.code}`}).`, { hint: r.stderr.trim().split('\n').slice(-5).join('\n') || undefined, exitCode: 2 });
   }
@@ -55,7 +63,7 @@ export async function inspectPython(python: string): Promise<PythonInfo> {
     throw new GilNvtxError(`${python} printed something unexpected: ${r.stdout.slice(0, 200)}`, { exitCode: 2 });
   }
   const stamp = readStamp(probe.prefix);
-  const patchedSymbol = probe.patchVersion !== null ? true : await hasGilNvtxSymbol(probe.executable || python);
+  const patchedSymbol = probe.patchVersion !== null ? true : await hasGilNvtxSymbol(probe.executable || executable);
   const { ctypes: _ctypes, ...info } = probe;
   return { ...info, stamp, patchedSymbol, patched: probe.patchVersion !== null || patchedSymbol === true };
 }

@@ -9,7 +9,9 @@ export const PERFETTO_FILE = 'trace.perfetto.json';
  */
 export async function writePerfettoForTrace(database: string, outDir: string): Promise<string> {
   const file = join(outDir, PERFETTO_FILE);
-  const trace = await loadTrace(database);
+  // A program without a patched Python (Node alone, a stock interpreter) has NVTX ranges but no GIL
+  // ones; its timeline is still worth a file, only without the GIL lanes.
+  const trace = await loadTrace(database, { requireGil: false });
   try {
     // The longest holds carry their verdict and location, as in `gil-nvtx report --perfetto`.
     writePerfetto(trace, file, { blame: analyzeTrace(trace).blame });

@@ -60,7 +60,8 @@ class Nvtx : public Napi::Addon<Nvtx> {
     if (!ArgString(info, 0, "domainCreate", "name", &name)) return {};
     uint32_t index;
     if (!Registry::Get().Domain(name, &index)) {
-      ThrowArgError(info.Env(), false, "domainCreate", 0, "name", "new only while fewer than 4095 domains exist");
+      // Worded as lib/nvtx/noop.ts words it: the same mistake reads the same with or without a tool.
+      ThrowArgError(info.Env(), false, "domain", 0, "name", "new only while fewer than 4095 named domains exist");
       return {};
     }
     return Napi::Number::New(info.Env(), index);
@@ -73,8 +74,11 @@ class Nvtx : public Napi::Addon<Nvtx> {
     if (!ArgString(info, 1, "registerString", "text", &text)) return {};
     uint32_t handle;
     if (!Registry::Get().RegisterString(domain, text, &handle)) {
-      ThrowArgError(info.Env(), false, "registerString", 0, "domain",
-                    "a domain index from domainCreate() (or the string table is full)");
+      if (domain >= Registry::Get().DomainCount()) {
+        ThrowArgError(info.Env(), false, "registerString", 0, "domain", "a domain index from domainCreate()");
+      } else {
+        ThrowArgError(info.Env(), false, "registerString", 0, "text", "new only while fewer than 1048575 strings are registered");
+      }
       return {};
     }
     return Napi::Number::New(info.Env(), handle);

@@ -12,7 +12,12 @@ bool ArgUint32(const Napi::CallbackInfo& info, size_t index, const char* fn, con
     ThrowArgError(info.Env(), true, fn, static_cast<int>(index), name, "a number (uint32)");
     return false;
   }
-  *out = value.As<Napi::Number>().Uint32Value();
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (!WholeIn(number, 0, 0x1p32)) {
+    ThrowArgError(info.Env(), false, fn, static_cast<int>(index), name, "an integer from 0 to 4294967295");
+    return false;
+  }
+  *out = static_cast<uint32_t>(number);
   return true;
 }
 

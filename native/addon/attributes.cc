@@ -1,5 +1,9 @@
 #include "attributes.h"
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
 #include "args.h"
 #include "check.h"
 #include "registry.h"
@@ -21,37 +25,55 @@ bool ParsePayload(const Napi::CallbackInfo& info, const char* fn, nvtxEventAttri
     *out = value.As<Napi::Number>().DoubleValue();
     return true;
   };
+  auto out_of_range = [&](const char* expected) {
+    ThrowArgError(info.Env(), false, fn, 5, "payload", expected);
+    return false;
+  };
   double d = 0;
   switch (kind) {
-    case kPayloadUint64:
-    case kPayloadInt64: {
-      uint64_t bits;
+    case kPayloadInt64:
       if (value.IsBigInt()) {
         bool lossless = true;
-        bits = kind == kPayloadInt64 ? static_cast<uint64_t>(value.As<Napi::BigInt>().Int64Value(&lossless))
-                                     : value.As<Napi::BigInt>().Uint64Value(&lossless);
+        attribs->payload.llValue = value.As<Napi::BigInt>().Int64Value(&lossless);
+        if (!lossless) return out_of_range("an integer from -2^63 to 2^63-1 (int64)");
       } else {
         if (!number("a number or a BigInt", &d)) return false;
-        bits = kind == kPayloadInt64 ? static_cast<uint64_t>(static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
+        if (!WholeIn(d, -0x1p63, 0x1p63)) return out_of_range("an integer from -2^63 to 2^63-1 (int64)");
+        attribs->payload.llValue = static_cast<int64_t>(d);
       }
-      attribs->payload.ullValue = bits;
       break;
-    }
+    case kPayloadUint64:
+      if (value.IsBigInt()) {
+        bool lossless = true;
+        attribs->payload.ullValue = value.As<Napi::BigInt>().Uint64Value(&lossless);
+        if (!lossless) return out_of_range("an integer from 0 to 2^64-1 (uint64)");
+      } else {
+        if (!number("a number or a BigInt", &d)) return false;
+        if (!WholeIn(d, 0, 0x1p64)) return out_of_range("an integer from 0 to 2^64-1 (uint64)");
+        attribs->payload.ullValue = static_cast<uint64_t>(d);
+      }
+      break;
     case kPayloadDouble:
       if (!number("a number", &d)) return false;
       attribs->payload.dValue = d;
       break;
     case kPayloadFloat:
       if (!number("a number", &d)) return false;
+      // Converting a finite double beyond float's range is undefined; NaN and infinities convert.
+      if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max()) {
+        return out_of_range("a number within float range, NaN or +-Infinity (float)");
+      }
       attribs->payload.fValue = static_cast<float>(d);
       break;
     case kPayloadUint32:
       if (!number("a number", &d)) return false;
-      attribs->payload.uiValue = value.As<Napi::Number>().Uint32Value();
+      if (!WholeIn(d, 0, 0x1p32)) return out_of_range("an integer from 0 to 4294967295 (uint32)");
+      attribs->payload.uiValue = static_cast<uint32_t>(d);
       break;
     case kPayloadInt32:
       if (!number("a number", &d)) return false;
-      attribs->payload.iValue = value.As<Napi::Number>().Int32Value();
+      if (!WholeIn(d, -0x1p31, 0x1p31)) return out_of_range("an integer from -2147483648 to 2147483647 (int32)");
+      attribs->payload.iValue = static_cast<int32_t>(d);
       break;
     default:
       ThrowArgError(info.Env(), false, fn, 4, "payloadKind", "an NVTX payload type (0-6)");
@@ -78,7 +100,9 @@ bool ParseEvent(const Napi::CallbackInfo& info, const char* fn, ParsedEvent* out
 
   Napi::Value message = info[1];
   if (message.IsNumber()) {
-    const StringEntry* entry = registry.String(message.As<Napi::Number>().Uint32Value());
+    double number = message.As<Napi::Number>().DoubleValue();
+    // 1.5 must not pass for handle 1: only whole numbers are looked up.
+    const StringEntry* entry = WholeIn(number, 0, 0x1p32) ? registry.String(static_cast<uint32_t>(number)) : nullptr;
     if (entry == nullptr || entry->domain != domain_index) {
       ThrowArgError(info.Env(), false, fn, 1, "message", "a handle from registerString() on the same domain");
       return false;

@@ -177,7 +177,7 @@ describe('no tool attached, GIL_NVTX_FORCE_NATIVE=1: the addon', () => {
   behavesLikeTheApi('native', { GIL_NVTX_FORCE_NATIVE: '1' });
 
   it('the native backstop throws the same TypeErrors for calls that skip the JS checks', async () => {
-    const { loadNative } = await import('../../lib/nvtx/native.js');
+    const { loadNative, PayloadKind } = await import('../../lib/nvtx/native.js');
     const raw = loadNative({ ...process.env, GIL_NVTX_ADDON_PATH: undefined }).binding!;
     expect(raw).not.toBeNull();
     const calls: [string, () => unknown, typeof TypeError | typeof RangeError][] = [
@@ -205,6 +205,18 @@ describe('no tool attached, GIL_NVTX_FORCE_NATIVE=1: the addon', () => {
       ['resourceCreate', () => raw.resourceCreate(0, 5, 1, 'x'), RangeError],
       ['resourceDestroy', () => raw.resourceDestroy('x' as never), TypeError],
       ['nameThread', () => raw.nameThread(undefined as never), TypeError],
+      // Numbers that do not fit: refused, never wrapped, zeroed or cast with undefined behaviour.
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.int32, 2 ** 40), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.uint32, -1), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.int32, NaN), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.int64, NaN), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.int64, 2 ** 63), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.uint64, -1), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.uint64, -1n), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.int64, 2n ** 63n), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 0, undefined, PayloadKind.float, 1e39), RangeError],
+      ['markEx', () => raw.markEx(0, 'x', 1.5, undefined, 0, undefined), RangeError],
+      ['pushEx', () => raw.pushEx(0, 'x', 0, -1, 0, undefined), RangeError],
     ];
     for (const [fn, call, kind] of calls) {
       let caught: unknown;
@@ -222,6 +234,9 @@ describe('no tool attached, GIL_NVTX_FORCE_NATIVE=1: the addon', () => {
     const b = raw.domainCreate('backstop-b');
     const h = raw.registerString(a, 'only in a');
     expect(() => raw.markEx(b, h, 0, undefined, 0, undefined)).toThrow(RangeError);
+    // A fraction is no handle: 1.5 must not pass for handle 1.
+    expect(() => raw.markEx(a, h + 0.5, 0, undefined, 0, undefined)).toThrow(RangeError);
+    raw.markEx(a, h, 0, undefined, PayloadKind.uint64, 2 ** 64 - 2 ** 11);
     expect(raw.domainCreate('backstop-a')).toBe(a);
   });
 });

@@ -24,7 +24,7 @@ describe('gil-nvtx profile (arguments and environment)', () => {
     expect(none.stderr).toMatch(/no command to profile/);
     const bad = cli(['--timeout', 'soon', '--', 'true']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--timeout wants whole seconds/);
+    expect(bad.stderr).toMatch(/--timeout wants a whole number ≥ 1, not 'soon'/);
   });
 
   it('without nsys, says so and points at the embedded collector (exit 3)', () => {

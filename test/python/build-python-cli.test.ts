@@ -37,7 +37,7 @@ describe('gil-nvtx build-python (CLI)', () => {
     expect(gilNvtx('build-python').status).toBe(2);
     const jobs = gilNvtx('build-python', '3.11.2', '--jobs', '0');
     expect(jobs.status).toBe(2);
-    expect(jobs.stderr).toMatch(/--jobs must be a positive integer/);
+    expect(jobs.stderr).toMatch(/--jobs wants a whole number ≥ 1, not '0'/);
     const unknown = gilNvtx('build-python', '3.11.2', '--frobnicate');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/frobnicate/);

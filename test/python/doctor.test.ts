@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +71,48 @@ describe('gil-nvtx doctor', () => {
     const report = await runDoctor(notPython, { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
     expect(report.checks.find((c) => c.name === 'python')).toMatchObject({ status: 'fail' });
     expect(report.ok).toBe(false);
+  });
+
+  it('looks a bare interpreter name up in PATH, as a shell does', async () => {
+    const bin = join(work, 'path-bin');
+    mkdirSync(bin);
+    const fake = join(bin, 'python3');
+    // Answers the interpreter probe the way a patched CPython does.
+    const probe = { executable: fake, version: '3.11.2', prefix: bin, freeThreaded: false, gilEnabled: true, patchVersion: 'gil-nvtx test', ctypes: true };
+    writeFileSync(fake, `#!/bin/sh\necho '${JSON.stringify(probe)}'\n`);
+    chmodSync(fake, 0o755);
+    const report = await runDoctor('python3', { ...process.env, PATH: `${bin}:${process.env.PATH}`, NVTX_INCLUDE_DIR: nvtxDir });
+    expect(report.checks.find((c) => c.name === 'python')).toMatchObject({ status: 'ok', detail: `${fake}: CPython 3.11.2` });
+    expect(report.python).toMatchObject({ executable: fake, patched: true });
+    const missing = await runDoctor('no-such-python-here', { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
+    expect(missing.checks.find((c) => c.name === 'python')).toMatchObject({ status: 'fail', detail: 'No such interpreter: no-such-python-here (not found in PATH).' });
+  });
+
+  it('returns when a wrapper script’s child hangs: the timeout ends the whole process group', { timeout: 60_000 }, async () => {
+    const alive = join(work, 'hung-child-alive');
+    execFileSync('mkfifo', [alive]);
+    const wrapper = join(work, 'python-wrapper');
+    // A launcher whose interpreter never answers. The child, not the wrapper, holds the output pipes,
+    // and holds the FIFO open for writing for as long as it lives.
+    writeFileSync(wrapper, `#!/bin/sh\nsh -c 'exec sleep 600 3>"$0"' ${alive}\n`);
+    chmodSync(wrapper, 0o755);
+    // Open waits for a writer, then reads until every writer has gone: the end means the child is dead.
+    const childGone = open(alive, 'r').then(async (fh) => {
+      await fh.readFile();
+      await fh.close();
+    });
+    const report = await runDoctor(wrapper, { ...process.env, NVTX_INCLUDE_DIR: nvtxDir }, { pythonTimeoutMs: 3000 });
+    const python = report.checks.find((c) => c.name === 'python')!;
+    expect(python.status).toBe('fail');
+    expect(python.hint).toContain('timed out');
+    // In case the timeout came before the child opened the FIFO, a writer of our own lets the open
+    // finish (ENXIO: no reader waits any more, the open finished already).
+    try {
+      closeSync(openSync(alive, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+    }
+    await childGone;
   });
 
   it('spots the missing QdstrmImporter link of the Debian nsys layout', () => {

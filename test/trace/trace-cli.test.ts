@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../lib/cli/main.js';
 import { buildCollector, findCollector, findOrBuildCollector } from '../../lib/trace/collector-path.js';
 import { mergeTrace } from '../../lib/trace/merge.js';
+import { DIST_INDEX, ensureBuilt } from '../nvtx/helpers.js';
 import { ROOT, ensureCollector, ensureEventsProgram, queryAll, runWithCollector, scratchDir } from './helpers.js';
 
 let program: string;
@@ -43,6 +44,19 @@ describe('gil-nvtx trace', () => {
     expect(existsSync(`${db}.tmp-${process.pid}`)).toBe(false);
   });
 
+  it('writes Perfetto JSON for a program without Python (Node alone: NVTX ranges, no GIL)', async () => {
+    ensureBuilt();
+    const dir = scratchDir('cli-node-perfetto');
+    const script = `const g = await import(${JSON.stringify(DIST_INDEX)}); const d = g.domain('svc'); d.range('parse', () => 1); d.mark('done');`;
+    const io = capture();
+    const code = await main(['trace', '-o', dir, '--format', 'perfetto', '--', process.execPath, '--input-type=module', '-e', script]);
+    const { stderr } = io.stop();
+    expect(stderr).not.toContain('no GIL ranges');
+    expect(code).toBe(0);
+    const perfetto = JSON.parse(readFileSync(join(dir, 'trace.perfetto.json'), 'utf8')) as { traceEvents: { name?: string; cat?: string }[] };
+    expect(perfetto.traceEvents.filter((e) => e.cat === 'svc').map((e) => e.name)).toEqual(['parse', 'parse', 'done']);
+  }, 120_000);
+
   it("returns the command's exit code and says which process ended without exit()", async () => {
     const dir = scratchDir('cli-exit');
     const io = capture();
@@ -59,7 +73,7 @@ describe('gil-nvtx trace', () => {
     expect(await main(['trace', '--help'])).toBe(0);
     const { stderr, stdout } = io.stop();
     expect(stderr).toContain("Unknown --format 'svg'");
-    expect(stderr).toContain('No command to trace.');
+    expect(stderr).toContain('No command to trace: usage: gil-nvtx trace');
     expect(stdout).toContain('usage: gil-nvtx trace');
   });
 

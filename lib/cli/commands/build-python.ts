@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { GilNvtxError } from '../../errors.js';
+import { parseCommandArgs, usageError, wholeNumberOption } from '../args.js';
 import { buildPython } from '../../python/build.js';
 
 const HELP = `usage: gil-nvtx build-python <version> [options]
@@ -23,42 +22,29 @@ arguments reuses the installed prefix (or the built tree of a run that failed at
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        prefix: { type: 'string' },
-        tarball: { type: 'string' },
-        jobs: { type: 'string' },
-        'disable-gil': { type: 'boolean' },
-        pyenv: { type: 'boolean' },
-        'configure-arg': { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new GilNvtxError((err as Error).message, { hint: 'See `gil-nvtx build-python --help`.', exitCode: 2 });
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs('build-python', {
+    args: argv,
+    allowPositionals: true,
+    options: {
+      prefix: { type: 'string' },
+      tarball: { type: 'string' },
+      jobs: { type: 'string' },
+      'disable-gil': { type: 'boolean' },
+      pyenv: { type: 'boolean' },
+      'configure-arg': { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
   if (positionals.length !== 1) {
-    throw new GilNvtxError(positionals.length === 0 ? 'Which CPython version? e.g. `gil-nvtx build-python 3.11.2`.' : `One version at a time (got ${positionals.join(' ')}).`, {
-      hint: 'See `gil-nvtx build-python --help`.',
-      exitCode: 2,
-    });
+    throw usageError('build-python', positionals.length === 0 ? 'Which CPython version? e.g. `gil-nvtx build-python 3.11.2`.' : `One version at a time (got ${positionals.join(' ')}).`);
   }
-  let jobs: number | undefined;
-  if (v.jobs !== undefined) {
-    jobs = Number(v.jobs);
-    if (!/^\d+$/.test(v.jobs) || jobs < 1) throw new GilNvtxError(`--jobs must be a positive integer (got '${v.jobs}').`, { exitCode: 2 });
-  }
+  const jobs = v.jobs === undefined ? undefined : wholeNumberOption('build-python', '--jobs', v.jobs, { min: 1, fallback: 0 });
   const quiet = v.quiet === true || process.env.CI === 'true';
   const result = await buildPython({
     version: positionals[0]!,

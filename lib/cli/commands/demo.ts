@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { GilNvtxError } from '../../errors.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import { wantColor } from '../../report/format-text.js';
 import { runDemo } from '../../trace/demo.js';
 import { writeStdout } from '../../output-file.js';
@@ -22,28 +21,23 @@ options:
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        nsys: { type: 'boolean', default: false },
-        collector: { type: 'boolean', default: false },
-        output: { type: 'string', short: 'o' },
-        python: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new GilNvtxError((err as Error).message, { hint: 'See `gil-nvtx demo --help`.', exitCode: 2 });
-  }
+  const { values } = parseCommandArgs('demo', {
+    args: argv,
+    options: {
+      nsys: { type: 'boolean', default: false },
+      collector: { type: 'boolean', default: false },
+      output: { type: 'string', short: 'o' },
+      python: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
   if (values.nsys && values.collector) {
-    throw new GilNvtxError('--nsys and --collector exclude each other.', { hint: 'Pick one, or neither to let the demo choose.', exitCode: 2 });
+    throw usageError('demo', '--nsys and --collector exclude each other: pick one, or neither to let the demo choose.');
   }
   const quiet = values.quiet || process.env.CI === 'true';
   const say = (line: string) => {

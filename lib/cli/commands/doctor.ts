@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { GilNvtxError } from '../../errors.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import { runDoctor } from '../../python/doctor.js';
 
 const HELP = `usage: gil-nvtx doctor [python] [--json]
@@ -12,17 +11,12 @@ Exits 1 when something required is missing.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    throw new GilNvtxError((err as Error).message, { hint: 'See `gil-nvtx doctor --help`.', exitCode: 2 });
-  }
+  const parsed = parseCommandArgs('doctor', { args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (parsed.values.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  if (parsed.positionals.length > 1) throw new GilNvtxError('doctor checks one interpreter at a time.', { exitCode: 2 });
+  if (parsed.positionals.length > 1) throw usageError('doctor', 'doctor checks one interpreter at a time.');
   const report = await runDoctor(parsed.positionals[0]);
   if (parsed.values.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');

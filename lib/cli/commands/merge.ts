@@ -1,5 +1,4 @@
-import { GilNvtxError } from '../../errors.js';
-import { parseCommandArgs } from '../args.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import { mergeTraceDir } from '../../trace/run.js';
 import { mergeSummaryLines } from './trace.js';
 
@@ -34,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) {
-    throw new GilNvtxError(positionals.length === 0 ? 'Which trace folder?' : `One trace folder at a time (got ${positionals.length}).`, { hint: 'usage: gil-nvtx merge DIR', exitCode: 2 });
+    throw usageError('merge', positionals.length === 0 ? 'Which trace folder? usage: gil-nvtx merge DIR.' : `One trace folder at a time (got ${positionals.length}).`);
   }
   const r = await mergeTraceDir(positionals[0]!, { keepRaw: values['keep-raw'], output: values.output });
   if (!(values.quiet || process.env.CI === 'true')) process.stderr.write(`${mergeSummaryLines('merge', r.merge, r.database).join('\n')}\n`);

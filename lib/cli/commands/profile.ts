@@ -1,12 +1,12 @@
 import { GilNvtxError } from '../../errors.js';
 import { writeStdout } from '../../output-file.js';
-import { parseCommandArgs, parseTop } from '../args.js';
+import { parseCommandArgs, usageError, wholeNumberOption } from '../args.js';
+import { REPORT_OPTIONS, REPORT_OPTIONS_HELP, reportRunOptions } from '../report-options.js';
 import { probeNsys } from '../../nsys/discover.js';
 import { findNsys, withNsys } from '../../nsys/run.js';
 import { resolveRealExecutable } from '../../profile/executable.js';
 import { profile } from '../../profile/profile.js';
 import { decidePythonGil, pythonSamplingArgs, type PythonGilChoice } from '../../profile/python-gil.js';
-import { wantColor } from '../../report/format-text.js';
 import { reportExitCode, runReport } from '../../report/run.js';
 
 const HELP = `usage: gil-nvtx profile [options] -- <command…>
@@ -30,18 +30,14 @@ options:
   --no-osrt              do not trace OS runtime calls
   --context-switches     also record context switches (--cpuctxsw=process-tree; flaky in nsys 2022.4)
   --fork                 trace children that fork without exec (os.fork, multiprocessing 'fork')
-  --top N, --json, --html FILE, --perfetto FILE, --no-color    as for \`gil-nvtx report\`
   --quiet                no progress on stderr (also when CI=true)
   -h, --help             this text
 
+report options, as for \`gil-nvtx report\`:
+${REPORT_OPTIONS_HELP}
+
 Without nsys, use \`gil-nvtx trace -- <command…>\` (the embedded collector) and \`gil-nvtx report\`.
 `;
-
-function parseSamplingHz(value: string | undefined): number {
-  const hz = value === undefined ? 1000 : Number(value);
-  if (!Number.isInteger(hz) || hz < 1 || hz > 2000) throw new GilNvtxError(`--python-sampling-hz wants a whole number from 1 to 2000, not '${value}'.`, { exitCode: 2 });
-  return hz;
-}
 
 export async function run(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
@@ -53,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o', default: 'gil-nvtx-profile' },
       nsys: { type: 'string' },
       'nsys-arg': { type: 'string', multiple: true, default: [] },
-      timeout: { type: 'string', default: '600' },
+      timeout: { type: 'string' },
       'python-gil': { type: 'boolean' },
       'no-python-gil': { type: 'boolean' },
       'python-sampling': { type: 'boolean' },
@@ -61,11 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       'no-osrt': { type: 'boolean' },
       'context-switches': { type: 'boolean' },
       fork: { type: 'boolean' },
-      top: { type: 'string' },
-      json: { type: 'boolean' },
-      html: { type: 'string' },
-      perfetto: { type: 'string' },
-      'no-color': { type: 'boolean' },
+      ...REPORT_OPTIONS,
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -74,21 +66,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (command.length === 0) {
-    throw new GilNvtxError('no command to profile.', { hint: 'usage: gil-nvtx profile [options] -- <command…>', exitCode: 2 });
-  }
-  const timeoutSec = Number(values.timeout);
-  if (!Number.isInteger(timeoutSec) || timeoutSec <= 0) {
-    throw new GilNvtxError(`--timeout wants whole seconds > 0, not '${values.timeout}'.`, { exitCode: 2 });
-  }
-  const top = parseTop(values.top);
-  if (values['python-gil'] && values['no-python-gil']) {
-    throw new GilNvtxError('--python-gil and --no-python-gil contradict each other.', { exitCode: 2 });
-  }
-  const samplingHz = values['python-sampling'] ? parseSamplingHz(values['python-sampling-hz']) : null;
-  if (samplingHz === null && values['python-sampling-hz'] !== undefined) {
-    throw new GilNvtxError('--python-sampling-hz needs --python-sampling.', { exitCode: 2 });
-  }
+  if (command.length === 0) throw usageError('profile', 'no command to profile: usage: gil-nvtx profile [options] -- <command…>.');
+  const timeoutSec = wholeNumberOption('profile', '--timeout', values.timeout, { min: 1, fallback: 600 });
+  const reportOptions = reportRunOptions('profile', values);
+  if (values['python-gil'] && values['no-python-gil']) throw usageError('profile', '--python-gil and --no-python-gil contradict each other.');
+  const samplingHz = values['python-sampling'] ? wholeNumberOption('profile', '--python-sampling-hz', values['python-sampling-hz'], { min: 1, max: 2000, fallback: 1000 }) : null;
+  if (samplingHz === null && values['python-sampling-hz'] !== undefined) throw usageError('profile', '--python-sampling-hz needs --python-sampling.');
   const env = withNsys(values.nsys);
   if (!findNsys(env)) {
     throw new GilNvtxError('nsys (Nsight Systems) is not installed or not on PATH.', {
@@ -120,15 +103,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (result.timedOut) process.stderr.write(`gil-nvtx profile: nsys was stopped after ${timeoutSec} s; the report covers what it recorded.\n`);
   if (!result.sqlite) throw new GilNvtxError('nsys produced no SQLite export.', { exitCode: 1 });
-  const report = await runReport(result.sqlite, {
-    top,
-    minHoldNs: 0,
-    format: values.json ? 'json' : 'text',
-    color: !values['no-color'] && wantColor(process.stdout),
-    html: values.html,
-    perfetto: values.perfetto,
-    env,
-  });
+  const report = await runReport(result.sqlite, { ...reportOptions, env });
   writeStdout(report.output);
   if (!quiet) process.stderr.write(`wrote ${result.report}\nwrote ${result.sqlite}\n${report.written.map((f) => `wrote ${f}\n`).join('')}`);
   // The program's own failure is the profile's failure: a CI job profiling a test must not turn green.

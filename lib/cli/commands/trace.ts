@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { GilNvtxError } from '../../errors.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import type { MergeSummary } from '../../trace/merge.js';
 import { parseWatchMs, traceCommand, type TraceResult } from '../../trace/run.js';
 import { writePerfettoForTrace } from '../../trace/perfetto.js';
@@ -27,7 +26,7 @@ process made an NVTX call (nothing was traced).
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandArgs('trace', {
     args: argv,
     allowPositionals: true,
     options: {
@@ -45,17 +44,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   const format = values.format ?? 'native';
   if (format !== 'native' && format !== 'perfetto') {
-    throw new GilNvtxError(`Unknown --format '${format}'.`, { hint: 'Use --format native or --format perfetto.', exitCode: 2 });
+    throw usageError('trace', `Unknown --format '${format}': native or perfetto.`);
   }
   if (positionals.length === 0) {
-    throw new GilNvtxError('No command to trace.', { hint: 'usage: gil-nvtx trace [-o DIR] -- <command…>', exitCode: 2 });
+    throw usageError('trace', 'No command to trace: usage: gil-nvtx trace [-o DIR] -- <command…>.');
   }
   const quiet = values.quiet || process.env.CI === 'true';
   let watchThresholdMs: number | undefined;
   if (values['watch-ms'] !== undefined) {
     watchThresholdMs = parseWatchMs(values['watch-ms']) ?? undefined;
     if (watchThresholdMs === undefined) {
-      throw new GilNvtxError(`--watch-ms takes whole milliseconds from 0 to 60000, not '${values['watch-ms']}'.`, { exitCode: 2 });
+      throw usageError('trace', `--watch-ms takes whole milliseconds from 0 to 60000, not '${values['watch-ms']}'.`);
     }
   }
   const result = await traceCommand(positionals, {
