@@ -4,6 +4,7 @@
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
+import { HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { formatLocation } from './locations.js';
 import { pidOf, tidOf } from './load.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
@@ -264,7 +265,7 @@ function draw(){
       var c=cls+((r[3]&1)?' open':'')+(long?' long':'');
       var e=el('rect',{'class':c,x:x,y:AXIS+r[0]*LANE+y0,width:Math.max(w,0.5),height:h},g);
       counts[cls]++;
-      if(w>=3){var ti=el('title',{},e);ti.textContent=(cls==='hold'?'Holding GIL ':'Waiting for GIL ')+fmt(r[2]-r[1])+((r[3]&1)?' (open at trace end)':'');}
+      if(w>=3){var ti=el('title',{},e);ti.textContent=(cls==='hold'?${JSON.stringify(`${HOLDING_MESSAGE} `)}:${JSON.stringify(`${WAITING_MESSAGE} `)})+fmt(r[2]-r[1])+((r[3]&1)?' (open at trace end)':'');}
     }
   }
   ranges(data.waits,'wait',LANE*0.55,LANE*0.3);

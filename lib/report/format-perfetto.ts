@@ -11,6 +11,7 @@ import { pidOf, tidOf } from './load.js';
 import { formatLocation, parseLocation } from './locations.js';
 import type { BlamedHold, PyLocation } from './types.js';
 import { fmtDuration } from './units.js';
+import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
 import { EventType, nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeOutputFile } from '../output-file.js';
@@ -65,13 +66,13 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     gil.scan((kind, s, e, t, open) => {
       const th = trace.threads[t]!;
       if (kind === GilEventKind.drop) {
-        emit({ ph: 'i', s: 't', cat: 'CPython GIL', name: 'GIL drop request', pid: th.pid, tid: th.tid, ts: us(s) });
+        emit({ ph: 'i', s: 't', cat: GIL_DOMAIN, name: DROP_REQUEST_MESSAGE, pid: th.pid, tid: th.tid, ts: us(s) });
         return;
       }
       const hold = kind === GilEventKind.hold;
-      emit({ ph: 'X', cat: 'CPython GIL', name: hold ? 'Holding GIL' : 'Waiting for GIL', pid: th.pid, tid: th.tid, ts: us(s), dur: us(e) - us(s), args: open ? openArgs : args });
+      emit({ ph: 'X', cat: GIL_DOMAIN, name: hold ? HOLDING_MESSAGE : WAITING_MESSAGE, pid: th.pid, tid: th.tid, ts: us(s), dur: us(e) - us(s), args: open ? openArgs : args });
       if (hold) {
-        emit({ ph: 'X', cat: 'CPython GIL', name: `held by ${th.name}`, pid: gil.pid, tid: laneTid, ts: us(s), dur: us(e) - us(s), args: { tid: th.tid, ...(open ? { open: true } : {}) } });
+        emit({ ph: 'X', cat: GIL_DOMAIN, name: `held by ${th.name}`, pid: gil.pid, tid: laneTid, ts: us(s), dur: us(e) - us(s), args: { tid: th.tid, ...(open ? { open: true } : {}) } });
       }
     });
   });
@@ -84,7 +85,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
       `WHERE n.eventType = ${EventType.Mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
     for (const [start, gt, name] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<[number, number, string | null]>) {
       if (name === null || !parseLocation(name)) continue;
-      emit({ ph: 'i', s: 't', cat: 'CPython GIL', name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
+      emit({ ph: 'i', s: 't', cat: GIL_DOMAIN, name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
     }
   }
 

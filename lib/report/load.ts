@@ -7,17 +7,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { GilNvtxError } from '../errors.js';
 import { nsysExportSqlite } from '../nsys/run.js';
-import {
-  DROP_REQUEST_MESSAGE,
-  GIL_DOMAIN,
-  HOLDING_MESSAGE,
-  WAITING_MESSAGE,
-  cutOpenRanges,
-  type LoadedTrace,
-  type ProcessInfo,
-  type ThreadInfo,
-  type TraceProducer,
-} from './model.js';
+import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
+import { cutOpenRanges, type LoadedTrace, type ProcessInfo, type ThreadInfo, type TraceProducer } from './model.js';
 import { EventType, detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
 import { NSYS_GIL_DOMAIN, chooseGilSource, type DomainRow, type GilSourceChoice, type GilSourceRequest } from './gil-sources.js';
 import { gilDomainFilter, gilRangesFromSqlite } from './source-sqlite.js';

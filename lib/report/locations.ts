@@ -4,13 +4,9 @@
 // thread and a wait's mark comes right after the wait, at the start of the hold that ended it. They
 // reach the trace through any NVTX tool, so this reads them by thread and time, not by range id.
 import { EventType, nvtxTextSql } from './schema.js';
+import { LOCATION_TEXT, type LocationKind } from '../gil-contract.js';
 import type { LoadedTrace } from './model.js';
 import type { PyLocation } from './types.js';
-
-export const LOCATION_KINDS = ['wait', 'taken', 'released'] as const;
-export type LocationKind = (typeof LOCATION_KINDS)[number];
-
-const LOCATION_TEXT = /^GIL (wait|taken|released) at (.*) \((.*):(-?\d+)\)$/s;
 
 /** Parses one location mark's message; null for any other text. */
 export function parseLocation(text: string): { kind: LocationKind; where: PyLocation } | null {

@@ -2,15 +2,6 @@
 // names, bounds); the ranges stay in their source and are streamed per GIL, so memory follows the number
 // of threads and `--top`, not the length of the trace.
 
-/**
- * The NVTX contract of the GIL patch (docs/gil-patches.md, "What you see"). nsys's own GIL trace uses the
- * same two range messages in another domain (gil-sources.ts).
- */
-export const GIL_DOMAIN = 'CPython GIL';
-export const WAITING_MESSAGE = 'Waiting for GIL';
-export const HOLDING_MESSAGE = 'Holding GIL';
-export const DROP_REQUEST_MESSAGE = 'GIL drop request';
-
 export interface ProcessInfo {
   pid: number;
   name: string;

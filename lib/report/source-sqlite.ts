@@ -6,7 +6,8 @@
 //  - otherwise, with an index on `start`: `ORDER BY start` walks the index;
 //  - otherwise: the GIL's events are read once in start order and kept in typed columns.
 import type Database from 'better-sqlite3';
-import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, WAITING_MESSAGE, type BadRows, type GilRanges, type GilSource, type GilVisitor } from './model.js';
+import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, LOCATION_TEXT_LIKE, WAITING_MESSAGE } from '../gil-contract.js';
+import { type BadRows, type GilRanges, type GilSource, type GilVisitor } from './model.js';
 import { EventType, type TraceSchema } from './schema.js';
 
 /** What any GIL range source may read; `readTrace` builds it. */
@@ -118,7 +119,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
   // Payload and kind travel in one column: every column costs per row, and interpreter ids are small.
   // The interpreter's location marks (locations.ts) share the domain; their payload, a range id, would
   // overflow the packed column, so they are left out here (cheap: only marks get the text test).
-  const notLocation = schema.nvtxHasText ? ` AND NOT (eventType = ${EventType.Mark} AND COALESCE(text, '') LIKE 'GIL % at %')` : '';
+  const notLocation = schema.nvtxHasText ? ` AND NOT (eventType = ${EventType.Mark} AND COALESCE(text, '') LIKE ${q(LOCATION_TEXT_LIKE)})` : '';
   const baseSql =
     `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
     `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark})${notLocation}`;

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
 import { renameOutputFile, tempBeside } from '../output-file.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
-import { GIL_DOMAIN } from '../report/model.js';
+import { GIL_DOMAIN } from '../gil-contract.js';
 import { RawTraceFile, type DecodeState, type EventAttrs, type RawChunk, type RawRecord } from './raw-reader.js';
 import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid, uint64ForSqlite } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
