@@ -6,13 +6,13 @@
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { formatLocation } from './locations.js';
-import { pidOf, tidOf } from './load.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
-import { EventType, nvtxTextSql } from './schema.js';
+import { nvtxTextSql } from './schema.js';
 import { DurationHistogram, bucketFloor, durationBucket } from './stats.js';
 import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';
 import { incompleteWarnings } from './warnings.js';
+import { NsysEventType, pidOf, tidOf } from '../nsys/export-schema.js';
 
 export interface HtmlOptions {
   /** About this many waits + holds are embedded, half each; shorter ones are dropped first (default 40,000). */
@@ -131,7 +131,7 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
   const rows = trace.db
     .prepare(
       `SELECT n.start, COALESCE(n.end, ${Math.trunc(trace.traceEnd)}), n.globalTid, ${expr}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
-        `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
         `ORDER BY COALESCE(n.end, ${Math.trunc(trace.traceEnd)}) - n.start DESC LIMIT ${limit}`,
     )
     .raw(true)

@@ -7,14 +7,14 @@
 //  - other NVTX ranges are async slices: push/pop ranges share one id per thread, so they nest as a
 //    stack; start/end ranges (which may cross threads and overlap) get one id each;
 //  - marks, including GIL drop requests, are thread-scoped instants.
-import { pidOf, tidOf } from './load.js';
 import { formatLocation, parseLocation } from './locations.js';
 import type { BlamedHold, PyLocation } from './types.js';
 import { fmtDuration } from './units.js';
 import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { GilEventKind, type LoadedTrace } from './model.js';
-import { EventType, nvtxTextSql } from './schema.js';
+import { nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeOutputFile } from '../output-file.js';
+import { NsysEventType, globalTid, pidOf, tidOf } from '../nsys/export-schema.js';
 
 export interface PerfettoOptions {
   /** Also export NVTX ranges and marks outside the GIL domain (default true). */
@@ -48,7 +48,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     emit({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: trace.processes.get(pid)?.name ?? trace.processNames.get(pid) ?? `pid ${pid}` } });
   };
   const threadName = (pid: number, tid: number, name: string) => {
-    const key = pid * 2 ** 24 + tid;
+    const key = globalTid(pid, tid);
     if (namedThreads.has(key)) return;
     namedThreads.add(key);
     processName(pid);
@@ -82,7 +82,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
     const sql =
       `SELECT n.start, n.globalTid, ${text} FROM NVTX_EVENTS AS n ${join} ` +
-      `WHERE n.eventType = ${EventType.Mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
+      `WHERE n.eventType = ${NsysEventType.mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
     for (const [start, gt, name] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<[number, number, string | null]>) {
       if (name === null || !parseLocation(name)) continue;
       emit({ ph: 'i', s: 't', cat: GIL_DOMAIN, name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
@@ -101,7 +101,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
     const sql =
       `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
-      `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) ` +
+      `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark}) ` +
       `AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
     let asyncId = 0;
     for (const [start, end, type, gt, name, domainId] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<
@@ -112,12 +112,12 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
       threadName(pid, tid, trace.threadNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`));
       const domain = domainId ? trace.domainNames.get(`${pid}/${domainId}`) ?? `domain ${domainId}` : 'default';
       const label = name ?? '';
-      if (type === EventType.Mark) {
+      if (type === NsysEventType.mark) {
         emit({ ph: 'i', s: 't', cat: domain, name: label, pid, tid, ts: us(start) });
         continue;
       }
       const stop = end ?? trace.traceEnd;
-      const id = type === EventType.PushPopRange ? `pushpop-${pid}-${tid}` : `range-${++asyncId}`;
+      const id = type === NsysEventType.pushPop ? `pushpop-${pid}-${tid}` : `range-${++asyncId}`;
       emit({ ph: 'b', cat: domain, name: label, pid, tid, id, ts: us(start), args: end === null ? { open: true } : {} });
       emit({ ph: 'e', cat: domain, name: label, pid, tid, id, ts: us(stop) });
     }

@@ -2,12 +2,12 @@
 // domain (a Node request, a job) and the GIL holds in progress while each ran. "Repeated" (a name seen at
 // least twice in its domain and process) is what makes a latency outlier: a range that happens once, such
 // as a worker's whole lifetime, has nothing to be slow against.
-import { pidOf } from './load.js';
 import { GilEventKind, type GilRanges, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
-import { EventType, nvtxTextSql } from './schema.js';
+import { nvtxTextSql } from './schema.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
+import { NsysEventType, pidOf } from '../nsys/export-schema.js';
 
 export interface SlowRangeOptions {
   top?: number;
@@ -82,7 +82,7 @@ export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandid
   const rows = trace.db
     .prepare(
       `SELECT n.start, n.end, n.globalTid, ${text}, COALESCE(n.domainId, 0) FROM NVTX_EVENTS AS n ${join} ` +
-        `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND n.end IS NOT NULL AND NOT (${notGil})`,
+        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND n.end IS NOT NULL AND NOT (${notGil})`,
     )
     .raw(true)
     .all() as [number, number, number, string | null, number][];

@@ -1,10 +1,10 @@
 // The invariant the GIL patch promises (docs/gil-patches.md): holds of one GIL never overlap, because both
 // transitions are emitted inside gil->mutex. An overlap means broken instrumentation (the naive
 // MUTEX_LOCK patch) — so this runs before any statistic is trusted.
-import { pidOf, tidOf } from './load.js';
 import { GilEventKind, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import type { Note, OverlapViolation, ThreadRef, Validation } from './types.js';
+import { pidOf, tidOf } from '../nsys/export-schema.js';
 
 export function threadRef(trace: LoadedTrace, index: number): ThreadRef {
   const t = trace.threads[index]!;
