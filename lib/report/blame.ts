@@ -6,7 +6,7 @@ import type { Database } from 'better-sqlite3';
 import { holderActivity } from './holder-activity.js';
 import { holdLocations, waitLocations } from './locations.js';
 import { whyOf } from './why.js';
-import { GilEventKind, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
+import { GilEventKind, domainNameOf, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import { nvtxTextSql } from './schema.js';
 import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
@@ -123,7 +123,7 @@ function concurrentRanges(trace: LoadedTrace, holds: { s: number; e: number; pid
   const sql =
     `WITH h(i, s, e, pid) AS (VALUES ${holdValues(holds)}) ` +
     `SELECT h.i, n.start, n.end, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n CROSS JOIN h ${join} ` +
-    `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+    `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter('n')}) ` +
     // The outer bounds let SQLite skip most rows before it looks at the hold list.
     `AND n.start < ${Math.max(...holds.map((h) => Math.trunc(h.e)))} AND COALESCE(n.end, 9e18) > ${Math.min(...holds.map((h) => Math.trunc(h.s)))} ` +
     'AND n.start < h.e AND COALESCE(n.end, 9e18) > h.s';
@@ -245,7 +245,7 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
       .map((r) => {
         const pid = pidOf(r.gt);
         return {
-          domain: r.domainId === 0 ? '' : trace.domainNames.get(`${pid}/${r.domainId}`) ?? `domain ${r.domainId}`,
+          domain: domainNameOf(trace, pid, r.domainId),
           name: r.name,
           pid,
           processName: trace.processes.get(pid)?.name ?? processName(trace, pid),

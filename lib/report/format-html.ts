@@ -6,7 +6,7 @@
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { formatLocation } from './locations.js';
-import { GilEventKind, type LoadedTrace } from './model.js';
+import { GilEventKind, domainNameOf, threadNameOf, type LoadedTrace } from './model.js';
 import { nvtxTextSql } from './schema.js';
 import { DurationHistogram, bucketFloor, durationBucket } from './stats.js';
 import type { Report } from './types.js';
@@ -131,7 +131,7 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
   const rows = trace.db
     .prepare(
       `SELECT n.start, COALESCE(n.end, ${Math.trunc(trace.traceEnd)}), n.globalTid, ${expr}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
-        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter('n')}) ` +
         `ORDER BY COALESCE(n.end, ${Math.trunc(trace.traceEnd)}) - n.start DESC LIMIT ${limit}`,
     )
     .raw(true)
@@ -146,10 +146,9 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
       const tid = tidOf(gt);
       lane = lanes.length;
       laneOf.set(gt, lane);
-      lanes.push({ pid, tid, name: trace.threadNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`), process: trace.processNames.get(pid) ?? `pid ${pid}`, gil: '' });
+      lanes.push({ pid, tid, name: threadNameOf(trace.threadNames, gt, pid, tid), process: trace.processNames.get(pid) ?? `pid ${pid}`, gil: '' });
     }
-    const domain = domainId ? trace.domainNames.get(`${pidOf(gt)}/${domainId}`) ?? '' : '';
-    const label = `${domain ? `${domain}:` : ''}${name ?? ''}`;
+    const label = `${domainNameOf(trace, pidOf(gt), domainId)}:${name ?? ''}`;
     let k = names.get(label);
     if (k === undefined) names.set(label, (k = names.size));
     others.push([lane, start - trace.traceStart, end - trace.traceStart, k]);

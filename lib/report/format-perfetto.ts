@@ -11,7 +11,7 @@ import { formatLocation, parseLocation } from './locations.js';
 import type { BlamedHold, PyLocation } from './types.js';
 import { fmtDuration } from './units.js';
 import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
-import { GilEventKind, type LoadedTrace } from './model.js';
+import { GilEventKind, domainNameOf, threadNameOf, type LoadedTrace } from './model.js';
 import { nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeOutputFile } from '../output-file.js';
 import { NsysEventType, globalTid, pidOf, tidOf } from '../nsys/export-schema.js';
@@ -82,7 +82,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
     const sql =
       `SELECT n.start, n.globalTid, ${text} FROM NVTX_EVENTS AS n ${join} ` +
-      `WHERE n.eventType = ${NsysEventType.mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
+      `WHERE n.eventType = ${NsysEventType.mark} AND (${trace.gilRowFilter('n')})`;
     for (const [start, gt, name] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<[number, number, string | null]>) {
       if (name === null || !parseLocation(name)) continue;
       emit({ ph: 'i', s: 't', cat: GIL_DOMAIN, name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
@@ -102,15 +102,15 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     const sql =
       `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
       `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark}) ` +
-      `AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
+      `AND NOT (${trace.gilRowFilter('n')})`;
     let asyncId = 0;
     for (const [start, end, type, gt, name, domainId] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<
       [number, number | null, number, number, string | null, number | null]
     >) {
       const pid = pidOf(gt);
       const tid = tidOf(gt);
-      threadName(pid, tid, trace.threadNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`));
-      const domain = domainId ? trace.domainNames.get(`${pid}/${domainId}`) ?? `domain ${domainId}` : 'default';
+      threadName(pid, tid, threadNameOf(trace.threadNames, gt, pid, tid));
+      const domain = domainNameOf(trace, pid, domainId);
       const label = name ?? '';
       if (type === NsysEventType.mark) {
         emit({ ph: 'i', s: 't', cat: domain, name: label, pid, tid, ts: us(start) });

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { GilNvtxError } from '../errors.js';
 import { nsysExportSqlite } from '../nsys/run.js';
 import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
-import { cutOpenRanges, type LoadedTrace, type ProcessInfo, type ThreadInfo, type TraceProducer } from './model.js';
+import { cutOpenRanges, threadNameOf, type LoadedTrace, type ProcessInfo, type ThreadInfo, type TraceProducer } from './model.js';
 import { detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
 import { NSYS_GIL_DOMAIN, chooseGilSource, type DomainRow, type GilSourceChoice, type GilSourceRequest } from './gil-sources.js';
 import { gilDomainFilter, gilRangesFromSqlite } from './source-sqlite.js';
@@ -327,12 +327,13 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   const threads: ThreadInfo[] = gilSource.threadIds.map((gt, index) => {
     const pid = pidOf(gt);
     const tid = tidOf(gt);
-    return { index, globalTid: gt, pid, tid, name: tNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`) };
+    return { index, globalTid: gt, pid, tid, name: threadNameOf(tNames, gt, pid, tid) };
   });
   const processes = new Map<number, ProcessInfo>();
   for (const d of domains) processes.set(d.pid, { pid: d.pid, name: pNames.get(d.pid) ?? `pid ${d.pid}` });
 
   const gils = gilSource.gils.map((g) => cutOpenRanges(g, openAt(g.pid), traceEnd));
+  const gilRowDomains = choice?.allGilDomains ?? [];
   const { producer, version } = readProducer(db, schema);
   const droppedEvents = readDroppedEvents(db, schema);
   return {
@@ -350,7 +351,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     threadNames: tNames,
     domainNames: new Map(allDomains.map((d) => [`${d.pid}/${d.domainId}`, d.name ?? ''])),
     gils,
-    gilRowFilter: gilDomainFilter(choice?.allGilDomains ?? []),
+    gilRowFilter: (alias) => gilDomainFilter(gilRowDomains, alias),
     gilSource: choice
       ? { id: choice.kind.id, domain: choice.kind.domain, label: choice.kind.label, carries: { ...choice.kind.carries }, gaps: [...choice.kind.gaps], others: otherSources(db, choice) }
       : null,

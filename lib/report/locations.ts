@@ -44,7 +44,7 @@ function marksIn(trace: LoadedTrace, queries: Query[]): { i: number; start: numb
   const sql =
     `WITH q(i, gt, s, e) AS (VALUES ${values}) ` +
     `SELECT q.i, n.start, ${expr} FROM NVTX_EVENTS AS n CROSS JOIN q ${join} ` +
-    `WHERE n.eventType = ${NsysEventType.mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+    `WHERE n.eventType = ${NsysEventType.mark} AND (${trace.gilRowFilter('n')}) ` +
     `AND n.start >= ${Math.min(...queries.map((q) => Math.trunc(q.from)))} AND n.start <= ${Math.max(...queries.map((q) => Math.ceil(q.to)))} ` +
     'AND n.globalTid = q.gt AND n.start >= q.s AND n.start <= q.e ORDER BY n.start';
   for (const [i, start, text] of trace.db.prepare(sql).raw(true).all() as [number, number, string | null][]) {

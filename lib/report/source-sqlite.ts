@@ -41,11 +41,12 @@ function rowProblem(start: unknown, end: unknown, thread: unknown, kind: number)
   return end < start ? 'endBeforeStart' : null;
 }
 
-/** SQL condition true for the rows of the GIL domains of `domains`. */
-export function gilDomainFilter(domains: { domainId: number; pid: number }[]): string {
+/** SQL condition true for the NVTX_EVENTS rows (aliased `alias`, if any) of the GIL domains of `domains`. */
+export function gilDomainFilter(domains: { domainId: number; pid: number }[], alias?: string): string {
+  const column = (name: string) => (alias ? `${alias}.${name}` : name);
   const byDomain = new Map<number, number[]>();
   for (const d of domains) byDomain.set(d.domainId, [...(byDomain.get(d.domainId) ?? []), d.pid]);
-  return [...byDomain].map(([id, pids]) => `(domainId = ${Number(id)} AND ${pidOfSql('globalTid')} IN (${pids.map(Number).join(', ')}))`).join(' OR ') || '0';
+  return [...byDomain].map(([id, pids]) => `(${column('domainId')} = ${Number(id)} AND ${pidOfSql(column('globalTid'))} IN (${pids.map(Number).join(', ')}))`).join(' OR ') || '0';
 }
 
 /** rowid range of NVTX_EVENTS, or null when it has none (a view, say). */
