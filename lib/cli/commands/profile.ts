@@ -3,7 +3,7 @@ import { writeStdout } from '../../output-file.js';
 import { parseCommandArgs, parseTop } from '../args.js';
 import { probeNsys } from '../../nsys/discover.js';
 import { findNsys, withNsys } from '../../nsys/run.js';
-import { profile } from '../../profile/profile.js';
+import { profile } from '../../nsys/profile.js';
 import { wantColor } from '../../report/format-text.js';
 import { reportExitCode, runReport } from '../../report/run.js';
 
