@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { findNvtxHeaders } from '../nvtx-headers.js';
 import { discoverNsys, gilSourcesOf, nsysCandidates, type NsysCandidate, type NsysProbe } from '../nsys/discover.js';
 import { findNsys } from '../nsys/run.js';
+import { findCollector } from '../trace/collector-path.js';
 import { capture } from './exec.js';
 import { inspectPython, type PythonInfo } from './inspect.js';
 
@@ -98,12 +99,9 @@ async function nsysChecks(env: NodeJS.ProcessEnv, waitForNsys: boolean): Promise
   return checks;
 }
 
-async function collectorCheck(): Promise<DoctorCheck> {
-  // lib/trace belongs to the collector part; loaded by name so doctor works without it.
-  const spec = '../trace/collector-path.js';
+function collectorCheck(): DoctorCheck {
   try {
-    const mod = (await import(spec)) as { findCollector(): string };
-    return { name: 'collector', status: 'ok', detail: mod.findCollector(), required: false };
+    return { name: 'collector', status: 'ok', detail: findCollector(), required: false };
   } catch (err) {
     const e = err as Error & { hint?: string };
     return { name: 'collector', status: 'warn', detail: e.message.split('\n')[0]!, hint: e.hint, required: false };
@@ -160,6 +158,6 @@ export async function runDoctor(
     checks.push({ name: 'NVTX headers', status: 'fail', detail: (err as Error).message, required: true });
   }
   checks.push(...(await nsysChecks(env, opts.waitForNsys === true)));
-  checks.push(await collectorCheck());
+  checks.push(collectorCheck());
   return { ok: checks.every((c) => !c.required || c.status !== 'fail'), checks, python: info };
 }

@@ -3,15 +3,15 @@
 // The side tables are queried once for all N holds (a VALUES list joined to the big table), never once
 // per hold: each scan of a large table costs ~0.1 s.
 import type { Database } from 'better-sqlite3';
-import { pidOf, tidOf } from './load.js';
 import { holderActivity } from './holder-activity.js';
 import { holdLocations, waitLocations } from './locations.js';
 import { whyOf } from './why.js';
-import { GilEventKind, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
+import { GilEventKind, domainNameOf, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
-import { EventType, nvtxTextSql } from './schema.js';
+import { nvtxTextSql } from './schema.js';
 import type { BlamedHold, ConcurrentRange, HolderCpu, OsCall, ThreadRef, Waiter } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
+import { NsysEventType, globalTid, pidOfSql, pidOf, threadKey } from '../nsys/export-schema.js';
 
 export interface BlameOptions {
   top?: number;
@@ -114,7 +114,7 @@ function osCalls(db: Database, holds: { s: number; e: number; pid: number }[]): 
     'SELECT h.i, o.start, o.end, o.globalTid, COALESCE(s.value, \'?\') FROM OSRT_API AS o CROSS JOIN h ' +
     'LEFT JOIN StringIds AS s ON s.id = o.nameId ' +
     `WHERE o.start < ${Math.max(...holds.map((h) => Math.trunc(h.e)))} AND o.end > ${Math.min(...holds.map((h) => Math.trunc(h.s)))} ` +
-    'AND o.start < h.e AND o.end > h.s AND ((o.globalTid >> 24) & 16777215) = h.pid';
+    `AND o.start < h.e AND o.end > h.s AND ${pidOfSql('o.globalTid')} = h.pid`;
   return (db.prepare(sql).raw(true).all() as [number, number, number, number, string][]).map(([i, start, end, gt, name]) => ({ i, start, end, gt, name }));
 }
 
@@ -123,7 +123,7 @@ function concurrentRanges(trace: LoadedTrace, holds: { s: number; e: number; pid
   const sql =
     `WITH h(i, s, e, pid) AS (VALUES ${holdValues(holds)}) ` +
     `SELECT h.i, n.start, n.end, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n CROSS JOIN h ${join} ` +
-    `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+    `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter('n')}) ` +
     // The outer bounds let SQLite skip most rows before it looks at the hold list.
     `AND n.start < ${Math.max(...holds.map((h) => Math.trunc(h.e)))} AND COALESCE(n.end, 9e18) > ${Math.min(...holds.map((h) => Math.trunc(h.s)))} ` +
     'AND n.start < h.e AND COALESCE(n.end, 9e18) > h.s';
@@ -212,7 +212,7 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
     const waiters = sortedWaiters[rank]!;
     const waiterTids = new Map<number, Waiter[]>();
     for (const w of waiters) {
-      const key = w.thread.pid * 16777216 + w.thread.tid;
+      const key = globalTid(w.thread.pid, w.thread.tid);
       waiterTids.set(key, [...(waiterTids.get(key) ?? []), w]);
     }
     const toCall = (r: { start: number; end: number; gt: number; name: string }): OsCall => ({
@@ -227,12 +227,12 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
     let otherOsCalls: OsCall[] | null = null;
     if (calls) {
       const mine = calls.filter((r) => r.i === rank);
-      const holderKey = h.pid * 16777216 + tidOf(h.gt);
-      holderOsCalls = mine.filter((r) => r.gt % 2 ** 48 === holderKey).map(toCall);
+      const holderKey = threadKey(h.gt);
+      holderOsCalls = mine.filter((r) => threadKey(r.gt) === holderKey).map(toCall);
       otherOsCalls = mine
-        .filter((r) => r.gt % 2 ** 48 !== holderKey)
+        .filter((r) => threadKey(r.gt) !== holderKey)
         // A waiter's condition-variable waits inside its GIL wait are the GIL itself, not news.
-        .filter((r) => !(waiterTids.get(r.gt % 2 ** 48) ?? []).some((w) => r.start >= w.waitStartNs && r.end <= w.waitEndNs))
+        .filter((r) => !(waiterTids.get(threadKey(r.gt)) ?? []).some((w) => r.start >= w.waitStartNs && r.end <= w.waitEndNs))
         .map(toCall);
       const byOverlap = (a: OsCall, b: OsCall) => b.overlapNs - a.overlapNs || a.startNs - b.startNs;
       holderOsCalls = holderOsCalls.sort(byOverlap).slice(0, maxListed);
@@ -245,7 +245,7 @@ export function blamePicked(trace: LoadedTrace, picked: LongHold[], opts: Pick<B
       .map((r) => {
         const pid = pidOf(r.gt);
         return {
-          domain: r.domainId === 0 ? '' : trace.domainNames.get(`${pid}/${r.domainId}`) ?? `domain ${r.domainId}`,
+          domain: domainNameOf(trace, pid, r.domainId),
           name: r.name,
           pid,
           processName: trace.processes.get(pid)?.name ?? processName(trace, pid),

@@ -4,14 +4,15 @@
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
+import { HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { formatLocation } from './locations.js';
-import { pidOf, tidOf } from './load.js';
-import { GilEventKind, type LoadedTrace } from './model.js';
-import { EventType, nvtxTextSql } from './schema.js';
+import { GilEventKind, domainNameOf, threadNameOf, type LoadedTrace } from './model.js';
+import { nvtxTextSql } from './schema.js';
 import { DurationHistogram, bucketFloor, durationBucket } from './stats.js';
 import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';
 import { incompleteWarnings } from './warnings.js';
+import { NsysEventType, pidOf, tidOf } from '../nsys/export-schema.js';
 
 export interface HtmlOptions {
   /** About this many waits + holds are embedded, half each; shorter ones are dropped first (default 40,000). */
@@ -130,7 +131,7 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
   const rows = trace.db
     .prepare(
       `SELECT n.start, COALESCE(n.end, ${Math.trunc(trace.traceEnd)}), n.globalTid, ${expr}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
-        `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter('n')}) ` +
         `ORDER BY COALESCE(n.end, ${Math.trunc(trace.traceEnd)}) - n.start DESC LIMIT ${limit}`,
     )
     .raw(true)
@@ -145,10 +146,9 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
       const tid = tidOf(gt);
       lane = lanes.length;
       laneOf.set(gt, lane);
-      lanes.push({ pid, tid, name: trace.threadNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`), process: trace.processNames.get(pid) ?? `pid ${pid}`, gil: '' });
+      lanes.push({ pid, tid, name: threadNameOf(trace.threadNames, gt, pid, tid), process: trace.processNames.get(pid) ?? `pid ${pid}`, gil: '' });
     }
-    const domain = domainId ? trace.domainNames.get(`${pidOf(gt)}/${domainId}`) ?? '' : '';
-    const label = `${domain ? `${domain}:` : ''}${name ?? ''}`;
+    const label = `${domainNameOf(trace, pidOf(gt), domainId)}:${name ?? ''}`;
     let k = names.get(label);
     if (k === undefined) names.set(label, (k = names.size));
     others.push([lane, start - trace.traceStart, end - trace.traceStart, k]);
@@ -264,7 +264,7 @@ function draw(){
       var c=cls+((r[3]&1)?' open':'')+(long?' long':'');
       var e=el('rect',{'class':c,x:x,y:AXIS+r[0]*LANE+y0,width:Math.max(w,0.5),height:h},g);
       counts[cls]++;
-      if(w>=3){var ti=el('title',{},e);ti.textContent=(cls==='hold'?'Holding GIL ':'Waiting for GIL ')+fmt(r[2]-r[1])+((r[3]&1)?' (open at trace end)':'');}
+      if(w>=3){var ti=el('title',{},e);ti.textContent=(cls==='hold'?${JSON.stringify(`${HOLDING_MESSAGE} `)}:${JSON.stringify(`${WAITING_MESSAGE} `)})+fmt(r[2]-r[1])+((r[3]&1)?' (open at trace end)':'');}
     }
   }
   ranges(data.waits,'wait',LANE*0.55,LANE*0.3);

@@ -7,13 +7,14 @@
 //  - other NVTX ranges are async slices: push/pop ranges share one id per thread, so they nest as a
 //    stack; start/end ranges (which may cross threads and overlap) get one id each;
 //  - marks, including GIL drop requests, are thread-scoped instants.
-import { pidOf, tidOf } from './load.js';
 import { formatLocation, parseLocation } from './locations.js';
 import type { BlamedHold, PyLocation } from './types.js';
 import { fmtDuration } from './units.js';
-import { GilEventKind, type LoadedTrace } from './model.js';
-import { EventType, nvtxTextSql } from './schema.js';
+import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
+import { GilEventKind, domainNameOf, threadNameOf, type LoadedTrace } from './model.js';
+import { nvtxTextSql } from './schema.js';
 import { type ChunkWriter, writeOutputFile } from '../output-file.js';
+import { NsysEventType, globalTid, pidOf, tidOf } from '../nsys/export-schema.js';
 
 export interface PerfettoOptions {
   /** Also export NVTX ranges and marks outside the GIL domain (default true). */
@@ -47,7 +48,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     emit({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: trace.processes.get(pid)?.name ?? trace.processNames.get(pid) ?? `pid ${pid}` } });
   };
   const threadName = (pid: number, tid: number, name: string) => {
-    const key = pid * 2 ** 24 + tid;
+    const key = globalTid(pid, tid);
     if (namedThreads.has(key)) return;
     namedThreads.add(key);
     processName(pid);
@@ -65,13 +66,13 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     gil.scan((kind, s, e, t, open) => {
       const th = trace.threads[t]!;
       if (kind === GilEventKind.drop) {
-        emit({ ph: 'i', s: 't', cat: 'CPython GIL', name: 'GIL drop request', pid: th.pid, tid: th.tid, ts: us(s) });
+        emit({ ph: 'i', s: 't', cat: GIL_DOMAIN, name: DROP_REQUEST_MESSAGE, pid: th.pid, tid: th.tid, ts: us(s) });
         return;
       }
       const hold = kind === GilEventKind.hold;
-      emit({ ph: 'X', cat: 'CPython GIL', name: hold ? 'Holding GIL' : 'Waiting for GIL', pid: th.pid, tid: th.tid, ts: us(s), dur: us(e) - us(s), args: open ? openArgs : args });
+      emit({ ph: 'X', cat: GIL_DOMAIN, name: hold ? HOLDING_MESSAGE : WAITING_MESSAGE, pid: th.pid, tid: th.tid, ts: us(s), dur: us(e) - us(s), args: open ? openArgs : args });
       if (hold) {
-        emit({ ph: 'X', cat: 'CPython GIL', name: `held by ${th.name}`, pid: gil.pid, tid: laneTid, ts: us(s), dur: us(e) - us(s), args: { tid: th.tid, ...(open ? { open: true } : {}) } });
+        emit({ ph: 'X', cat: GIL_DOMAIN, name: `held by ${th.name}`, pid: gil.pid, tid: laneTid, ts: us(s), dur: us(e) - us(s), args: { tid: th.tid, ...(open ? { open: true } : {}) } });
       }
     });
   });
@@ -81,10 +82,10 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
     const sql =
       `SELECT n.start, n.globalTid, ${text} FROM NVTX_EVENTS AS n ${join} ` +
-      `WHERE n.eventType = ${EventType.Mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
+      `WHERE n.eventType = ${NsysEventType.mark} AND (${trace.gilRowFilter('n')})`;
     for (const [start, gt, name] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<[number, number, string | null]>) {
       if (name === null || !parseLocation(name)) continue;
-      emit({ ph: 'i', s: 't', cat: 'CPython GIL', name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
+      emit({ ph: 'i', s: 't', cat: GIL_DOMAIN, name, pid: pidOf(gt), tid: tidOf(gt), ts: us(start) });
     }
   }
 
@@ -100,23 +101,23 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
     const sql =
       `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
-      `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark}) ` +
-      `AND NOT (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')})`;
+      `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark}) ` +
+      `AND NOT (${trace.gilRowFilter('n')})`;
     let asyncId = 0;
     for (const [start, end, type, gt, name, domainId] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<
       [number, number | null, number, number, string | null, number | null]
     >) {
       const pid = pidOf(gt);
       const tid = tidOf(gt);
-      threadName(pid, tid, trace.threadNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`));
-      const domain = domainId ? trace.domainNames.get(`${pid}/${domainId}`) ?? `domain ${domainId}` : 'default';
+      threadName(pid, tid, threadNameOf(trace.threadNames, gt, pid, tid));
+      const domain = domainNameOf(trace, pid, domainId);
       const label = name ?? '';
-      if (type === EventType.Mark) {
+      if (type === NsysEventType.mark) {
         emit({ ph: 'i', s: 't', cat: domain, name: label, pid, tid, ts: us(start) });
         continue;
       }
       const stop = end ?? trace.traceEnd;
-      const id = type === EventType.PushPopRange ? `pushpop-${pid}-${tid}` : `range-${++asyncId}`;
+      const id = type === NsysEventType.pushPop ? `pushpop-${pid}-${tid}` : `range-${++asyncId}`;
       emit({ ph: 'b', cat: domain, name: label, pid, tid, id, ts: us(start), args: end === null ? { open: true } : {} });
       emit({ ph: 'e', cat: domain, name: label, pid, tid, id, ts: us(stop) });
     }

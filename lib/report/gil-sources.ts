@@ -9,7 +9,7 @@
 // report analyses one source per run and keeps the other's rows out of everything else (they are not
 // "other NVTX ranges" either).
 import { GilNvtxError } from '../errors.js';
-import { GIL_DOMAIN } from './model.js';
+import { GIL_DOMAIN } from '../gil-contract.js';
 import type { GilSourceReport } from './types.js';
 
 export type GilSourceId = 'patch' | 'nsys';

@@ -7,21 +7,13 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { GilNvtxError } from '../errors.js';
 import { nsysExportSqlite } from '../nsys/run.js';
-import {
-  DROP_REQUEST_MESSAGE,
-  GIL_DOMAIN,
-  HOLDING_MESSAGE,
-  WAITING_MESSAGE,
-  cutOpenRanges,
-  type LoadedTrace,
-  type ProcessInfo,
-  type ThreadInfo,
-  type TraceProducer,
-} from './model.js';
-import { EventType, detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
+import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
+import { cutOpenRanges, threadNameOf, type LoadedTrace, type ProcessInfo, type ThreadInfo, type TraceProducer } from './model.js';
+import { detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
 import { NSYS_GIL_DOMAIN, chooseGilSource, type DomainRow, type GilSourceChoice, type GilSourceRequest } from './gil-sources.js';
 import { gilDomainFilter, gilRangesFromSqlite } from './source-sqlite.js';
 import type { GilSourceReport } from './types.js';
+import { NsysEventType, pidOf, pidOfSql, tidOf } from '../nsys/export-schema.js';
 
 export interface LoadOptions {
   /** Environment for nsys (a .nsys-rep input is exported with it). */
@@ -38,15 +30,6 @@ export interface LoadOptions {
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
-const PID_MASK_SQL = '((globalTid >> 24) & 16777215)';
-const TWO24 = 16777216;
-
-export function pidOf(globalTid: number): number {
-  return Math.floor(globalTid / TWO24) % TWO24;
-}
-export function tidOf(globalTid: number): number {
-  return globalTid % TWO24;
-}
 
 /** Turns a low-level SQLite failure into the one-line error the CLI prints. */
 export function sqliteFailure(err: unknown, file: string): GilNvtxError {
@@ -147,7 +130,7 @@ function gilDomains(
 ): { choice: GilSourceChoice | null; all: DomainRow[] } {
   const { expr: textExpr, join } = nvtxTextSql(schema, 'e');
   const domains = db
-    .prepare(`SELECT e.domainId AS domainId, ${PID_MASK_SQL.replace(/globalTid/g, 'e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${EventType.DomainCreate}`)
+    .prepare(`SELECT e.domainId AS domainId, ${pidOfSql('e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${NsysEventType.domainCreate}`)
     .all() as DomainRow[];
   const choice = chooseGilSource(domains, wanted, source);
   if (choice || !required) return { choice, all: domains };
@@ -171,7 +154,7 @@ function gilDomains(
 function otherSources(db: Database.Database, choice: GilSourceChoice): GilSourceReport['others'] {
   return choice.others.map((o) => {
     const ranges = db
-      .prepare(`SELECT count(*) FROM NVTX_EVENTS WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND (${gilDomainFilter(o.domains)})`)
+      .prepare(`SELECT count(*) FROM NVTX_EVENTS WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND (${gilDomainFilter(o.domains)})`)
       .pluck()
       .get() as number;
     return { id: o.kind.id, domain: o.kind.domain, label: o.kind.label, ranges: Number(ranges) };
@@ -344,12 +327,13 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   const threads: ThreadInfo[] = gilSource.threadIds.map((gt, index) => {
     const pid = pidOf(gt);
     const tid = tidOf(gt);
-    return { index, globalTid: gt, pid, tid, name: tNames.get(gt) ?? (tid === pid ? 'main' : `thread ${tid}`) };
+    return { index, globalTid: gt, pid, tid, name: threadNameOf(tNames, gt, pid, tid) };
   });
   const processes = new Map<number, ProcessInfo>();
   for (const d of domains) processes.set(d.pid, { pid: d.pid, name: pNames.get(d.pid) ?? `pid ${d.pid}` });
 
   const gils = gilSource.gils.map((g) => cutOpenRanges(g, openAt(g.pid), traceEnd));
+  const gilRowDomains = choice?.allGilDomains ?? [];
   const { producer, version } = readProducer(db, schema);
   const droppedEvents = readDroppedEvents(db, schema);
   return {
@@ -367,7 +351,7 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     threadNames: tNames,
     domainNames: new Map(allDomains.map((d) => [`${d.pid}/${d.domainId}`, d.name ?? ''])),
     gils,
-    gilRowFilter: gilDomainFilter(choice?.allGilDomains ?? []),
+    gilRowFilter: (alias) => gilDomainFilter(gilRowDomains, alias),
     gilSource: choice
       ? { id: choice.kind.id, domain: choice.kind.domain, label: choice.kind.label, carries: { ...choice.kind.carries }, gaps: [...choice.kind.gaps], others: otherSources(db, choice) }
       : null,

@@ -3,14 +3,11 @@
 // emitted by the thread while it holds the GIL, so that a hold's marks fall inside it on its own
 // thread and a wait's mark comes right after the wait, at the start of the hold that ended it. They
 // reach the trace through any NVTX tool, so this reads them by thread and time, not by range id.
-import { EventType, nvtxTextSql } from './schema.js';
+import { nvtxTextSql } from './schema.js';
+import { LOCATION_TEXT, type LocationKind } from '../gil-contract.js';
 import type { LoadedTrace } from './model.js';
 import type { PyLocation } from './types.js';
-
-export const LOCATION_KINDS = ['wait', 'taken', 'released'] as const;
-export type LocationKind = (typeof LOCATION_KINDS)[number];
-
-const LOCATION_TEXT = /^GIL (wait|taken|released) at (.*) \((.*):(-?\d+)\)$/s;
+import { NsysEventType } from '../nsys/export-schema.js';
 
 /** Parses one location mark's message; null for any other text. */
 export function parseLocation(text: string): { kind: LocationKind; where: PyLocation } | null {
@@ -47,7 +44,7 @@ function marksIn(trace: LoadedTrace, queries: Query[]): { i: number; start: numb
   const sql =
     `WITH q(i, gt, s, e) AS (VALUES ${values}) ` +
     `SELECT q.i, n.start, ${expr} FROM NVTX_EVENTS AS n CROSS JOIN q ${join} ` +
-    `WHERE n.eventType = ${EventType.Mark} AND (${trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1')}) ` +
+    `WHERE n.eventType = ${NsysEventType.mark} AND (${trace.gilRowFilter('n')}) ` +
     `AND n.start >= ${Math.min(...queries.map((q) => Math.trunc(q.from)))} AND n.start <= ${Math.max(...queries.map((q) => Math.ceil(q.to)))} ` +
     'AND n.globalTid = q.gt AND n.start >= q.s AND n.start <= q.e ORDER BY n.start';
   for (const [i, start, text] of trace.db.prepare(sql).raw(true).all() as [number, number, string | null][]) {

@@ -2,15 +2,6 @@
 // names, bounds); the ranges stay in their source and are streamed per GIL, so memory follows the number
 // of threads and `--top`, not the length of the trace.
 
-/**
- * The NVTX contract of the GIL patch (docs/gil-patches.md, "What you see"). nsys's own GIL trace uses the
- * same two range messages in another domain (gil-sources.ts).
- */
-export const GIL_DOMAIN = 'CPython GIL';
-export const WAITING_MESSAGE = 'Waiting for GIL';
-export const HOLDING_MESSAGE = 'Holding GIL';
-export const DROP_REQUEST_MESSAGE = 'GIL drop request';
-
 export interface ProcessInfo {
   pid: number;
   name: string;
@@ -111,6 +102,20 @@ export function cutOpenRanges(gil: GilRanges, openAt: number, traceEnd: number):
   };
 }
 
+/** A thread's name in the trace, or what the report calls a thread that has none. */
+export function threadNameOf(names: Map<number, string>, globalTid: number, pid: number, tid: number): string {
+  return names.get(globalTid) ?? (tid === pid ? 'main' : `thread ${tid}`);
+}
+
+/** How the report names NVTX's default domain (id 0, no name of its own). */
+export const DEFAULT_DOMAIN_NAME = '(default)';
+
+/** The name of NVTX domain `domainId` of process `pid`; `domain N` when the trace lacks its creation. */
+export function domainNameOf(trace: Pick<LoadedTrace, 'domainNames'>, pid: number, domainId: number | null): string {
+  if (!domainId) return DEFAULT_DOMAIN_NAME;
+  return trace.domainNames.get(`${pid}/${domainId}`) ?? `domain ${domainId}`;
+}
+
 export type TraceProducer = 'nsys' | 'gil-nvtx collector' | 'unknown';
 
 export interface LoadedTrace {
@@ -138,8 +143,11 @@ export interface LoadedTrace {
   /** NVTX domain names by `${pid}/${domainId}` (domain ids are per process). */
   domainNames: Map<string, string>;
   gils: GilRanges[];
-  /** SQL condition (over NVTX_EVENTS columns) true for rows of a GIL domain, of every GIL source present. */
-  gilRowFilter: string;
+  /**
+   * SQL condition true for NVTX_EVENTS rows of a GIL domain, of every GIL source present; `alias` is
+   * the table's alias in the query (columns unqualified without one).
+   */
+  gilRowFilter(alias?: string): string;
   /** The GIL source `gils` come from; null when the trace has none (loaded with `requireGil: false`). */
   gilSource: import('./types.js').GilSourceReport | null;
   /** Tables the optional analyses depend on. */

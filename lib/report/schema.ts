@@ -78,13 +78,3 @@ export function hasColumns(schema: TraceSchema, table: string, cols: string[]): 
   const have = schema.columns.get(table);
   return !!have && cols.every((c) => have.has(c));
 }
-
-/** nsys event types (ENUM_NSYS_EVENT_TYPE); the collector writes the same values. */
-export const EventType = {
-  PushPopRange: 59,
-  StartEndRange: 60,
-  Mark: 34,
-  DomainCreate: 75,
-  Category: 33,
-  ThreadName: 39,
-} as const;

@@ -2,12 +2,12 @@
 // domain (a Node request, a job) and the GIL holds in progress while each ran. "Repeated" (a name seen at
 // least twice in its domain and process) is what makes a latency outlier: a range that happens once, such
 // as a worker's whole lifetime, has nothing to be slow against.
-import { pidOf } from './load.js';
-import { GilEventKind, type GilRanges, type LoadedTrace } from './model.js';
+import { GilEventKind, domainNameOf, type GilRanges, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
-import { EventType, nvtxTextSql } from './schema.js';
+import { nvtxTextSql } from './schema.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
+import { NsysEventType, pidOf } from '../nsys/export-schema.js';
 
 export interface SlowRangeOptions {
   top?: number;
@@ -77,12 +77,12 @@ export class HoldsDuringPass implements GilPass {
 export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandidate[] {
   if (top === 0) return [];
   const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
-  const notGil = trace.gilRowFilter.replace(/\b(domainId|globalTid)\b/g, 'n.$1');
+  const notGil = trace.gilRowFilter('n');
   // One pass in SQL: closed non-GIL ranges with their name; grouping happens here, where it is cheap.
   const rows = trace.db
     .prepare(
       `SELECT n.start, n.end, n.globalTid, ${text}, COALESCE(n.domainId, 0) FROM NVTX_EVENTS AS n ${join} ` +
-        `WHERE n.eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}) AND n.end IS NOT NULL AND NOT (${notGil})`,
+        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND n.end IS NOT NULL AND NOT (${notGil})`,
     )
     .raw(true)
     .all() as [number, number, number, string | null, number][];
@@ -116,7 +116,7 @@ export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], 
     const pid = pidOf(row.gt);
     return {
       rank: i + 1,
-      domain: trace.domainNames.get(`${pid}/${row.domainId}`) ?? (row.domainId === 0 ? '(default)' : `domain ${row.domainId}`),
+      domain: domainNameOf(trace, pid, row.domainId),
       name: row.name,
       pid,
       processName: trace.processNames.get(pid) ?? `pid ${pid}`,

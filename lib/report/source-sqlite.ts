@@ -6,8 +6,10 @@
 //  - otherwise, with an index on `start`: `ORDER BY start` walks the index;
 //  - otherwise: the GIL's events are read once in start order and kept in typed columns.
 import type Database from 'better-sqlite3';
-import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, WAITING_MESSAGE, type BadRows, type GilRanges, type GilSource, type GilVisitor } from './model.js';
-import { EventType, type TraceSchema } from './schema.js';
+import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, LOCATION_TEXT_LIKE, WAITING_MESSAGE } from '../gil-contract.js';
+import { type BadRows, type GilRanges, type GilSource, type GilVisitor } from './model.js';
+import { type TraceSchema } from './schema.js';
+import { NsysEventType, pidOf, pidOfSql, tidOf, tidOfSql } from '../nsys/export-schema.js';
 
 /** What any GIL range source may read; `readTrace` builds it. */
 export interface GilSourceContext {
@@ -22,8 +24,6 @@ export interface GilSourceContext {
   onProgress?: (line: string) => void;
 }
 
-const PID_MASK_SQL = '((globalTid >> 24) & 16777215)';
-const TWO24 = 16777216;
 /** Rows per `.all()`: one native call per window costs a quarter less than a row-by-row iterator. */
 const ROWID_WINDOW = 4096;
 
@@ -41,11 +41,12 @@ function rowProblem(start: unknown, end: unknown, thread: unknown, kind: number)
   return end < start ? 'endBeforeStart' : null;
 }
 
-/** SQL condition true for the rows of the GIL domains of `domains`. */
-export function gilDomainFilter(domains: { domainId: number; pid: number }[]): string {
+/** SQL condition true for the NVTX_EVENTS rows (aliased `alias`, if any) of the GIL domains of `domains`. */
+export function gilDomainFilter(domains: { domainId: number; pid: number }[], alias?: string): string {
+  const column = (name: string) => (alias ? `${alias}.${name}` : name);
   const byDomain = new Map<number, number[]>();
   for (const d of domains) byDomain.set(d.domainId, [...(byDomain.get(d.domainId) ?? []), d.pid]);
-  return [...byDomain].map(([id, pids]) => `(domainId = ${Number(id)} AND ${PID_MASK_SQL} IN (${pids.map(Number).join(', ')}))`).join(' OR ') || '0';
+  return [...byDomain].map(([id, pids]) => `(${column('domainId')} = ${Number(id)} AND ${pidOfSql(column('globalTid'))} IN (${pids.map(Number).join(', ')}))`).join(' OR ') || '0';
 }
 
 /** rowid range of NVTX_EVENTS, or null when it has none (a view, say). */
@@ -118,10 +119,10 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
   // Payload and kind travel in one column: every column costs per row, and interpreter ids are small.
   // The interpreter's location marks (locations.ts) share the domain; their payload, a range id, would
   // overflow the packed column, so they are left out here (cheap: only marks get the text test).
-  const notLocation = schema.nvtxHasText ? ` AND NOT (eventType = ${EventType.Mark} AND COALESCE(text, '') LIKE 'GIL % at %')` : '';
+  const notLocation = schema.nvtxHasText ? ` AND NOT (eventType = ${NsysEventType.mark} AND COALESCE(text, '') LIKE ${q(LOCATION_TEXT_LIKE)})` : '';
   const baseSql =
     `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
-    `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark})${notLocation}`;
+    `WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark})${notLocation}`;
   const allGils = gilDomainFilter(domains);
   const rowids = rowidBounds(db);
 
@@ -185,7 +186,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
       const interp = (code - kind) / 4;
       let gil = threadGil[lastThread];
       if (gil === undefined || threadInterp[lastThread] !== interp) {
-        const pid = Math.floor(gt / TWO24) % TWO24;
+        const pid = pidOf(gt);
         const key = `${pid}/${interp}`;
         gil = gils.get(key);
         if (!gil) {
@@ -215,7 +216,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
     for (const u of unended) {
       if (u.start < latest[u.at]!) {
         badRows.unendedBeforeLast++;
-        (u.gil.unendedBeforeLast ??= new Set()).add(`${u.gt % TWO24}:${u.kind}:${u.start}`);
+        (u.gil.unendedBeforeLast ??= new Set()).add(`${tidOf(u.gt)}:${u.kind}:${u.start}`);
         if (u.kind === 1) u.gil.counts.holds--;
         else u.gil.counts.waits--;
       }
@@ -245,13 +246,13 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
         if (kind === 3) return;
         const gt = row[2];
         if (rowProblem(row[0], row[1], gt, kind)) return;
-        const key = `${Math.floor(gt / TWO24) % TWO24}/${(row[3] - kind) / 4}`;
+        const key = `${pidOf(gt)}/${(row[3] - kind) / 4}`;
         if (key !== lastKey) {
           lastKey = key;
           held = byKey.get(key);
         }
         if (!held) return;
-        if (row[1] === null && kind !== 2 && held.unended?.has(`${gt % TWO24}:${kind}:${row[0]}`)) return;
+        if (row[1] === null && kind !== 2 && held.unended?.has(`${tidOf(gt)}:${kind}:${row[0]}`)) return;
         held.start.push(row[0]);
         held.end.push(kind === 2 ? row[0] : row[1] === null ? NaN : row[1]);
         held.thread.push(threadIndex.get(gt)!);
@@ -263,13 +264,13 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
 
   // A GIL's scan needs no pid (one GIL, one process) nor payload (its filter fixed it): the tid and
   // the kind share a column, one column fewer per row than the first pass.
-  const scanSql = `SELECT start, end, (globalTid & 16777215) * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
-    `WHERE eventType IN (${EventType.PushPopRange}, ${EventType.StartEndRange}, ${EventType.Mark})`;
+  const scanSql = `SELECT start, end, ${tidOfSql('globalTid')} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
+    `WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark})`;
   const streamed = (g: GilState): GilRanges['scan'] => {
     const filter = ownFilter(g);
     const threadOfTid = new Map<number, number>();
     threadIds.forEach((gt, index) => {
-      if (Math.floor(gt / TWO24) % TWO24 === g.pid) threadOfTid.set(gt % TWO24, index);
+      if (pidOf(gt) === g.pid) threadOfTid.set(tidOf(gt), index);
     });
     const unended = g.unendedBeforeLast;
     return (visit) => {

@@ -1,10 +1,10 @@
 // The invariant the GIL patch promises (docs/gil-patches.md): holds of one GIL never overlap, because both
 // transitions are emitted inside gil->mutex. An overlap means broken instrumentation (the naive
 // MUTEX_LOCK patch) — so this runs before any statistic is trusted.
-import { pidOf, tidOf } from './load.js';
-import { GilEventKind, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
+import { GilEventKind, threadNameOf, type GilRanges, type GilVisitor, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import type { Note, OverlapViolation, ThreadRef, Validation } from './types.js';
+import { pidOf, tidOf } from '../nsys/export-schema.js';
 
 export function threadRef(trace: LoadedTrace, index: number): ThreadRef {
   const t = trace.threads[index]!;
@@ -15,7 +15,7 @@ export function threadRef(trace: LoadedTrace, index: number): ThreadRef {
 export function threadRefOf(trace: LoadedTrace, globalTid: number): ThreadRef {
   const pid = pidOf(globalTid);
   const tid = tidOf(globalTid);
-  return { pid, tid, name: trace.threadNames.get(globalTid) ?? (tid === pid ? 'main' : `thread ${tid}`) };
+  return { pid, tid, name: threadNameOf(trace.threadNames, globalTid, pid, tid) };
 }
 
 const OPEN_FINAL_HOLD =

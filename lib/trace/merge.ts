@@ -4,9 +4,10 @@ import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
 import { renameOutputFile, tempBeside } from '../output-file.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
-import { GIL_DOMAIN } from '../report/model.js';
+import { GIL_DOMAIN } from '../gil-contract.js';
 import { RawTraceFile, type DecodeState, type EventAttrs, type RawChunk, type RawRecord } from './raw-reader.js';
-import { EVENT_TYPE_NAMES, NsysEventType, TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, globalPid, globalTid, uint64ForSqlite } from './schema.js';
+import { EVENT_TYPE_NAMES, NsysEventType, globalPid, globalTid } from '../nsys/export-schema.js';
+import { TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, uint64ForSqlite } from './schema.js';
 import { COLLECTOR_CLOCK, PRODUCER, traceFormatVersion } from './meta.js';
 import { TickConverter } from './ticks.js';
 
@@ -466,7 +467,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
     const insProcess = db.prepare('INSERT INTO PROCESSES (globalPid, pid, name) VALUES (?, ?, ?)');
     for (const [pid, name] of processNames) insProcess.run(globalPid(pid), pid, name);
     const insEnum = db.prepare('INSERT INTO ENUM_NSYS_EVENT_TYPE (id, name, label) VALUES (?, ?, ?)');
-    for (const [id, name, label] of EVENT_TYPE_NAMES) insEnum.run(id, name, label);
+    for (const [id, name] of EVENT_TYPE_NAMES) insEnum.run(id, name, name);
     const insMeta = db.prepare('INSERT INTO GILNVTX_META (key, value) VALUES (?, ?)');
     for (const [k, v] of Object.entries({
       producer: PRODUCER,

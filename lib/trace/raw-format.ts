@@ -1,6 +1,6 @@
 // Mirror of native/collector/raw_format.h: the per-process file the collector writes and the watchdog's
-// samples file. The C header documents the layout; test/trace/raw-format.test.ts checks that every
-// constant here equals its C twin.
+// samples file. The C header documents the layout; test/trace/raw-format.test.ts compiles a program
+// against the header and checks that every constant here equals what the C compiler makes of its twin.
 
 export const RAW_MAGIC = 'GILNVTX1';
 export const RAW_FORMAT_VERSION = 3;
@@ -70,6 +70,8 @@ export const RAW_COMPACT_ARGS = 32;
 
 /** Range ids: slot << 40 | per-thread counter; bit 62 marks a GIL hold. */
 export const RAW_RANGE_SLOT_SHIFT = 40;
+export const RAW_RANGE_COUNTER_MASK = 2 ** RAW_RANGE_SLOT_SHIFT - 1;
+export const RAW_RANGE_HOLD_BIT = 2 ** 62;
 
 export const RawFlag = {
   color: 0x01,

@@ -11,6 +11,8 @@ import {
   RAW_FORMAT_VERSION,
   RAW_HEADER_SIZE,
   RAW_MAGIC,
+  RAW_RANGE_HOLD_BIT,
+  RAW_RANGE_SLOT_SHIFT,
   RawFlag,
   RawKind,
   RawOp,
@@ -89,6 +91,11 @@ interface Template extends Omit<EventAttrs, 'text'> {
 }
 
 const TWO32 = 4294967296;
+// A range id's high word: the flag bits (RAW_RANGE_HOLD_BIT and up) cleared, the slot above
+// RAW_RANGE_SLOT_SHIFT, the counter's high bits below it.
+const ID_HI_MASK = RAW_RANGE_HOLD_BIT / TWO32 - 1;
+const ID_HI_SLOT_SHIFT = RAW_RANGE_SLOT_SHIFT - 32;
+const ID_HI_COUNTER_MASK = 2 ** ID_HI_SLOT_SHIFT - 1;
 const COMPACT_OP_KIND = [RawKind.push, RawKind.pop, RawKind.start, RawKind.end, RawKind.mark];
 
 /** Where a thread's decoding stands between calls that each decode some of its chunks. */
@@ -257,9 +264,9 @@ export class RawTraceFile {
         switch (kind) {
           case RawKind.start: {
             const idLo = b.readUInt32LE(w);
-            const idHi = b.readUInt32LE(w + 4) & 0x3fffffff; // bits 62-63 are flags
-            const slot = idHi >>> 8;
-            const c = (idHi & 0xff) * TWO32 + idLo;
+            const idHi = b.readUInt32LE(w + 4) & ID_HI_MASK;
+            const slot = idHi >>> ID_HI_SLOT_SHIFT;
+            const c = (idHi & ID_HI_COUNTER_MASK) * TWO32 + idLo;
             if (slot === thread.slot) counter = c;
             r.key = slot * TWO32 + c;
             w = readAttrs(b, w + 8, flags, r);
@@ -281,8 +288,8 @@ export class RawTraceFile {
           }
           case RawKind.end: {
             const idLo = b.readUInt32LE(w);
-            const idHi = b.readUInt32LE(w + 4) & 0x3fffffff;
-            r.key = (idHi >>> 8) * TWO32 + (idHi & 0xff) * TWO32 + idLo;
+            const idHi = b.readUInt32LE(w + 4) & ID_HI_MASK;
+            r.key = (idHi >>> ID_HI_SLOT_SHIFT) * TWO32 + (idHi & ID_HI_COUNTER_MASK) * TWO32 + idLo;
             visit(r);
             break;
           }

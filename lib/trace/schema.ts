@@ -1,16 +1,6 @@
 // The trace.sqlite schema: the nsys 2022.4 export's tables that the report reads, with the same
 // columns (shared/notes/nsys.md §6), plus GILNVTX_* tables only the collector has.
 
-export const NsysEventType = {
-  category: 33,
-  mark: 34,
-  threadName: 39,
-  pushPop: 59,
-  startEnd: 60,
-  domainCreate: 75,
-  domainDestroy: 76,
-} as const;
-
 export const TRACE_SCHEMA_SQL = `
 CREATE TABLE StringIds (
   id INTEGER NOT NULL PRIMARY KEY,
@@ -111,25 +101,6 @@ CREATE TABLE GILNVTX_PROCESSES (
 export const TRACE_INDEX_SQL = `
 CREATE INDEX GILNVTX_HOLD_SAMPLES_hold ON GILNVTX_HOLD_SAMPLES(globalTid, holdStart);
 `;
-
-export const EVENT_TYPE_NAMES: [number, string, string][] = [
-  [33, 'NVTX_CATEGORY', 'NvtxCategory'],
-  [34, 'NVTX_MARK', 'NvtxMark'],
-  [39, 'NVTX_THREAD', 'NvtxThread'],
-  [59, 'NVTX_PUSHPOP_RANGE', 'NvtxPushPopRange'],
-  [60, 'NVTX_STARTEND_RANGE', 'NvtxStartEndRange'],
-  [75, 'NVTX_DOMAIN_CREATE', 'NvtxDomainCreate'],
-  [76, 'NVTX_DOMAIN_DESTROY', 'NvtxDomainDestroy'],
-];
-
-/** nsys packs (pid, tid) this way; readers must mask both parts with 0xFFFFFF. */
-export function globalTid(pid: number, tid: number): number {
-  return (pid & 0xffffff) * 0x100_0000 + (tid & 0xffffff);
-}
-
-export function globalPid(pid: number): number {
-  return (pid & 0xffffff) * 0x100_0000;
-}
 
 const TWO63 = 2n ** 63n;
 

@@ -27,6 +27,7 @@
 #define RAW_HEADER_SIZE 8192u /* page 0: the fields below; page 1: the watch table */
 #define RAW_CHUNK_HEADER_SIZE 32u
 #define RAW_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
+#define RAW_FILE_SUFFIX ".gnvtx"    /* <trace dir>/<pid>-<start ns>.gnvtx, one per program image */
 
 /* File header field offsets (bytes). */
 #define RAW_OFF_MAGIC 0          /* char[8] */
@@ -143,6 +144,7 @@ enum raw_kind {
 #define SAMPLE_FORMAT_VERSION 1u
 #define SAMPLE_HEADER_SIZE 64u
 #define SAMPLE_SIZE 128u
+#define SAMPLE_FILE_SUFFIX ".gsamp"
 /* Sample fields (byte offsets). Counters are cumulative; UINT64_MAX = could not be read. */
 #define SAMPLE_OFF_PID 0            /* u32 */
 #define SAMPLE_OFF_TID 4            /* u32 */

@@ -149,7 +149,7 @@ static int open_trace_file(uint32_t forked_from) {
   uint64_t start, start_ticks;
   calibration_pair(&start_ticks, &start);
   char path[PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/%d-%llu.gnvtx", g_dir, (int)getpid(), (unsigned long long)start);
+  snprintf(path, sizeof path, "%s/%d-%llu" RAW_FILE_SUFFIX, g_dir, (int)getpid(), (unsigned long long)start);
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     warn_once("cannot create the trace file", errno);

@@ -266,7 +266,8 @@ static void scan(void) {
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
       size_t n = strlen(e->d_name);
-      if (n > 6 && !strcmp(e->d_name + n - 6, ".gnvtx") && !known(e->d_name)) attach(e->d_name);
+      const size_t suffix = sizeof RAW_FILE_SUFFIX - 1;
+      if (n > suffix && !strcmp(e->d_name + n - suffix, RAW_FILE_SUFFIX) && !known(e->d_name)) attach(e->d_name);
     }
     closedir(d);
   }
@@ -445,7 +446,7 @@ int main(int argc, char **argv) {
   sigaction(SIGHUP, &sa, NULL);
   if (getppid() == 1) return 0; /* the parent died before PDEATHSIG was armed */
   char path[PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/watchdog-%d.gsamp", g_dir, (int)getpid());
+  snprintf(path, sizeof path, "%s/watchdog-%d" SAMPLE_FILE_SUFFIX, g_dir, (int)getpid());
   g_out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (g_out < 0) {
     fprintf(stderr, "gil_nvtx_watchdog: cannot create %s: %s\n", path, strerror(errno));

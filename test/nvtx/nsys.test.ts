@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GilNvtxError } from '../../lib/errors.js';
+import { EVENT_TYPE_NAMES, NsysEventType, pidOfSql, tidOfSql } from '../../lib/nsys/export-schema.js';
 import { nsysProfile } from '../../lib/nsys/run.js';
 import { nsysGate } from '../helpers/tools.js';
 import { ensureBuilt, FIXTURES } from './helpers.js';
@@ -44,12 +45,8 @@ interface Row {
   floatValue: number | null;
 }
 
-const PUSH_POP = 59;
-const START_END = 60;
-const MARK = 34;
-const CATEGORY = 33;
-const THREAD_NAME = 39;
-const DOMAIN_CREATE = 75;
+// The event types and globalTid masks the report and the merge use: this export is what they must match.
+const { pushPop: PUSH_POP, startEnd: START_END, mark: MARK, category: CATEGORY, threadName: THREAD_NAME, domainCreate: DOMAIN_CREATE } = NsysEventType;
 
 describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call reaches NVTX_EVENTS', () => {
   let dir: string;
@@ -94,8 +91,8 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
         .prepare(
           `SELECT e.start, e.end, e.eventType, e.rangeId, e.category, e.color,
                   COALESCE(s.value, e.text) AS name, e.textId IS NOT NULL AS registered,
-                  (e.globalTid >> 24) & 0xFFFFFF AS pid, e.globalTid & 0xFFFFFF AS tid,
-                  CASE WHEN e.endGlobalTid IS NULL THEN NULL ELSE e.endGlobalTid & 0xFFFFFF END AS endTid,
+                  ${pidOfSql('e.globalTid')} AS pid, ${tidOfSql('e.globalTid')} AS tid,
+                  CASE WHEN e.endGlobalTid IS NULL THEN NULL ELSE ${tidOfSql('e.endGlobalTid')} END AS endTid,
                   e.domainId, e.uint64Value, e.int64Value, e.doubleValue, e.uint32Value, e.int32Value, e.floatValue
              FROM NVTX_EVENTS e LEFT JOIN StringIds s ON s.id = e.textId
             ORDER BY e.start`,
@@ -126,6 +123,12 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
     expect(facts.mainTid).toBe(facts.pid);
     expect(facts.workerTid).not.toBe(facts.mainTid);
     for (const r of rows) expect(r.pid).toBe(facts.pid);
+  });
+
+  it("nsys's own ENUM_NSYS_EVENT_TYPE names the event types as lib/nsys/export-schema.ts does", () => {
+    const rows = db.prepare('SELECT id, name, label FROM ENUM_NSYS_EVENT_TYPE').raw(true).all() as [bigint, string, string | null][];
+    const byId = new Map(rows.map(([id, name, label]) => [Number(id), [name, label]]));
+    expect(EVENT_TYPE_NAMES.map(([id]) => [id, byId.get(id)])).toEqual(EVENT_TYPE_NAMES.map(([id, name]) => [id, [name, name]]));
   });
 
   it('domain(): one domain-create event, and the domain id on its events', () => {
@@ -237,7 +240,7 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
     expect(rows.filter((r) => r.name?.startsWith('resource'))).toEqual([]);
     const strings = db.prepare(`SELECT count(*) AS n FROM StringIds WHERE value LIKE 'resource %'`).get() as { n: bigint };
     expect(strings.n).toBe(0n);
-    const known = new Set([PUSH_POP, START_END, MARK, CATEGORY, THREAD_NAME, DOMAIN_CREATE]);
+    const known = new Set<number>([PUSH_POP, START_END, MARK, CATEGORY, THREAD_NAME, DOMAIN_CREATE]);
     expect(rows.filter((r) => !known.has(r.eventType))).toEqual([]);
   });
 });

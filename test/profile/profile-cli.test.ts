@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { resolveRealExecutable } from '../../lib/profile/executable.js';
+import { resolveRealExecutable } from '../../lib/nsys/executable.js';
 
 const CLI = fileURLToPath(new URL('../../bin/gil-nvtx.js', import.meta.url));
 const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>

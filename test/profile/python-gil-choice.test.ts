@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { discoverNsys, type NsysProbe } from '../../lib/nsys/discover.js';
-import { decidePythonGil, looksLikePython, pythonSamplingArgs } from '../../lib/profile/python-gil.js';
+import { decidePythonGil, looksLikePython, pythonSamplingArgs } from '../../lib/nsys/python-gil.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { missingTool, nsysPath } from '../helpers/tools.js';
 

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GilNvtxError } from '../../lib/errors.js';
 import { debianCodename, isDebianFamily } from '../../lib/python/debian.js';
@@ -87,5 +89,18 @@ describe('CPython version manifest', () => {
     expect(demo).toBe(carried ? carried.version : '3.11.2');
     expect(defaultPrefix('3.13.5', { disableGil: true }, env)).toBe('/data/gil-nvtx/pythons/3.13.5t');
     expect(defaultPrefix('3.11.2', {}, env)).toBe('/data/gil-nvtx/pythons/3.11.2');
+  });
+
+  it('is data the package ships: dist/python/manifest.json, read by the built manifest module', () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    // What `npm pack` puts in the tarball (dist/ as built by `npx tsc -p tsconfig.build.json`).
+    const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    expect(pack.status, pack.stderr).toBe(0);
+    const files = (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toContain('dist/python/manifest.json');
+    expect(files).toContain('dist/python/manifest.js');
+    const built = spawnSync(process.execPath, ['--input-type=module', '-e', "const m = await import('./dist/python/manifest.js'); console.log(m.findRelease('3.11.2').preferred.file, m.releases().length)"], { cwd: root, encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+    expect(built.stdout.trim()).toBe(`${findRelease('3.11.2').preferred.file} ${releases().length}`);
   });
 });

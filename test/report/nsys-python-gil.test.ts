@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveRealExecutable } from '../../lib/profile/executable.js';
+import { resolveRealExecutable } from '../../lib/nsys/executable.js';
 import { inspectPython } from '../../lib/python/inspect.js';
 import { analyzeTrace } from '../../lib/report/analyze.js';
 import { formatHtml } from '../../lib/report/format-html.js';

@@ -4,9 +4,9 @@ import { parseCommandArgs, usageError, wholeNumberOption } from '../args.js';
 import { REPORT_OPTIONS, REPORT_OPTIONS_HELP, reportRunOptions } from '../report-options.js';
 import { probeNsys } from '../../nsys/discover.js';
 import { findNsys, withNsys } from '../../nsys/run.js';
-import { resolveRealExecutable } from '../../profile/executable.js';
-import { profile } from '../../profile/profile.js';
-import { decidePythonGil, pythonSamplingArgs, type PythonGilChoice } from '../../profile/python-gil.js';
+import { resolveRealExecutable } from '../../nsys/executable.js';
+import { profile } from '../../nsys/profile.js';
+import { decidePythonGil, pythonSamplingArgs, type PythonGilChoice } from '../../nsys/python-gil.js';
 import { reportExitCode, runReport } from '../../report/run.js';
 
 const HELP = `usage: gil-nvtx profile [options] -- <command…>

@@ -5,7 +5,7 @@
 // what the nsys can do.
 import { basename } from 'node:path';
 import { GilNvtxError } from '../errors.js';
-import type { NsysProbe } from '../nsys/discover.js';
+import type { NsysProbe } from './discover.js';
 import { hasGilNvtxSymbol } from '../python/build.js';
 
 /** `--python-gil` (on), `--no-python-gil` (off), neither (auto). */

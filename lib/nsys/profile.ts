@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { nsysProfile, type NsysProfileResult } from '../nsys/run.js';
+import { nsysProfile, type NsysProfileResult } from './run.js';
 import { resolveRealExecutable } from './executable.js';
 
 export interface ProfileOptions {
