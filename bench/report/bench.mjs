@@ -3,47 +3,19 @@
 // /usr/bin/time -v for both; runs alternate so that machine noise hits both alike.
 // Usage: npm run build:ts && node bench/report/bench.mjs [--holds N] [--runs K] [--out file.sqlite]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, loadavg, tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateTrace } from './generate-trace.mjs';
+import { benchTrace, median, timeFile, timed } from './timed.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const { values } = parseArgs({ options: { holds: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
 const holds = Number(values.holds ?? 1_000_000);
 const runs = Number(values.runs ?? 3);
-const file = values.out ?? join(homedir(), '.cache', 'gil-nvtx', 'bench', `report-${holds}.sqlite`);
-mkdirSync(dirname(file), { recursive: true });
-if (!existsSync(file)) {
-  process.stderr.write(`generating ${file} (${holds} holds + ${holds} waits)…\n`);
-  const g = generateTrace(file, { holds, threads: 8 });
-  process.stderr.write(`  ${g.nvtxRows} NVTX rows\n`);
-}
-
-const timeFile = join(tmpdir(), `gil-nvtx-bench-time-${process.pid}.txt`);
-
-/** Runs `cmd` under GNU time; `inside` means the command itself writes the time -v output to timeFile. */
-function timed(cmd, args, { env, inside = false } = {}) {
-  rmSync(timeFile, { force: true });
-  const r = inside
-    ? spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env })
-    : spawnSync('/usr/bin/time', ['-v', '-o', timeFile, cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env });
-  const report = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(report);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report);
-  const user = /User time \(seconds\): ([\d.]+)/.exec(report);
-  const sys = /System time \(seconds\): ([\d.]+)/.exec(report);
-  if (r.status !== 0 || !wall || !rss) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n${report}`);
-  return {
-    wallS: Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]),
-    cpuS: Number(user?.[1] ?? 0) + Number(sys?.[1] ?? 0),
-    rssMB: Number(rss[1]) / 1024,
-    stdout: r.stdout,
-  };
-}
+const file = benchTrace(holds, values.out);
 
 const nsysReport = (() => {
   const help = spawnSync(join(root, 'scripts/nsys-locked.sh'), ['120', 'stats', '--help-reports'], { encoding: 'utf8' });
@@ -76,7 +48,6 @@ for (let i = 0; i < runs; i++) {
 rmSync(`${csvOut}_${nsysReport}.csv`, { force: true });
 rmSync(wrapper, { force: true });
 rmSync(timeFile, { force: true });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = Object.entries(results).map(([name, rs]) => ({
   name,
   wall: median(rs.map((r) => r.wallS)),

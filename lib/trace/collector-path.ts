@@ -51,8 +51,9 @@ export function findCollector(env: NodeJS.ProcessEnv = process.env, root: string
 
 /**
  * Compiles the collector with the system C compiler into `outDir` (no node-gyp, no CMake): what
- * `gil-nvtx trace` and `demo` fall back to when nothing was built at install time (an install from
- * prebuilds, which carry only the Node addon). Same sources as binding.gyp and CMakeLists.txt.
+ * `gil-nvtx trace` and `demo` fall back to when nothing was built and no prebuild fits (a checkout
+ * before `npm run build:native`, a platform the package ships no prebuilds for). Same sources as
+ * binding.gyp and CMakeLists.txt.
  */
 export function buildCollector(outDir: string, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const root = opts.root ?? PACKAGE_ROOT;

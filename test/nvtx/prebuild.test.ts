@@ -1,6 +1,7 @@
 // An installed copy that has only a prebuild (prebuildify's layout: prebuilds/linux-x64/gil-nvtx.node) and
 // no build/ folder loads through node-gyp-build with PREBUILDS_ONLY=1, via the package's "exports".
-// `npm run prebuild` produces that file; this test lays it out from the local build so it runs in seconds.
+// `npm run prebuild` produces such a file; this test lays one out from the local build so it runs in
+// seconds (test/package/install-tarball.test.ts takes the real one through `npm pack`).
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,8 @@ beforeAll(() => {
   mkdirSync(join(pkg, 'prebuilds', `${process.platform}-${process.arch}`), { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
   cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
-  // `npm run prebuild` moves the build into prebuilds/, so take whichever exists.
-  const built = [join(ROOT, 'build', 'Release', 'gil_nvtx.node'), join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'gil-nvtx.node')];
+  // A checkout may have only the prebuilds (`npm run prebuild`), so take whichever exists.
+  const built = [join(ROOT, 'build', 'Release', 'gil_nvtx.node'), join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'gil-nvtx.glibc.node')];
   const source = built.find((f) => existsSync(f));
   if (!source) throw new Error('no built addon: run `npm run build:native`');
   cpSync(source, join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, 'gil-nvtx.node'));
