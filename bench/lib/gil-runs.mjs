@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-export const GIL_WORKLOAD = join(root, 'bench/collector/gil_workload.py');
+const GIL_WORKLOAD = join(root, 'bench/collector/gil_workload.py');
 const NSYS_LOCKED = join(root, 'scripts/nsys-locked.sh');
 
 /** The three workloads: hand-off on every os.read in 1 and 2 threads, and CPU-bound threads. */

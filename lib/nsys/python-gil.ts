@@ -24,9 +24,8 @@ export function looksLikePython(executable: string): boolean {
   return /^python(\d+(\.\d+)?t?)?(-|$)/.test(basename(executable));
 }
 
-function nsysName(probe: NsysProbe): string {
-  return `nsys ${probe.version ?? '(version unknown)'}`;
-}
+const versionOf = (probe: NsysProbe): string => probe.version ?? 'version unknown';
+const nsysName = (probe: NsysProbe): string => `nsys ${probe.version ?? '(version unknown)'}`;
 
 /**
  * auto: `python-gil` when the nsys takes it, unless the command's own executable is a patched
@@ -38,7 +37,7 @@ export async function decidePythonGil(choice: PythonGilChoice, probe: NsysProbe,
   const nsys = nsysName(probe);
   if (choice === 'on') {
     if (!probe.pythonGil) {
-      throw new GilNvtxError(`--python-gil: ${probe.path} (${probe.version ?? 'version unknown'}) cannot trace the GIL itself; that needs nsys 2024.2 or newer.`, {
+      throw new GilNvtxError(`--python-gil: ${probe.path} (${versionOf(probe)}) cannot trace the GIL itself; that needs nsys 2024.2 or newer.`, {
         hint: 'Choose a newer nsys with --nsys PATH or GIL_NVTX_NSYS (`gil-nvtx doctor` lists the installs; scripts/ci/install-nsys-2024.sh installs 2024.2), or profile a gil-nvtx patched interpreter without --python-gil.',
         exitCode: 3,
       });
@@ -74,7 +73,7 @@ export async function decidePythonGil(choice: PythonGilChoice, probe: NsysProbe,
 export function pythonSamplingArgs(hz: number | null, probe: NsysProbe): string[] {
   if (hz === null) return [];
   if (!probe.pythonSampling) {
-    throw new GilNvtxError(`--python-sampling: ${probe.path} (${probe.version ?? 'version unknown'}) has no Python backtrace sampling; that needs nsys 2024.2 or newer.`, {
+    throw new GilNvtxError(`--python-sampling: ${probe.path} (${versionOf(probe)}) has no Python backtrace sampling; that needs nsys 2024.2 or newer.`, {
       hint: 'Choose a newer nsys with --nsys PATH or GIL_NVTX_NSYS (`gil-nvtx doctor` lists the installs).',
       exitCode: 3,
     });

@@ -1,4 +1,4 @@
-// Our GIL ranges against nsys's own, on one run: each patched interpreter (3.9.2, 3.11.2, 3.13.5) runs the
+// Our GIL ranges against nsys's own, on one run: each patched interpreter (3.9.2, 3.11.2) runs the
 // 200 ms hold workload under nsys 2024.2 with both `nvtx` and `python-gil`, so the trace holds the
 // patch's 'CPython GIL' ranges and nsys's 'GIL Trace' ranges of the same holds. Both must have the
 // 200 ms hold and its blocked waiters, neither may have overlapping holds, and the report of that trace
@@ -13,8 +13,9 @@ import { patchedPythonOrSkip, pythonsToTest } from '../helpers/pythons.js';
 import { missingTool, pythonGilNsys } from '../helpers/tools.js';
 import { traceUsleepHold } from './helpers.js';
 
-// The GIL-enabled minors CI builds; free-threaded builds are left out, nsys does not trace their GIL.
-const VERSIONS = (process.env.GIL_NVTX_FIDELITY_PYTHONS ?? '3.9.2,3.11.2,3.13.5').split(',');
+// GIL-enabled minors that nsys 2024.2.3 traces: under --trace=python-gil it recorded no 'GIL Trace'
+// domain at all for our 3.13.5 (measured in CI), so 3.13 cannot be compared with that release.
+const VERSIONS = (process.env.GIL_NVTX_FIDELITY_PYTHONS ?? '3.9.2,3.11.2').split(',');
 
 describe.each(VERSIONS)('our GIL ranges against nsys\u2019s on a patched CPython %s', (VERSION) => {
   let skip = '';

@@ -73,7 +73,8 @@ export async function run(argv: string[]): Promise<number> {
   const samplingHz = values['python-sampling'] ? wholeNumberOption('profile', '--python-sampling-hz', values['python-sampling-hz'], { min: 1, max: 2000, fallback: 1000 }) : null;
   if (samplingHz === null && values['python-sampling-hz'] !== undefined) throw usageError('profile', '--python-sampling-hz needs --python-sampling.');
   const env = withNsys(values.nsys);
-  if (!findNsys(env)) {
+  const nsysPath = findNsys(env);
+  if (!nsysPath) {
     throw new GilNvtxError('nsys (Nsight Systems) is not installed or not on PATH.', {
       hint: 'Trace with the embedded collector instead:\n  gil-nvtx trace -o trace -- <command…> && gil-nvtx report trace',
       exitCode: 3,
@@ -82,15 +83,16 @@ export async function run(argv: string[]): Promise<number> {
   const quiet = values.quiet === true || process.env.CI === 'true';
   const progress = quiet ? undefined : (s: string) => process.stderr.write(s);
   // Asked of the nsys itself (`profile --help`), never assumed from its version number.
-  const nsysPath = findNsys(env)!;
   const probe = await probeNsys({ path: nsysPath, realPath: nsysPath, origins: [], selected: true }, env);
   const choice: PythonGilChoice = values['python-gil'] ? 'on' : values['no-python-gil'] ? 'off' : 'auto';
-  const gil = await decidePythonGil(choice, probe, resolveRealExecutable(command[0]!, env));
+  // Resolved once (a pyenv shim costs a `pyenv which`); profile() finds the real path as it is.
+  const executable = resolveRealExecutable(command[0]!, env);
+  const gil = await decidePythonGil(choice, probe, executable);
   const samplingArgs = pythonSamplingArgs(samplingHz, probe);
   // The warning is not progress: a user who gets no GIL ranges must see why, even with --quiet.
   if (gil.warning) process.stderr.write(`gil-nvtx profile: ${gil.warning}\n`);
   progress?.(`gil-nvtx profile: ${gil.reason}\n`);
-  const result = await profile(command, {
+  const result = await profile([executable, ...command.slice(1)], {
     output: values.output,
     nsysArgs: [...samplingArgs, ...values['nsys-arg']],
     timeoutSec,
