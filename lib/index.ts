@@ -2,4 +2,5 @@
 export * from './nvtx/index.js';
 export { GilNvtxError, isGilNvtxError } from './errors.js';
 export { instrumentHttp, type HttpInstrumentationOptions, type UndiciRequest } from './instrument/http.js';
+export { instrumentEventLoop, EVENT_LOOP_DOMAIN, EVENT_LOOP_BLOCKED, type EventLoopInstrumentationOptions } from './instrument/event-loop.js';
 export { spawnTraced, type TracedSpawnOptions } from './instrument/child-process.js';

@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeContextPayload } from '../../lib/nvtx/context-payload.js';
+import { analyzeTrace, formatHtml, loadTrace, writePerfettoEvents } from '../../lib/report/index.js';
 import { traceCommand } from '../../lib/trace/run.js';
 import { ensureCollector, readEvents, scratchDir } from '../trace/helpers.js';
 import { lastJsonLine } from './fetch-check.js';
@@ -42,5 +43,34 @@ describe('context: ranges of one request are one tree', () => {
     // Outside every request, and with a payload of its own: not in the tree, payload untouched.
     expect(named('outside').map((r) => r.payload)).toEqual([null]);
     expect(named('own payload').map((r) => r.payload)).toEqual(Array(requests).fill('i64:7'));
+
+    const trace = await loadTrace(result.database, { requireGil: false });
+    try {
+      // Perfetto: one flow arrow per parent → child, from an instant on the parent's async track.
+      let json = '';
+      writePerfettoEvents(trace, { write: (chunk) => (json += chunk) });
+      const events = (JSON.parse(json) as { traceEvents: Record<string, any>[] }).traceEvents;
+      const begins = events.filter((e) => e.ph === 'b');
+      const flowOut = new Map(events.filter((e) => e.ph === 'n' && e.flow_out).map((e) => [e.bind_id as string, e]));
+      const children = begins.filter((e) => e.args.parent !== undefined);
+      // Per request: the query, its two ranges, the fetch.
+      expect(children).toHaveLength(4 * requests);
+      for (const child of children) {
+        expect(child.flow_in).toBe(true);
+        const from = flowOut.get(child.bind_id)!;
+        const parent = begins.find((b) => b.id === from.id)!;
+        expect([from.name, from.cat, parent.args.context]).toEqual([parent.name, parent.cat, child.args.parent]);
+      }
+      expect(flowOut.size).toBe(children.length);
+      // HTML: depth in the tree is drawn as nesting.
+      const html = formatHtml(trace, analyzeTrace(trace));
+      const data = JSON.parse(/<script type="application\/json" id="gil-data">(.*?)<\/script>/s.exec(html)![1]!) as { others: number[][]; otherNames: string[] };
+      const depths = (name: string) => [...new Set(data.others.filter((o) => data.otherNames[o[3]!]!.endsWith(`:${name}`)).map((o) => o[4]))];
+      expect(depths('GET /outer/:id')).toEqual([0]);
+      expect(depths('db query')).toEqual([1]);
+      expect(depths('after await')).toEqual([2]);
+    } finally {
+      trace.close();
+    }
   });
 });
