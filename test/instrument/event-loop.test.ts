@@ -1,17 +1,51 @@
 // instrumentEventLoop(): one range per block of the event loop, and the report's slow requests say how
 // long the loop was blocked during them. The fixture blocks its loop with measured synchronous spins
 // inside requests; the assertions count blocks and use only the spins' own measurements as lower bounds.
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace, formatHtml, formatJson, formatText, loadTrace } from '../../lib/report/index.js';
 import { instrumentEventLoop } from '../../lib/index.js';
+import { nsysProfile } from '../../lib/nsys/run.js';
 import { traceCommand } from '../../lib/trace/run.js';
-import { ensureCollector, readEvents, scratchDir } from '../trace/helpers.js';
+import { nsysGate } from '../helpers/tools.js';
+import { ensureCollector, readEvents, scratchDir, type NormalizedEvent } from '../trace/helpers.js';
 import { lastJsonLine } from './fetch-check.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/event-loop-block.mjs', import.meta.url));
 
+/** Every spin of the fixture is covered by exactly one block range, and none is left open. */
+function checkBlocks(output: string, events: NormalizedEvent[]): { spunMs: number[]; spinRanges: NormalizedEvent[] } {
+  const { spins, spunMs } = lastJsonLine<{ spins: number; spunMs: number[] }>(output);
+  expect(spunMs).toHaveLength(spins);
+  const spinRanges = events.filter((e) => e.domain === 'test:spin' && e.name === 'spin');
+  expect(spinRanges).toHaveLength(spins);
+  const blocks = events
+    .filter((e) => e.domain === 'node:event-loop' && e.eventType === 60)
+    .map((e) => ({ ...e, from: e.start - Number(e.payload!.replace(/^i64:/, '')) }));
+  for (const b of blocks) {
+    expect(b.name).toBe('event loop blocked');
+    expect(b.end, 'no block range is left open').not.toBeNull();
+    expect(b.category, 'the category is the blocked thread').toBe(spinRanges[0]!.tid);
+    expect(b.tid, 'ranges come from the watcher thread').not.toBe(spinRanges[0]!.tid);
+  }
+  for (const spin of spinRanges) {
+    const covering = blocks.filter((b) => b.from <= spin.start && b.end! >= spin.end!);
+    expect(covering, `exactly one block covers the spin at ${spin.start}`).toHaveLength(1);
+  }
+  return { spunMs, spinRanges };
+}
+
 describe('instrumentEventLoop', () => {
+  it.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: one range per block, covering it', async () => {
+    const env = { ...process.env };
+    delete env.GIL_NVTX_FORCE_NATIVE;
+    const profile = () => nsysProfile([process.execPath, fixture, '3'], { output: join(scratchDir('loop-nsys'), 'loop'), env, timeoutSec: 180 });
+    // nsys 2022.4 occasionally finishes without writing a report: one more try.
+    const run = await profile().catch(() => profile());
+    checkBlocks(run.output, readEvents(run.sqlite!));
+  }, 400_000);
+
   it('rejects a bad threshold with one clear TypeError or RangeError', () => {
     expect(() => instrumentEventLoop({ thresholdMs: '5' as unknown as number })).toThrow(/argument 0 \(options\.thresholdMs\) must be a number/);
     expect(() => instrumentEventLoop({ thresholdMs: 0 })).toThrow(RangeError);
@@ -21,24 +55,7 @@ describe('instrumentEventLoop', () => {
   it('one range per block, covering it; slow requests report the time the loop was blocked', async () => {
     const result = await traceCommand([process.execPath, fixture, '3'], { outDir: scratchDir('loop'), collector: ensureCollector(), stdio: 'pipe' });
     expect(result.exitCode, result.output).toBe(0);
-    const { spins, spunMs } = lastJsonLine<{ spins: number; spunMs: number[] }>(result.output);
-    expect(spunMs).toHaveLength(spins);
-    const events = readEvents(result.database);
-    const spinRanges = events.filter((e) => e.domain === 'test:spin' && e.name === 'spin');
-    expect(spinRanges).toHaveLength(spins);
-    const blocks = events
-      .filter((e) => e.domain === 'node:event-loop' && e.eventType === 60)
-      .map((e) => ({ ...e, from: e.start - Number(e.payload!.replace(/^i64:/, '')) }));
-    for (const b of blocks) {
-      expect(b.name).toBe('event loop blocked');
-      expect(b.end, 'no block range is left open').not.toBeNull();
-      expect(b.category, 'the category is the blocked thread').toBe(spinRanges[0]!.tid);
-      expect(b.tid, 'ranges come from the watcher thread').not.toBe(spinRanges[0]!.tid);
-    }
-    for (const spin of spinRanges) {
-      const covering = blocks.filter((b) => b.from <= spin.start && b.end! >= spin.end!);
-      expect(covering, `exactly one block covers the spin at ${spin.start}`).toHaveLength(1);
-    }
+    const { spunMs, spinRanges } = checkBlocks(result.output, readEvents(result.database));
 
     const trace = await loadTrace(result.database, { requireGil: false });
     try {
