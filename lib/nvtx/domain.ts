@@ -5,7 +5,7 @@ import { encodeAttributes, type EventAttributes } from './attributes.js';
 import { binding } from './binding.js';
 import { contextEnabled, currentContext, nextContextId, runInContext } from './context.js';
 import { contextPayload } from './context-payload.js';
-import { ResourceKind } from './native.js';
+import { PayloadKind, ResourceKind } from './native.js';
 import { Range } from './range.js';
 import { Resource, type ResourceIdentifierKind } from './resource.js';
 import { argError, checkFunction, checkString, checkUint32 } from './validate.js';
@@ -136,7 +136,11 @@ export class Domain {
   }
 
   #startWithContext(message: Message, attrs: EventAttributes | undefined, payload: number): Range {
-    const id = this.#emit('start', message, { ...attrs, payload: { type: 'uint64', value: payload } });
+    // A handle and no other attributes (the hot shape): straight to the addon, no attributes object.
+    const id =
+      attrs === undefined && typeof message === 'number'
+        ? binding.startEx(this.index, message, 0, undefined, PayloadKind.uint64, payload)
+        : this.#emit('start', message, { ...attrs, payload: { type: 'uint64', value: payload } });
     return id === 0 ? NOT_STARTED : new Range(id);
   }
 
