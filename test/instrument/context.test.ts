@@ -1,16 +1,14 @@
 // The ranges of one request form a tree: under the collector and under nsys, every range started while a
 // request is handled carries its parent's context id (lib/nvtx/context-payload.ts), across awaits and
 // concurrent requests; the report draws the tree (Perfetto flows, HTML nesting).
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeContextPayload } from '../../lib/nvtx/context-payload.js';
 import { analyzeTrace, formatHtml, loadTrace, writePerfettoEvents } from '../../lib/report/index.js';
-import { nsysProfile } from '../../lib/nsys/run.js';
 import { traceCommand } from '../../lib/trace/run.js';
 import { nsysGate } from '../helpers/tools.js';
 import { ensureCollector, readEvents, scratchDir, type NormalizedEvent } from '../trace/helpers.js';
-import { lastJsonLine } from './fetch-check.js';
+import { lastJsonLine, nodeUnderNsys } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/context-tree.mjs', import.meta.url));
 
@@ -49,12 +47,8 @@ function checkTree(output: string, events: NormalizedEvent[]): number {
 
 describe('context: ranges of one request are one tree', () => {
   it.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: the same tree', async () => {
-    const env = { ...process.env };
-    delete env.GIL_NVTX_FORCE_NATIVE;
-    const profile = () => nsysProfile([process.execPath, fixture], { output: join(scratchDir('ctx-nsys'), 'ctx'), env, timeoutSec: 180 });
-    // nsys 2022.4 occasionally finishes without writing a report: one more try.
-    const run = await profile().catch(() => profile());
-    checkTree(run.output, readEvents(run.sqlite!));
+    const run = await nodeUnderNsys(fixture, [], 'ctx');
+    checkTree(run.output, readEvents(run.sqlite));
   }, 400_000);
 
   it('under the collector: records each range’s parent in its payload, and the report draws the tree', async () => {

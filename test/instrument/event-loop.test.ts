@@ -1,16 +1,14 @@
 // instrumentEventLoop(): one range per block of the event loop, and the report's slow requests say how
 // long the loop was blocked during them. The fixture blocks its loop with measured synchronous spins
 // inside requests; the assertions count blocks and use only the spins' own measurements as lower bounds.
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace, formatHtml, formatJson, formatText, loadTrace } from '../../lib/report/index.js';
 import { instrumentEventLoop } from '../../lib/index.js';
-import { nsysProfile } from '../../lib/nsys/run.js';
 import { traceCommand } from '../../lib/trace/run.js';
 import { nsysGate } from '../helpers/tools.js';
 import { ensureCollector, readEvents, scratchDir, type NormalizedEvent } from '../trace/helpers.js';
-import { lastJsonLine } from './fetch-check.js';
+import { lastJsonLine, nodeUnderNsys } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/event-loop-block.mjs', import.meta.url));
 
@@ -38,12 +36,8 @@ function checkBlocks(output: string, events: NormalizedEvent[]): { spunMs: numbe
 
 describe('instrumentEventLoop', () => {
   it.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: one range per block, covering it', async () => {
-    const env = { ...process.env };
-    delete env.GIL_NVTX_FORCE_NATIVE;
-    const profile = () => nsysProfile([process.execPath, fixture, '3'], { output: join(scratchDir('loop-nsys'), 'loop'), env, timeoutSec: 180 });
-    // nsys 2022.4 occasionally finishes without writing a report: one more try.
-    const run = await profile().catch(() => profile());
-    checkBlocks(run.output, readEvents(run.sqlite!));
+    const run = await nodeUnderNsys(fixture, ['3'], 'loop');
+    checkBlocks(run.output, readEvents(run.sqlite));
   }, 400_000);
 
   it('rejects a bad threshold with one clear TypeError or RangeError', () => {

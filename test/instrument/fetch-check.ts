@@ -12,12 +12,6 @@ export interface FetchRun {
   outcomes: Record<string, (number | string)[]>;
 }
 
-export function lastJsonLine<T>(output: string): T {
-  const line = output.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`the fixture printed no result:\n${output}`);
-  return JSON.parse(line) as T;
-}
-
 export function checkFetchTrace(run: FetchRun, all: NormalizedEvent[]): void {
   const clients = Object.keys(run.outcomes);
   expect(clients).toEqual(['fetch', 'undici.fetch', 'undici.request']);
