@@ -3,7 +3,9 @@
 // native string conversion.
 import { encodeAttributes, type EventAttributes } from './attributes.js';
 import { binding } from './binding.js';
-import { ResourceKind } from './native.js';
+import { contextEnabled, currentContext, nextContextId, runInContext } from './context.js';
+import { contextPayload } from './context-payload.js';
+import { PayloadKind, ResourceKind } from './native.js';
 import { Range } from './range.js';
 import { Resource, type ResourceIdentifierKind } from './resource.js';
 import { argError, checkFunction, checkString, checkUint32 } from './validate.js';
@@ -101,6 +103,11 @@ export class Domain {
 
   /** Starts a start/end range: safe across `await`, and endable from another thread. `using r = d.start(...)`. */
   start(message: Message, attrs?: EventAttributes): Range {
+    // Inside a tracked request a range without a payload of its own records its parent (context.ts).
+    if (contextEnabled() && attrs?.payload === undefined) {
+      const parent = currentContext();
+      if (parent !== 0) return this.#startWithContext(message, attrs, contextPayload(parent, nextContextId()));
+    }
     let id: number;
     if (attrs === undefined && typeof message === 'number' && handleDomain[message] === this.index) id = binding.start(message);
     else id = this.#emit('start', message, attrs);
@@ -120,12 +127,23 @@ export class Domain {
       checkFunction(fn, 'trace', 2, 'fn');
     }
     if (typeof fn !== 'function') throw argError('trace', 1, 'fn', 'a function');
-    const range = this.start(message, attrs);
+    // A trace() range is a parent: ranges started inside fn (across awaits) record it as theirs.
+    const self = contextEnabled() && attrs?.payload === undefined ? nextContextId() : 0;
+    const range = self === 0 ? this.start(message, attrs) : this.#startWithContext(message, attrs, contextPayload(currentContext(), self));
     try {
-      return await fn();
+      return await (self === 0 ? fn() : runInContext(self, fn));
     } finally {
       range.end();
     }
+  }
+
+  #startWithContext(message: Message, attrs: EventAttributes | undefined, payload: number): Range {
+    // A handle and no other attributes (the hot shape): straight to the addon, no attributes object.
+    const id =
+      attrs === undefined && typeof message === 'number'
+        ? binding.startEx(this.index, message, 0, undefined, PayloadKind.uint64, payload)
+        : this.#emit('start', message, { ...attrs, payload: { type: 'uint64', value: payload } });
+    return id === 0 ? NOT_STARTED : new Range(id);
   }
 
   /** An instantaneous event. */

@@ -4,10 +4,12 @@
 // Trace names are untrusted: the page builds every name with textContent or esc(), and the embedded data
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
+import { eventLoopText } from './event-loop.js';
 import { HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { formatLocation } from './locations.js';
+import { decodeContextPayload } from '../nvtx/context-payload.js';
 import { GilEventKind, domainNameOf, threadNameOf, type LoadedTrace } from './model.js';
-import { nvtxTextSql } from './schema.js';
+import { hasColumns, nvtxTextSql } from './schema.js';
 import { DurationHistogram, bucketFloor, durationBucket } from './stats.js';
 import type { Report } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent } from './units.js';
@@ -37,8 +39,8 @@ interface TimelineData {
   waits: [number, number, number, number][];
   drops: [number, number][];
   blamed: { rank: number; lane: number; start: number; end: number; label: string }[];
-  /** Other NVTX ranges (a Node request, say) on lanes of their own: [lane, start, end, name index]. */
-  others: [number, number, number, number][];
+  /** Other NVTX ranges (a Node request, say) on lanes of their own: [lane, start, end, name index, depth in its request's tree]. */
+  others: [number, number, number, number, number][];
   otherNames: string[];
   shown: { ranges: number; of: number; minHoldNs: number; minWaitNs: number };
 }
@@ -128,18 +130,24 @@ function timelineData(trace: LoadedTrace, report: Report, maxRanges: number): Ti
 /** The longest NVTX ranges outside the GIL domain, each thread that has one on a lane of its own. */
 function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: number): { others: TimelineData['others']; otherNames: string[] } {
   const { expr, join } = nvtxTextSql(trace.schema, 'n');
+  const payload = hasColumns(trace.schema, 'NVTX_EVENTS', ['uint64Value']) ? 'n.uint64Value' : 'NULL';
   const rows = trace.db
     .prepare(
-      `SELECT n.start, COALESCE(n.end, ${Math.trunc(trace.traceEnd)}), n.globalTid, ${expr}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
+      `SELECT n.start, COALESCE(n.end, ${Math.trunc(trace.traceEnd)}), n.globalTid, ${expr}, n.domainId, ${payload} FROM NVTX_EVENTS AS n ${join} ` +
         `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter('n')}) ` +
         `ORDER BY COALESCE(n.end, ${Math.trunc(trace.traceEnd)}) - n.start DESC LIMIT ${limit}`,
     )
     .raw(true)
-    .all() as [number, number, number, string | null, number | null][];
+    .all() as [number, number, number, string | null, number | null, number | null][];
   const laneOf = new Map<number, number>();
+  // Ranges of one request's tree (lib/nvtx/context-payload.ts) nest: a child is drawn one step inside its parent.
+  const depthOf = new Map<string, number>();
   const names = new Map<string, number>();
   const others: TimelineData['others'] = [];
-  for (const [start, end, gt, name, domainId] of rows.sort((a, b) => a[2] - b[2] || a[0] - b[0])) {
+  for (const [start, end, gt, name, domainId, context] of rows.sort((a, b) => a[2] - b[2] || a[0] - b[0])) {
+    const ctx = decodeContextPayload(context);
+    const depth = ctx ? (ctx.parent === 0 ? 0 : (depthOf.get(`${gt}/${ctx.parent}`) ?? -1) + 1) : 0;
+    if (ctx) depthOf.set(`${gt}/${ctx.self}`, depth);
     let lane = laneOf.get(gt);
     if (lane === undefined) {
       const pid = pidOf(gt);
@@ -151,7 +159,7 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
     const label = `${domainNameOf(trace, pidOf(gt), domainId)}:${name ?? ''}`;
     let k = names.get(label);
     if (k === undefined) names.set(label, (k = names.size));
-    others.push([lane, start - trace.traceStart, end - trace.traceStart, k]);
+    others.push([lane, start - trace.traceStart, end - trace.traceStart, k, depth]);
   }
   return { others, otherNames: [...names.keys()] };
 }
@@ -206,6 +214,16 @@ function summaryHtml(report: Report): string {
     );
   }
   parts.push('</ol>');
+  if (report.slowRanges.length > 0) {
+    parts.push('<h2>Slowest operations outside the GIL</h2><ol class="slow">');
+    for (const r of report.slowRanges) {
+      parts.push(
+        `<li>${fmtDuration(r.durationNs)} <b>${esc(r.domain)}:${esc(r.name)}</b> in ${esc(r.processName)} (pid ${r.pid}) at ${fmtAt(r.startNs, t0)}; median of ${r.instances} is ${fmtDuration(r.medianNs)}<br>` +
+          `GIL held ${fmtDuration(r.gilHeldNs)} while it ran${r.eventLoop ? `; ${esc(eventLoopText(r.eventLoop))}` : ''}</li>`,
+      );
+    }
+    parts.push('</ol>');
+  }
   return parts.join('\n');
 }
 
@@ -271,7 +289,7 @@ function draw(){
   ranges(data.holds,'hold',3,LANE*0.5);
   var shownOther=0;
   data.others.forEach(function(r){if(r[2]<a||r[1]>b)return;var x=LABEL+Math.max(r[1]-a,0)*k,x2=LABEL+(Math.min(r[2],b)-a)*k;
-    var e=el('rect',{'class':'range',x:x,y:AXIS+r[0]*LANE+4,width:Math.max(1,x2-x),height:LANE-8},g);shownOther++;
+    var dy=Math.min(r[4],4)*2;var e=el('rect',{'class':'range',x:x,y:AXIS+r[0]*LANE+4+dy,width:Math.max(1,x2-x),height:LANE-8-2*dy},g);shownOther++;
     var ti=el('title',{},e);ti.textContent=data.otherNames[r[3]]+' '+fmt(r[2]-r[1]);
     if(x2-x>60){var t=el('text',{x:x+3,y:AXIS+r[0]*LANE+LANE/2+4,fill:'#fff'},g);t.textContent=data.otherNames[r[3]];}});
   svg.setAttribute('data-ranges',shownOther);

@@ -6,13 +6,16 @@
 //  - every GIL also gets a lane of its own ("GIL (interpreter N)") showing who held it;
 //  - other NVTX ranges are async slices: push/pop ranges share one id per thread, so they nest as a
 //    stack; start/end ranges (which may cross threads and overlap) get one id each;
-//  - marks, including GIL drop requests, are thread-scoped instants.
+//  - marks, including GIL drop requests, are thread-scoped instants;
+//  - the ranges of one request's tree (lib/nvtx/context-payload.ts) carry `context`/`parent` args, and a
+//    flow arrow (bind_id, flow_out → flow_in) runs from each parent to each child.
 import { formatLocation, parseLocation } from './locations.js';
 import type { BlamedHold, PyLocation } from './types.js';
 import { fmtDuration } from './units.js';
 import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { GilEventKind, domainNameOf, threadNameOf, type LoadedTrace } from './model.js';
-import { nvtxTextSql } from './schema.js';
+import { hasColumns, nvtxTextSql } from './schema.js';
+import { decodeContextPayload } from '../nvtx/context-payload.js';
 import { type ChunkWriter, writeOutputFile } from '../output-file.js';
 import { NsysEventType, globalTid, pidOf, tidOf } from '../nsys/export-schema.js';
 
@@ -99,13 +102,18 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
 
   if (opts.otherRanges !== false) {
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
+    const payload = hasColumns(trace.schema, 'NVTX_EVENTS', ['uint64Value']) ? 'n.uint64Value' : 'NULL';
+    // In start order, so a parent of a request's tree is written before its children.
     const sql =
-      `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n ${join} ` +
+      `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId, ${payload} FROM NVTX_EVENTS AS n ${join} ` +
       `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark}) ` +
-      `AND NOT (${trace.gilRowFilter('n')})`;
+      `AND NOT (${trace.gilRowFilter('n')}) ORDER BY n.start`;
     let asyncId = 0;
-    for (const [start, end, type, gt, name, domainId] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<
-      [number, number | null, number, number, string | null, number | null]
+    let flowId = 0;
+    // Tree ranges seen so far (lib/nvtx/context-payload.ts), by thread and context id: their async slice.
+    const treeSlices = new Map<string, { id: string; name: string; cat: string }>();
+    for (const [start, end, type, gt, name, domainId, context] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<
+      [number, number | null, number, number, string | null, number | null, number | null]
     >) {
       const pid = pidOf(gt);
       const tid = tidOf(gt);
@@ -118,7 +126,22 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
       }
       const stop = end ?? trace.traceEnd;
       const id = type === NsysEventType.pushPop ? `pushpop-${pid}-${tid}` : `range-${++asyncId}`;
-      emit({ ph: 'b', cat: domain, name: label, pid, tid, id, ts: us(start), args: end === null ? { open: true } : {} });
+      const ctx = type === NsysEventType.startEnd ? decodeContextPayload(context) : null;
+      const args: Record<string, unknown> = end === null ? { open: true } : {};
+      let flowIn: { bind_id: string; flow_in: true } | null = null;
+      if (ctx) {
+        args.context = ctx.self;
+        const parent = ctx.parent === 0 ? undefined : treeSlices.get(`${gt}/${ctx.parent}`);
+        if (parent) {
+          args.parent = ctx.parent;
+          // A flow from parent to child: an instant on the parent's async track starts it, the child's slice ends it.
+          const bind = `ctx-${++flowId}`;
+          emit({ ph: 'n', cat: parent.cat, name: parent.name, pid, tid, id: parent.id, ts: us(start), bind_id: bind, flow_out: true });
+          flowIn = { bind_id: bind, flow_in: true };
+        }
+        treeSlices.set(`${gt}/${ctx.self}`, { id, name: label, cat: domain });
+      }
+      emit({ ph: 'b', cat: domain, name: label, pid, tid, id, ts: us(start), args, ...flowIn });
       emit({ ph: 'e', cat: domain, name: label, pid, tid, id, ts: us(stop) });
     }
   }

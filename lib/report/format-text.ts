@@ -1,6 +1,7 @@
 // The terminal report: validation verdict, per-GIL statistics, then the longest holds explained.
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { formatLocation } from './locations.js';
+import { eventLoopText } from './event-loop.js';
 import type { BlamedHold, Distribution, GilStats, PyLocation, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
 import { incompleteWarnings } from './warnings.js';
@@ -131,6 +132,7 @@ function slowRangeSection(r: SlowRange, traceStart: number, c: ReturnType<typeof
       out.push(`     ${fmtDuration(h.durationNs)} hold by ${who(h.thread)} in ${safeText(h.processName)} (pid ${h.pid}), ${fmtDuration(h.overlapNs)} of it during this one`);
     }
   }
+  if (r.eventLoop) out.push(`   ${eventLoopText(r.eventLoop)}`);
   return out;
 }
 

@@ -2,12 +2,13 @@
 // domain (a Node request, a job) and the GIL holds in progress while each ran. "Repeated" (a name seen at
 // least twice in its domain and process) is what makes a latency outlier: a range that happens once, such
 // as a worker's whole lifetime, has nothing to be slow against.
+import { blockedDuring, eventLoopBlocks, isEventLoopDomain } from './event-loop.js';
 import { GilEventKind, domainNameOf, type GilRanges, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
 import { nvtxTextSql } from './schema.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
-import { NsysEventType, pidOf } from '../nsys/export-schema.js';
+import { NsysEventType, pidOf, tidOf } from '../nsys/export-schema.js';
 
 export interface SlowRangeOptions {
   top?: number;
@@ -88,6 +89,8 @@ export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandid
     .all() as [number, number, number, string | null, number][];
   const groups = new Map<string, Row[]>();
   for (const [start, end, gt, name, domainId] of rows) {
+    // The event-loop blocks are what a slow request is measured against, not slow requests themselves.
+    if (isEventLoopDomain(trace.domainNames.get(`${pidOf(gt)}/${domainId}`))) continue;
     const key = `${pidOf(gt)}/${domainId}/${name ?? ''}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = []));
@@ -112,6 +115,7 @@ export interface SlowCandidate {
 
 /** Turns the candidates and what `HoldsDuringPass` found during them into the report's entries. */
 export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], during: HoldsDuringPass): SlowRange[] {
+  const blocks = candidates.length > 0 ? eventLoopBlocks(trace) : null;
   return candidates.map(({ row, instances, medianNs }, i) => {
     const pid = pidOf(row.gt);
     return {
@@ -128,6 +132,7 @@ export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], 
       medianNs,
       gilHeldNs: during.heldNs[i]!,
       holds: during.kept[i]!.map((h) => h.hold),
+      eventLoop: blockedDuring(blocks, pid, tidOf(row.gt), row.start, row.end),
     };
   });
 }

@@ -247,6 +247,11 @@ export interface SlowRange {
   gilHeldNs: number;
   /** The holds in progress during the range, longest overlap first (at most `maxHolds`). */
   holds: HoldDuringRange[];
+  /**
+   * How long the Node event loop of the range's thread was blocked while it ran (Σ overlap of the blocks
+   * `instrumentEventLoop()` recorded, and how many); null when that process did not record blocks.
+   */
+  eventLoop: { blockedNs: number; blocks: number } | null;
 }
 
 export interface ProcessSummary {

@@ -31,8 +31,11 @@ await nvtx.trace('one-liner', async () => undefined);
 nvtx.endRange(nvtx.start('x').id);
 defaultDomain.mark(nvtx.registerString('default'));
 const stopHttp: () => void = nvtx.instrumentHttp({ domain: d, client: false, serverName: (req) => req.method ?? 'HTTP' });
+const stopFetch: () => void = nvtx.instrumentHttp({ fetch: true, context: false, fetchName: (req) => `${req.method} ${String(req.origin)}${req.path}` });
+const stopLoop: () => void = nvtx.instrumentEventLoop({ thresholdMs: 50 });
+const loopDomain: 'node:event-loop' = nvtx.EVENT_LOOP_DOMAIN;
 const child: import('node:child_process').ChildProcess = nvtx.spawnTraced('true', [], { name: 'noop', stdio: 'ignore' });
-void [n, s, p, p2, cat, destroyed, tid, st, attached, stopHttp, child];
+void [n, s, p, p2, cat, destroyed, tid, st, attached, stopHttp, stopFetch, stopLoop, loopDomain, child];
 
 // @ts-expect-error a handle is a branded number: a plain number is not a StringHandle
 const notHandle: StringHandle = 5;
@@ -42,6 +45,8 @@ d.mark({ text: 'x' });
 d.mark('x', { color: '#ff0000' });
 // @ts-expect-error payload types are a closed set
 d.mark('x', { payload: { type: 'int128', value: 1 } });
+// @ts-expect-error the threshold is a number of milliseconds
+nvtx.instrumentEventLoop({ thresholdMs: '50' });
 // @ts-expect-error range() needs a function
 d.range('x');
 // @ts-expect-error the result type follows fn

@@ -1,0 +1,48 @@
+// Which request a range belongs to. While context tracking is on (instrumentHttp turns it on, and only
+// when an NVTX tool is attached: without one nothing is recorded, so nothing is tracked either), an
+// AsyncLocalStorage holds the context id of the innermost open tree range of the current async flow, and
+// start/end ranges started meanwhile carry their parent's id in the payload (context-payload.ts).
+// The store is a plain number, so entering a context allocates nothing beyond what `run` itself costs.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { status } from './binding.js';
+import { CONTEXT_ID_LIMIT } from './context-payload.js';
+
+let storage: AsyncLocalStorage<number> | null = null;
+let lastId = 0;
+
+/** Turns context tracking on in this thread (idempotent); false when calls are no-ops anyway. */
+export function enableContext(): boolean {
+  if (storage === null) {
+    if (!status().native) return false;
+    storage = new AsyncLocalStorage<number>();
+  }
+  return true;
+}
+
+/** True while context tracking is on in this thread. */
+export function contextEnabled(): boolean {
+  return storage !== null;
+}
+
+/** The context id of the innermost open tree range here, 0 outside any (or when tracking is off). */
+export function currentContext(): number {
+  return storage === null ? 0 : storage.getStore() ?? 0;
+}
+
+export function nextContextId(): number {
+  lastId = lastId + 1 === CONTEXT_ID_LIMIT ? 1 : lastId + 1;
+  return lastId;
+}
+
+/** Runs `fn` with `self` as the current context (the parent of ranges started inside). */
+export function runInContext<T>(self: number, fn: () => T): T {
+  return storage === null ? fn() : storage.run(self, fn);
+}
+
+/**
+ * Makes `self` the current context for the rest of this synchronous execution and what it schedules: for
+ * diagnostics_channel subscribers, which run just before the code they describe and cannot wrap it.
+ */
+export function enterContext(self: number): void {
+  storage?.enterWith(self);
+}
