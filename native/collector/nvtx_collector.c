@@ -522,7 +522,17 @@ static int fill_module(const NvtxExportTableCallbacks *etc, NvtxCallbackModule m
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_ready;
-static void init_once(void) { g_ready = rec_init(); }
+/* A child forked while another thread held g_domains_lock would inherit it locked, and its first
+ * domain creation would wait forever. Registered after the recorder's handlers, so its prepare runs
+ * first: g_domains_lock is taken before the recorder's locks, the order cb_DomainCreateA takes them. */
+static void domains_prepare(void) { pthread_mutex_lock(&g_domains_lock); }
+static void domains_parent(void) { pthread_mutex_unlock(&g_domains_lock); }
+static void domains_child(void) { pthread_mutex_init(&g_domains_lock, NULL); }
+
+static void init_once(void) {
+  g_ready = rec_init();
+  if (g_ready) pthread_atfork(domains_prepare, domains_parent, domains_child);
+}
 
 __attribute__((visibility("default"))) int InitializeInjectionNvtx2(NvtxGetExportTableFunc_t getExportTable) {
   pthread_once(&g_once, init_once);
