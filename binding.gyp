@@ -20,7 +20,7 @@
       'ldflags': ['-Wl,-z,nodelete'],
       'libraries': ['-ldl'],
     },
-    # The embedded NVTX collector (issue 4): an injection library loaded through NVTX_INJECTION64_PATH,
+    # The embedded NVTX collector: an injection library loaded through NVTX_INJECTION64_PATH,
     # not a Node addon. Plain C; only InitializeInjectionNvtx2 is exported.
     {
       'target_name': 'gil_nvtx_collector',

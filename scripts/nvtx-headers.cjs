@@ -1,5 +1,5 @@
 'use strict';
-// The one place that knows where NVTX v3 headers come from (design.md, "header lookup"). Used by
+// The one place that knows where NVTX v3 headers come from (docs/nvtx.md). Used by
 // binding.gyp (at install, before any TypeScript is compiled), by build-python and by the collector build.
 // NVTX is never copied into this repository. Run directly, it prints the include directory or exits 1.
 const fs = require('node:fs');

@@ -1,4 +1,4 @@
-// NVTX call costs, side by side in one process (issue 2, item 8; notes/node-addon.md §8).
+// NVTX call costs, side by side in one process (what a user's hot loop pays per call).
 //   npm run bench:addon                      no tool attached (mitata, ns)
 //   npm run bench:addon -- --nsys            the same run again under `nsys profile -t nvtx`
 //   node bench/addon/callgrind.mjs           instruction counts (deterministic; for gates)

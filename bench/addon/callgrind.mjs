@@ -1,5 +1,5 @@
 // Instruction counts per iteration, (Ir(N) − Ir(0)) / N under callgrind: deterministic where wall-clock
-// times on a shared 2-core machine are not (notes/node-addon.md §8).
+// times on a shared 2-core machine are not (they vary 2–3× between runs).
 //   node bench/addon/callgrind.mjs [N] [case ...]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -19,8 +19,8 @@ function shebang(path: string): string | null {
 
 /**
  * nsys must profile the real executable: through a shell-script launcher such as a pyenv shim it hangs
- * (notes/nsys.md §3). Resolves pyenv shims to the interpreter they stand for; refuses other scripts
- * whose interpreter is a shell, naming what to pass instead.
+ * (seen with nsys 2022.4 on these machines). Resolves pyenv shims to the interpreter they stand for;
+ * refuses other scripts whose interpreter is a shell, naming what to pass instead.
  */
 export function resolveRealExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string {
   const found = findExecutable(command, env);

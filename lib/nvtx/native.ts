@@ -92,7 +92,7 @@ export interface LoadResult {
 }
 
 function searchedDirs(env: NodeJS.ProcessEnv): string[] {
-  // node-gyp-build 4.8's order (notes/node-addon.md §3.5), for the message; it does the actual search.
+  // node-gyp-build 4.8's order (prebuilds/<platform>-<arch>, then build/Release), for the message; it does the actual search.
   const dirs: string[] = [];
   // node-gyp-build's own override variable: <PACKAGE_NAME>_PREBUILD.
   const override = env.GIL_NVTX_PREBUILD;

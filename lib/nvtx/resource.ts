@@ -1,5 +1,5 @@
 // NVTX resources name an object (a pointer or handle) for tools. Nsight Systems 2022.4 records none of
-// them (notes/nsys.md §4); the gil-nvtx collector and other NVTX tools can.
+// them; the gil-nvtx collector and other NVTX tools can.
 import { binding } from './binding.js';
 
 export type ResourceIdentifierKind = 'pointer' | 'handle';

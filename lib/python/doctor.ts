@@ -26,7 +26,7 @@ export interface DoctorReport {
 
 /**
  * nsys 2022.4 from Debian looks for its host tools beside the resolved target folder; without
- * `<nsight-systems>/host-linux-x64` there, the `.qdstrm` is never converted (notes/nsys.md §1).
+ * `<nsight-systems>/host-linux-x64` there, the `.qdstrm` is never converted (nsys needs its QdstrmImporter to write a .nsys-rep).
  */
 export function qdstrmImporterProblem(nsys: string): string | null {
   let real: string;

@@ -1,5 +1,5 @@
 // The trace.sqlite schema: the nsys 2022.4 export's tables that the report reads, with the same
-// columns (shared/notes/nsys.md §6), plus GILNVTX_* tables only the collector has.
+// columns (the tables and columns nsys 2022.4 and 2024.2 export), plus GILNVTX_* tables only the collector has.
 
 export const TRACE_SCHEMA_SQL = `
 CREATE TABLE StringIds (

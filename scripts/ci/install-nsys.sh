@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Nsight Systems 2022.4 from Debian's non-free component (CPU-only is fine) and makes it usable:
-# the QdstrmImporter link that nsys needs to turn a .qdstrm into a .nsys-rep (notes/nsys.md §1).
+# the QdstrmImporter link that nsys needs to turn a .qdstrm into a .nsys-rep.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v nsys >/dev/null 2>&1; then

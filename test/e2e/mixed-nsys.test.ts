@@ -1,4 +1,4 @@
-// Done-when of issue 6: the mixed example (a Node HTTP front end handing requests to patched-Python
+// The mixed example (a Node HTTP front end handing requests to patched-Python
 // worker processes) profiled with `gil-nvtx profile` under real nsys. N requests give exactly N request
 // ranges on the Node process, every worker process has GIL ranges, and the report ties the slowest
 // requests to the GIL holds that were in progress during them.

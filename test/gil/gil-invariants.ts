@@ -30,7 +30,7 @@ export function readGilTrace(sqlite: string): GilTrace {
   try {
     const hasNvtx = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'NVTX_EVENTS'").get();
     if (!hasNvtx) return { ranges: [], marks: [], sessionEnd: Number.POSITIVE_INFINITY };
-    // Domain ids are per process: resolve the GIL domain per pid (notes/nsys.md §6). A process may
+    // Domain ids are per process: resolve the GIL domain per pid. A process may
     // create it twice (the patch registers again in a fork child), hence DISTINCT.
     const rows = db
       .prepare(

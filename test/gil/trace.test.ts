@@ -3,7 +3,7 @@ import { buildName } from '../../lib/python/paths.js';
 import { ensurePatchedPython, pythonsToTest } from '../helpers/pythons.js';
 import { defineTraceCase, type TraceCase } from './trace-cases.js';
 
-// The versions CI proves (issue 3, item 7): each patched build traced under real nsys. Locally only
+// The versions CI proves: each patched build traced under real nsys. Locally only
 // the interpreters already built (or named in GIL_NVTX_TEST_PYTHONS) run; CI builds all of them.
 const CASES: TraceCase[] = [
   { version: '3.9.2' },

@@ -7,7 +7,7 @@ import { withLock } from '../../lib/python/lock.js';
 import { resolvePatchFile } from '../../lib/python/patch-file.js';
 import { buildName, cacheRoot } from '../../lib/python/paths.js';
 
-/** What CI builds, patches and traces (design.md "Verification, honestly"); the suites run on each. */
+/** What CI builds, patches and traces; the suites run on each. */
 export const CI_PYTHONS: { version: string; disableGil?: boolean }[] = [
   { version: '3.9.2' },
   { version: '3.11.2' },

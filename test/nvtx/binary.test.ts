@@ -1,5 +1,5 @@
 // The addon build: one source list (native/build.json) that covers every C++ file, and a binary that
-// declares Node-API 9 (a higher number crashes Node 20 at load, notes/node-addon.md §2) and keeps NVTX's
+// declares Node-API 9 (a higher number crashes Node 20 at load) and keeps NVTX's
 // symbols to itself (-fvisibility=hidden).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Every public call, under a real NVTX consumer: fixtures/every-api.mjs runs under
-// `nsys profile --trace=nvtx` and each call is looked up in the SQLite export (notes/nsys.md §6).
+// `nsys profile --trace=nvtx` and each call is looked up in the SQLite export.
 // Skips locally without nsys; fails in CI (GIL_NVTX_REQUIRE_NSYS=1).
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -72,7 +72,7 @@ describe.skipIf(nsysGate.skip)('under nsys profile --trace=nvtx: every API call 
     try {
       run = await profile();
     } catch (err) {
-      // nsys 2022.4 occasionally finishes without writing a report (notes/nsys.md §3): one more try,
+      // nsys 2022.4 occasionally finishes without writing a report: one more try,
       // and if that fails too, show what nsys said.
       try {
         run = await profile();

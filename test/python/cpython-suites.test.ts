@@ -11,7 +11,7 @@ import { patchedPythonOrSkip, pythonsToTest } from '../helpers/pythons.js';
 import { toolGate } from '../helpers/tools.js';
 
 /**
- * Issue 3 item 8: CPython's own regression suites pass on each patched interpreter with an NVTX tool
+ * CPython's own regression suites pass on each patched interpreter with an NVTX tool
  * attached. The tool is the embedded collector (NVTX_INJECTION64_PATH), inherited by every worker
  * process `-m test -j2` starts, so the patched take_gil/drop_gil paths really call into a tool.
  */

@@ -6,7 +6,7 @@ import { debianCodename, isDebianFamily } from '../../lib/python/debian.js';
 import { defaultDemoVersion, defaultPrefix } from '../../lib/python/build.js';
 import { debianReleases, findRelease, minorOf, releases } from '../../lib/python/manifest.js';
 
-// Facts from shared/notes/cpython-gil-hooks.md §1 (python.org tarballs; Debian orig tarballs).
+// Facts checked by hand against python.org's tarballs and Debian's orig tarballs.
 const NOTES_TABLE: Record<string, [string, string]> = {
   '3.9.2': ['Python-3.9.2.tar.xz', '3c2034c54f811448f516668dce09d24008a0716c3a794dd8639b5388cbde247d'],
   '3.10.4': ['Python-3.10.4.tar.xz', '80bf925f571da436b35210886cf79f6eb5fa5d6c571316b73568343451f77a19'],

@@ -1,4 +1,4 @@
-// Done-when of issue 5: a real trace of a patched interpreter running examples/workloads/gil_mix.py
+// A real trace of a patched interpreter running examples/workloads/gil_mix.py
 // (a ~200 ms on-CPU C-level hold, a ~200 ms off-CPU hold in usleep, CPU workers, an fdatasync writer),
 // recorded by nsys 2022.4 with -t nvtx,osrt. The report must put those holds first, name the threads
 // they blocked and their waits, show the holder's state, and list the concurrent OS calls.
