@@ -159,39 +159,55 @@ export function readSamples(rawDir: string): Map<number, Sample[]> {
   return byPid;
 }
 
-/** The NVTX_EVENTS columns a row can fill, in statement order. */
-const EVENT_COLUMNS = ['start', 'end', 'eventType', 'rangeId', 'category', 'color', 'globalTid', 'endGlobalTid', 'domainId'] as const;
+/** The NVTX_EVENTS columns every row fills, in statement order. */
+const EVENT_COLUMNS = ['start', 'eventType', 'globalTid', 'domainId'] as const;
+/** Columns a row may leave NULL: a shape binds those its rows have (bit i of its mask: OPTIONAL_COLUMNS[i]). */
+const OPTIONAL_COLUMNS = ['end', 'rangeId', 'category', 'color', 'endGlobalTid'] as const;
 
 function writeAll(db: Database.Database, files: string[], samples: Map<number, Sample[]>): Omit<MergeSummary, 'output'> {
-  // One statement per row shape (message kind x payload column), each binding only its own columns
-  // (binding NULLs costs as much as binding values), and rows go in batches of BATCH per statement:
-  // per-call overhead is most of an insert's cost, and there are millions of rows.
+  // One statement per row shape (message kind x payload column x which optional columns are set), each
+  // binding only its own columns (binding a NULL costs as much as binding a value: a GIL row binds 9
+  // columns instead of 11), and rows go in batches of BATCH per statement: per-call overhead is most
+  // of an insert's cost, and there are millions of rows.
   const BATCH = 64;
   interface Shape {
     columns: number;
+    mask: number;
     pending: unknown[];
     rows: number;
     batch: Database.Statement;
-    one: Database.Statement;
+    /** Statements of fewer rows (powers of two below BATCH), prepared when a partial batch is written. */
+    partial: Map<number, Database.Statement>;
+    insert: string;
+    one: string;
   }
   const shapes = new Map<number, Shape>();
-  const shapeOf = (payloadType: number, message: 0 | 1 | 2): Shape => {
-    const k = payloadType * 3 + message;
+  const shapeOf = (payloadType: number, message: 0 | 1 | 2, mask: number): Shape => {
+    const k = ((payloadType * 3 + message) << OPTIONAL_COLUMNS.length) | mask;
     let sh = shapes.get(k);
     if (!sh) {
-      const cols: string[] = [...EVENT_COLUMNS];
+      const cols: string[] = [...EVENT_COLUMNS, ...OPTIONAL_COLUMNS.filter((_, i) => mask & (1 << i))];
       if (message === 1) cols.push('textId');
       if (message === 2) cols.push('text');
       if (payloadType) cols.push(PayloadColumn[payloadType]!);
       const one = `(${cols.map(() => '?').join(', ')})`;
       const insert = `INSERT INTO NVTX_EVENTS (${cols.join(', ')}) VALUES `;
-      sh = { columns: cols.length, pending: new Array(cols.length * BATCH), rows: 0, batch: db.prepare(insert + Array(BATCH).fill(one).join(', ')), one: db.prepare(insert + one) };
+      sh = { columns: cols.length, mask, pending: new Array(cols.length * BATCH), rows: 0, batch: db.prepare(insert + Array(BATCH).fill(one).join(', ')), partial: new Map(), insert, one };
       shapes.set(k, sh);
     }
     return sh;
   };
+  // A partial batch goes out in power-of-two statements: shapes that alternate (ranges with and
+  // without a colour, say) cost a few calls per switch, not one per row.
   const flushShape = (sh: Shape) => {
-    for (let i = 0; i < sh.rows; i++) sh.one.run(sh.pending.slice(i * sh.columns, (i + 1) * sh.columns));
+    let at = 0;
+    for (let size = BATCH / 2; size >= 1; size /= 2) {
+      if (sh.rows - at < size) continue;
+      let stmt = sh.partial.get(size);
+      if (!stmt) sh.partial.set(size, (stmt = db.prepare(sh.insert + Array(size).fill(sh.one).join(', '))));
+      stmt.run(sh.pending.slice(at * sh.columns, (at + size) * sh.columns));
+      at += size;
+    }
     sh.rows = 0;
   };
   const flushRows = () => {
@@ -205,7 +221,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
   const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null) => {
     const textId = o.stringId ? (strings.get(o.stringId) ?? null) : null;
     const message: 0 | 1 | 2 = textId !== null ? 1 : o.text !== null ? 2 : 0;
-    const sh = shapeOf(o.payloadType, message);
+    const mask = (end !== null ? 1 : 0) | (o.rangeId !== null ? 2 : 0) | (o.category !== null ? 4 : 0) | (o.color !== null ? 8 : 0) | (endGtid !== null ? 16 : 0);
+    const sh = shapeOf(o.payloadType, message, mask);
     if (sh !== lastShape) {
       if (lastShape) flushShape(lastShape);
       lastShape = sh;
@@ -213,14 +230,14 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
     const row = sh.pending;
     let i = sh.rows * sh.columns;
     row[i++] = o.start;
-    row[i++] = end;
     row[i++] = eventType;
-    row[i++] = o.rangeId;
-    row[i++] = o.category;
-    row[i++] = o.color;
     row[i++] = gtid;
-    row[i++] = endGtid;
     row[i++] = o.domainId;
+    if (mask & 1) row[i++] = end;
+    if (mask & 2) row[i++] = o.rangeId;
+    if (mask & 4) row[i++] = o.category;
+    if (mask & 8) row[i++] = o.color;
+    if (mask & 16) row[i++] = endGtid;
     if (message === 1) row[i++] = textId;
     else if (message === 2) row[i++] = o.text;
     // Only a uint64 payload can reach 2^63 (int64 ones are read signed): two's complement, see schema.ts.
