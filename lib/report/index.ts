@@ -12,7 +12,7 @@ export { writeOutputFile, type ChunkWriter } from '../output-file.js';
 export { reportExitCode, runReport, type ReportRunOptions, type ReportRunResult } from './run.js';
 export { GilEventKind, cutOpenRanges } from './model.js';
 export type { LoadedTrace, GilRanges, GilVisitor, GilSource, ThreadInfo, ThreadTable, ProcessInfo } from './model.js';
-export { gilRangesFromSqlite, type GilSourceContext } from './source-sqlite.js';
+export { StaleGilSummaryError, gilRangesFromSqlite, readGilSummary, type GilSourceContext } from './source-sqlite.js';
 export * from './types.js';
 export { GIL_SOURCE_KINDS, NSYS_GIL_DOMAIN, chooseGilSource, parseGilSource, type GilSourceId, type GilSourceKind, type GilSourceRequest } from './gil-sources.js';
 export { compareGilSources, pairRanges, type SourceComparison, type KindComparison } from './compare-sources.js';

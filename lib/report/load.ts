@@ -11,7 +11,7 @@ import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } fr
 import { cutOpenRanges, threadNameOf, type LoadedTrace, type ProcessInfo, type ThreadInfo, type TraceProducer } from './model.js';
 import { detectSchema, hasColumns, nvtxTextSql, type TraceSchema } from './schema.js';
 import { NSYS_GIL_DOMAIN, chooseGilSource, type DomainRow, type GilSourceChoice, type GilSourceRequest } from './gil-sources.js';
-import { gilDomainFilter, gilRangesFromSqlite } from './source-sqlite.js';
+import { gilDomainFilter, gilRangesFromSqlite, readGilSummary } from './source-sqlite.js';
 import type { GilSourceReport } from './types.js';
 import { NsysEventType, pidOf, pidOfSql, tidOf } from '../nsys/export-schema.js';
 
@@ -27,6 +27,8 @@ export interface LoadOptions {
   requireGil?: boolean;
   /** Which GIL source to analyse when the trace has both (default `auto`: the patch's). */
   gilSource?: GilSourceRequest;
+  /** Count the GIL rows even when the merge summarised them (after a `StaleGilSummaryError`). */
+  ignoreGilSummary?: boolean;
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -302,7 +304,9 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
   const { choice, all: allDomains } = gilDomains(db, schema, source, requireGil, opts.gilSource ?? 'auto');
   const domains = choice?.domains ?? [];
   // The one place that decides where GIL ranges come from: another source returns the same GilSource.
-  const gilSource = gilRangesFromSqlite({ db, schema, source, sqlitePath, domains, onProgress: opts.onProgress });
+  // The merge summarises only the patch's ranges: its own.
+  const summary = choice?.kind.id === 'patch' && !opts.ignoreGilSummary ? readGilSummary(db, schema) : null;
+  const gilSource = gilRangesFromSqlite({ db, schema, source, sqlitePath, domains, summary, onProgress: opts.onProgress });
   if (gilSource.gils.length === 0 && requireGil) {
     const domain = choice!.kind.domain;
     throw new GilNvtxError(`${source} has the '${domain}' NVTX domain but not a single '${WAITING_MESSAGE}' / '${HOLDING_MESSAGE}' range${choice!.kind.carries.dropRequests ? ` or '${DROP_REQUEST_MESSAGE}' mark` : ''} in it.`, {

@@ -9,6 +9,7 @@ import { loadTrace } from './load.js';
 import type { Report } from './types.js';
 import { writeOutputFile } from '../output-file.js';
 import { badRowCount } from './model.js';
+import { StaleGilSummaryError } from './source-sqlite.js';
 
 export interface ReportRunOptions {
   top?: number;
@@ -31,10 +32,22 @@ export interface ReportRunResult {
 }
 
 export async function runReport(tracePath: string, opts: ReportRunOptions = {}): Promise<ReportRunResult> {
-  const trace = await loadTrace(tracePath, { env: opts.env, gilSource: opts.gilSource, onProgress: opts.onProgress });
+  const load = (ignoreGilSummary: boolean) => loadTrace(tracePath, { env: opts.env, gilSource: opts.gilSource, onProgress: opts.onProgress, ignoreGilSummary });
+  let trace = await load(false);
   try {
     opts.onProgress?.('analysing…');
-    const report = analyzeTrace(trace, { top: opts.top, minHoldNs: opts.minHoldNs });
+    const analyze = () => analyzeTrace(trace, { top: opts.top, minHoldNs: opts.minHoldNs });
+    let report: Report;
+    try {
+      report = analyze();
+    } catch (err) {
+      if (!(err instanceof StaleGilSummaryError)) throw err;
+      // Changed since the merge: read as it is now, counting its rows like any other trace's.
+      opts.onProgress?.(`${err.message} Reading it again without the merge's summary…`);
+      trace.close();
+      trace = await load(true);
+      report = analyze();
+    }
     const written: string[] = [];
     if (opts.html) {
       const page = formatHtml(trace, report);

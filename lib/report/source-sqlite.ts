@@ -1,6 +1,8 @@
 // GIL ranges from NVTX_EVENTS (nsys exports and the collector's trace.sqlite). One pass at load time
 // counts the ranges, numbers the threads and checks the row order; each `scan` then re-reads the GIL's
-// rows, so memory stays bounded however long the trace is. Which re-read depends on the order found:
+// rows, so memory stays bounded however long the trace is. A collector trace whose merge summarised
+// its GIL rows (`lib/trace/gil-summary.ts`) skips that pass: its scans check the summary as they go.
+// Which re-read depends on the order found:
 //  - rows in start order by rowid (nsys 2022.4 exports, and the collector's merge, which writes each
 //    GIL's rows in start order): rowid windows, the cheapest read;
 //  - otherwise, with an index on `start`: `ORDER BY start` walks the index;
@@ -10,6 +12,8 @@ import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, LOCATION_TEXT_LIKE, WAITING_MESS
 import { type BadRows, type GilRanges, type GilSource, type GilVisitor } from './model.js';
 import { type TraceSchema } from './schema.js';
 import { NsysEventType, pidOf, pidOfSql, tidOf, tidOfSql } from '../nsys/export-schema.js';
+import { GIL_SUMMARY_KEY, parseGilSummary, type GilSummary } from '../trace/gil-summary.js';
+import { GilNvtxError } from '../errors.js';
 
 /** What any GIL range source may read; `readTrace` builds it. */
 export interface GilSourceContext {
@@ -21,7 +25,36 @@ export interface GilSourceContext {
   sqlitePath: string;
   /** The GIL domain of each process that has one (domain ids are per process). */
   domains: { domainId: number; pid: number }[];
+  /** The merge's summary of the GIL rows (`readGilSummary`), when the trace has a valid one. */
+  summary?: GilSummary | null;
   onProgress?: (line: string) => void;
+}
+
+/** A GIL scan found rows other than the merge's summary says: the file changed after the merge. */
+export class StaleGilSummaryError extends GilNvtxError {
+  constructor(source: string, what: string) {
+    super(`${source}: the GIL rows changed after the merge (${what}).`, {
+      hint: 'Load it with `ignoreGilSummary: true` (`gil-nvtx report` does so by itself).',
+    });
+    this.name = 'StaleGilSummaryError';
+  }
+}
+
+/**
+ * The merge's summary of the GIL rows, when `db` has one this gil-nvtx reads and NVTX_EVENTS still
+ * has the rows it was written for (the same count and largest rowid); else null.
+ */
+export function readGilSummary(db: Database.Database, schema: TraceSchema): GilSummary | null {
+  if (!schema.tables.has('GILNVTX_META') || !schema.tables.has('NVTX_EVENTS')) return null;
+  let summary: GilSummary | null;
+  try {
+    summary = parseGilSummary(db.prepare('SELECT value FROM GILNVTX_META WHERE key = ?').pluck().get(GIL_SUMMARY_KEY) as string | undefined);
+  } catch {
+    return null;
+  }
+  if (!summary) return null;
+  const [rows, maxRowid] = db.prepare('SELECT count(*), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number, number | null];
+  return Number(rows) === summary.rows && Number(maxRowid ?? 0) === summary.maxRowid ? summary : null;
 }
 
 /** Rows per `.all()`: one native call per window costs a quarter less than a row-by-row iterator. */
@@ -99,6 +132,8 @@ interface GilState {
   held: HeldEvents | null;
   /** Waits and holds without an end that are not their thread's last: `${tid}:${kind}:${start}`. */
   unendedBeforeLast: Set<string> | null;
+  /** Counts, threads and order came from the merge's summary: the scan checks them. */
+  fromSummary: boolean;
 }
 
 /** Reads the GIL ranges of the trace's SQLite database. */
@@ -145,7 +180,19 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
   const gils = new Map<string, GilState>();
   let firstStart = Infinity;
   let lastEnd = -Infinity;
-  {
+  const summary = ctx.summary;
+  if (summary) {
+    for (const gt of summary.threads) {
+      threadIndex.set(gt, threadIds.length);
+      threadIds.push(gt);
+    }
+    for (const e of summary.gils) {
+      const key = `${e.pid}/${e.interpreterId}`;
+      gils.set(key, { key, pid: e.pid, interpreterId: e.interpreterId, counts: { holds: e.holds, waits: e.waits, drops: e.drops }, lastStart: -Infinity, sorted: true, held: null, unendedBeforeLast: null, fromSummary: true });
+    }
+    firstStart = summary.firstStart ?? Infinity;
+    lastEnd = summary.lastEnd ?? -Infinity;
+  } else {
     // Per thread, the GIL of its last row: the pid is fixed per thread, so only the payload can change it.
     const threadGil: (GilState | undefined)[] = [];
     const threadInterp: number[] = [];
@@ -190,7 +237,7 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
         const key = `${pid}/${interp}`;
         gil = gils.get(key);
         if (!gil) {
-          gil = { key, pid, interpreterId: interp, counts: { holds: 0, waits: 0, drops: 0 }, lastStart: -Infinity, sorted: true, held: null, unendedBeforeLast: null };
+          gil = { key, pid, interpreterId: interp, counts: { holds: 0, waits: 0, drops: 0 }, lastStart: -Infinity, sorted: true, held: null, unendedBeforeLast: null, fromSummary: false };
           gils.set(key, gil);
         }
         threadGil[lastThread] = gil;
@@ -264,8 +311,9 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
 
   // A GIL's scan needs no pid (one GIL, one process) nor payload (its filter fixed it): the tid and
   // the kind share a column, one column fewer per row than the first pass.
-  const scanSql = `SELECT start, end, ${tidOfSql('globalTid')} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
-    `WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark})`;
+  const scanCode = `${tidOfSql('globalTid')} * 4 + ${kindExpr}`;
+  const scanFrom = `FROM NVTX_EVENTS WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark})`;
+  const scanSql = `SELECT start, end, ${scanCode} ${scanFrom}`;
   const streamed = (g: GilState): GilRanges['scan'] => {
     const filter = ownFilter(g);
     const threadOfTid = new Map<number, number>();
@@ -273,35 +321,71 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
       if (pidOf(gt) === g.pid) threadOfTid.set(tidOf(gt), index);
     });
     const unended = g.unendedBeforeLast;
+    // What a scan of a summarised GIL checks: the rows the summary describes are all there is.
+    const check = g.fromSummary;
+    const stale = (what: string) => new StaleGilSummaryError(ctx.source, `GIL ${g.key}: ${what}`);
     return (visit) => {
       let lastTid = NaN;
       let thread = -1;
-      const take = (row: [number, number | null, number]) => {
-        const code = row[2];
+      let lastStart = -Infinity;
+      const seen = [0, 0, 0];
+      const take = (start: number, end: number | null, code: number) => {
         // A NULL globalTid makes the whole code NULL.
-        if (typeof code !== 'number') return;
+        if (typeof code !== 'number') {
+          if (check) throw stale('a row without a thread');
+          return;
+        }
         const kind = code & 3;
         if (kind === 3) return;
-        const start = row[0];
-        const end = row[1];
-        if (rowProblem(start, end, code, kind)) return;
+        if (rowProblem(start, end, code, kind)) {
+          if (check) throw stale('a row that cannot be a GIL event');
+          return;
+        }
         const tid = (code - kind) / 4;
         if (end === null && unended && kind !== 2 && unended.has(`${tid}:${kind}:${start}`)) return;
         if (tid !== lastTid) {
           lastTid = tid;
           thread = threadOfTid.get(tid)!;
         }
+        if (check) {
+          if (thread === undefined) throw stale(`thread ${tid} is not in the summary`);
+          if (start < lastStart) throw stale('rows out of start order');
+          if (end === null && kind !== 2) throw stale('a range without an end');
+          lastStart = start;
+          seen[kind]!++;
+        }
         visit(kind, start, kind === 2 ? start : end === null ? NaN : end, thread, false);
       };
-      if (g.sorted && rowids) {
+      if (check && rowids) {
+        // Rows the summary vouches for hold only numbers, so each window can come back as three JSON
+        // arrays: one string per column instead of one JS array per row, 40 % less time per row. The
+        // aggregate sees the rows in rowid order; the order check above holds it to that.
+        const stmt = db.prepare(`SELECT json_group_array(start), json_group_array(end), json_group_array(c) FROM (SELECT start, end, ${scanCode} AS c ${scanFrom} AND (${filter}) AND rowid >= ? AND rowid < ?)`).raw(true);
+        for (let lo = rowids.min; lo <= rowids.max; lo += ROWID_WINDOW) {
+          let cols: [string, string, string];
+          try {
+            cols = stmt.get(lo, lo + ROWID_WINDOW) as [string, string, string];
+          } catch (err) {
+            throw stale(`a value JSON cannot hold: ${(err as Error).message}`);
+          }
+          const starts = JSON.parse(cols[0]) as number[];
+          if (starts.length === 0) continue;
+          const ends = JSON.parse(cols[1]) as (number | null)[];
+          const codes = JSON.parse(cols[2]) as number[];
+          for (let i = 0; i < starts.length; i++) take(starts[i]!, ends[i]!, codes[i]!);
+        }
+      } else if (g.sorted && rowids) {
         const stmt = db.prepare(`${scanSql} AND (${filter}) AND rowid >= ? AND rowid < ?`).raw(true);
         for (let lo = rowids.min; lo <= rowids.max; lo += ROWID_WINDOW) {
           const rows = stmt.all(lo, lo + ROWID_WINDOW) as [number, number | null, number][];
-          for (let i = 0; i < rows.length; i++) take(rows[i]!);
+          for (let i = 0; i < rows.length; i++) take(rows[i]![0], rows[i]![1], rows[i]![2]);
         }
       } else {
         const order = g.sorted ? '' : ' ORDER BY start';
-        for (const row of db.prepare(`${scanSql} AND (${filter})${order}`).raw(true).iterate() as IterableIterator<[number, number | null, number]>) take(row);
+        for (const row of db.prepare(`${scanSql} AND (${filter})${order}`).raw(true).iterate() as IterableIterator<[number, number | null, number]>) take(row[0], row[1], row[2]);
+      }
+      if (check && (seen[0] !== g.counts.waits || seen[1] !== g.counts.holds || seen[2] !== g.counts.drops)) {
+        throw stale(`${seen[1]} holds, ${seen[0]} waits and ${seen[2]} drop requests where the summary says ${g.counts.holds}, ${g.counts.waits} and ${g.counts.drops}`);
       }
     };
   };

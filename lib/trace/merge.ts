@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { GilNvtxError } from '../errors.js';
 import { renameOutputFile, tempBeside } from '../output-file.js';
 import { PayloadColumn, RAW_FILE_SUFFIX, RawKind, SAMPLE_FILE_SUFFIX, SAMPLE_FORMAT_VERSION, SAMPLE_HEADER_SIZE, SAMPLE_MAGIC, SAMPLE_SIZE, SampleOffset } from './raw-format.js';
-import { GIL_DOMAIN } from '../gil-contract.js';
+import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
+import { GIL_SUMMARY_KEY, GilSummaryBuilder, gilMessageKind } from './gil-summary.js';
 import { RawTraceFile, type DecodeState, type EventAttrs, type RawChunk, type RawRecord } from './raw-reader.js';
 import { EVENT_TYPE_NAMES, NsysEventType, globalPid, globalTid } from '../nsys/export-schema.js';
 import { TRACE_INDEX_SQL, TRACE_SCHEMA_SQL, uint64ForSqlite } from './schema.js';
@@ -217,8 +218,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
   // row of another shape first writes out the batch in progress. Shapes rarely alternate (the GIL's
   // ranges and drop requests share one; the interpreter's location marks are few).
   let lastShape: Shape | null = null;
-  /** One NVTX_EVENTS row: times, type, ids, and the message / payload of `o`. */
-  const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null) => {
+  /** One NVTX_EVENTS row: times, type, ids, and the message / payload of `o`. Returns the row's textId. */
+  const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null): number | null => {
     const textId = o.stringId ? (strings.get(o.stringId) ?? null) : null;
     const message: 0 | 1 | 2 = textId !== null ? 1 : o.text !== null ? 2 : 0;
     const mask = (end !== null ? 1 : 0) | (o.rangeId !== null ? 2 : 0) | (o.category !== null ? 4 : 0) | (o.color !== null ? 8 : 0) | (endGtid !== null ? 16 : 0);
@@ -246,6 +247,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
       sh.batch.run(row);
       sh.rows = 0;
     }
+    return textId;
   };
   const insString = db.prepare('INSERT INTO StringIds (id, value) VALUES (?, ?)');
   const insThreadName = db.prepare('INSERT INTO ThreadNames (nameId, priority, globalTid) VALUES (?, ?, ?)');
@@ -284,6 +286,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
   let traceEnd = 0;
   const withoutCleanExit: number[] = [];
   const timestampSources = new Set<string>();
+  const gilSummary = new GilSummaryBuilder();
 
   const run = db.transaction(() => {
     for (const file of files) {
@@ -451,6 +454,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
         // Pass 3: the GIL rows of this program image in start order, across its threads, so that a
         // reader can stream each GIL straight from the table (rowid order is time order).
         if (gilDomains.size > 0) {
+          const messageIds = [WAITING_MESSAGE, HOLDING_MESSAGE, DROP_REQUEST_MESSAGE].map((m) => stringIds.get(m));
+          const kindOf = (o: OpenRange, textId: number | null) => (textId !== null ? messageIds.indexOf(textId) : gilMessageKind(o.text));
           const cursors = raw.threads.map((t) => new GilRowCursor(raw, t, gilDomains, gilCrossEnds, ticks, dom, processEnd, raw.chunkBuffer()));
           for (;;) {
             let best: GilRowCursor | null = null;
@@ -461,8 +466,10 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
             if (!best) break;
             const row = best.take();
             if (row.eventType === NsysEventType.startEnd) row.o.rangeId = ++rangeCounter;
-            insertEvent(row.o, strings, row.end, row.eventType, globalTid(pid, row.o.tid), row.endTid === null ? null : globalTid(pid, row.endTid));
+            const gt = globalTid(pid, row.o.tid);
+            const textId = insertEvent(row.o, strings, row.end, row.eventType, gt, row.endTid === null ? null : globalTid(pid, row.endTid));
             events++;
+            gilSummary.add(kindOf(row.o, textId), pid, gt, row.o.payloadType ? Number(row.o.payload) : 0, row.o.start, row.end);
           }
         }
         // Watchdog samples of this program image: hold starts in this file's ticks, like its ranges.
@@ -481,6 +488,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
       }
     }
     flushRows();
+    const [rowCount, maxRowid] = db.prepare('SELECT count(*), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number, number | null];
+    const summary = gilSummary.result(Number(rowCount), Number(maxRowid ?? 0));
     const insProcess = db.prepare('INSERT INTO PROCESSES (globalPid, pid, name) VALUES (?, ?, ?)');
     for (const [pid, name] of processNames) insProcess.run(globalPid(pid), pid, name);
     const insEnum = db.prepare('INSERT INTO ENUM_NSYS_EVENT_TYPE (id, name, label) VALUES (?, ?, ?)');
@@ -502,6 +511,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
       // Processes a watchdog watched (long-hold samples can exist only for those).
       watchedProcesses: String(watched),
       holdSamples: String(sampleRows),
+      // Lets the report skip counting the GIL rows (gil-summary.ts).
+      ...(summary ? { [GIL_SUMMARY_KEY]: JSON.stringify(summary) } : {}),
     })) insMeta.run(k, v);
   });
   run();
