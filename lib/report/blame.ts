@@ -123,7 +123,7 @@ function concurrentRanges(trace: LoadedTrace, holds: { s: number; e: number; pid
   const sql =
     `WITH h(i, s, e, pid) AS (VALUES ${holdValues(holds)}) ` +
     `SELECT h.i, n.start, n.end, n.globalTid, ${text}, n.domainId FROM NVTX_EVENTS AS n CROSS JOIN h ${join} ` +
-    `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter('n')}) ` +
+    `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND ${trace.nonGilRowFilter('n')} ` +
     // The outer bounds let SQLite skip most rows before it looks at the hold list.
     `AND n.start < ${Math.max(...holds.map((h) => Math.trunc(h.e)))} AND COALESCE(n.end, 9e18) > ${Math.min(...holds.map((h) => Math.trunc(h.s)))} ` +
     'AND n.start < h.e AND COALESCE(n.end, 9e18) > h.s';

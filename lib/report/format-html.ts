@@ -134,7 +134,7 @@ function otherRanges(trace: LoadedTrace, lanes: TimelineData['lanes'], limit: nu
   const rows = trace.db
     .prepare(
       `SELECT n.start, COALESCE(n.end, ${Math.trunc(trace.traceEnd)}), n.globalTid, ${expr}, n.domainId, ${payload} FROM NVTX_EVENTS AS n ${join} ` +
-        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND NOT (${trace.gilRowFilter('n')}) ` +
+        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND ${trace.nonGilRowFilter('n')} ` +
         `ORDER BY COALESCE(n.end, ${Math.trunc(trace.traceEnd)}) - n.start DESC LIMIT ${limit}`,
     )
     .raw(true)

@@ -107,7 +107,7 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     const sql =
       `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId, ${payload} FROM NVTX_EVENTS AS n ${join} ` +
       `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark}) ` +
-      `AND NOT (${trace.gilRowFilter('n')}) ORDER BY n.start`;
+      `AND ${trace.nonGilRowFilter('n')} ORDER BY n.start`;
     let asyncId = 0;
     let flowId = 0;
     // Tree ranges seen so far (lib/nvtx/context-payload.ts), by thread and context id: their async slice.

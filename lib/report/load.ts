@@ -129,10 +129,13 @@ function gilDomains(
   source: string,
   required: boolean,
   wanted: GilSourceRequest,
+  /** Where a collector trace's GIL block starts: domains are created before it. */
+  gilRowidMin?: number,
 ): { choice: GilSourceChoice | null; all: DomainRow[] } {
   const { expr: textExpr, join } = nvtxTextSql(schema, 'e');
+  const before = gilRowidMin === undefined ? '' : ` AND e.rowid < ${Math.trunc(gilRowidMin)}`;
   const domains = db
-    .prepare(`SELECT e.domainId AS domainId, ${pidOfSql('e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${NsysEventType.domainCreate}`)
+    .prepare(`SELECT e.domainId AS domainId, ${pidOfSql('e.globalTid')} AS pid, ${textExpr} AS name FROM NVTX_EVENTS AS e ${join} WHERE e.eventType = ${NsysEventType.domainCreate}${before}`)
     .all() as DomainRow[];
   const choice = chooseGilSource(domains, wanted, source);
   if (choice || !required) return { choice, all: domains };
@@ -301,11 +304,12 @@ export async function loadTrace(path: string, opts: LoadOptions = {}): Promise<L
 export function readTrace(db: Database.Database, source: string, sqlitePath: string, opts: LoadOptions = {}): Omit<LoadedTrace, 'db' | 'close'> {
   const schema = detectSchema(db, source);
   const requireGil = opts.requireGil !== false;
-  const { choice, all: allDomains } = gilDomains(db, schema, source, requireGil, opts.gilSource ?? 'auto');
+  const merged = opts.ignoreGilSummary ? null : readGilSummary(db, schema);
+  const { choice, all: allDomains } = gilDomains(db, schema, source, requireGil, opts.gilSource ?? 'auto', merged?.gilRowidMin);
   const domains = choice?.domains ?? [];
   // The one place that decides where GIL ranges come from: another source returns the same GilSource.
   // The merge summarises only the patch's ranges: its own.
-  const summary = choice?.kind.id === 'patch' && !opts.ignoreGilSummary ? readGilSummary(db, schema) : null;
+  const summary = choice?.kind.id === 'patch' ? merged : null;
   const gilSource = gilRangesFromSqlite({ db, schema, source, sqlitePath, domains, summary, onProgress: opts.onProgress });
   if (gilSource.gils.length === 0 && requireGil) {
     const domain = choice!.kind.domain;
@@ -356,6 +360,8 @@ export function readTrace(db: Database.Database, source: string, sqlitePath: str
     domainNames: new Map(allDomains.map((d) => [`${d.pid}/${d.domainId}`, d.name ?? ''])),
     gils,
     gilRowFilter: (alias) => gilDomainFilter(gilRowDomains, alias),
+    nonGilRowFilter: (alias) =>
+      `${merged ? `${alias ? `${alias}.` : ''}rowid < ${Math.trunc(merged.gilRowidMin)} AND ` : ''}NOT (${gilDomainFilter(gilRowDomains, alias)})`,
     gilSource: choice
       ? { id: choice.kind.id, domain: choice.kind.domain, label: choice.kind.label, carries: { ...choice.kind.carries }, gaps: [...choice.kind.gaps], others: otherSources(db, choice) }
       : null,

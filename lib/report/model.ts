@@ -148,6 +148,12 @@ export interface LoadedTrace {
    * the table's alias in the query (columns unqualified without one).
    */
   gilRowFilter(alias?: string): string;
+  /**
+   * SQL condition true for NVTX_EVENTS rows outside every GIL domain. In a collector trace the merge
+   * wrote the GIL rows last, in one block: the condition then also bounds the rowid, so SQLite reads
+   * only the rows before that block instead of the whole table.
+   */
+  nonGilRowFilter(alias?: string): string;
   /** The GIL source `gils` come from; null when the trace has none (loaded with `requireGil: false`). */
   gilSource: import('./types.js').GilSourceReport | null;
   /** Tables the optional analyses depend on. */

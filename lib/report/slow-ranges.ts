@@ -78,12 +78,12 @@ export class HoldsDuringPass implements GilPass {
 export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandidate[] {
   if (top === 0) return [];
   const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
-  const notGil = trace.gilRowFilter('n');
+  const notGil = trace.nonGilRowFilter('n');
   // One pass in SQL: closed non-GIL ranges with their name; grouping happens here, where it is cheap.
   const rows = trace.db
     .prepare(
       `SELECT n.start, n.end, n.globalTid, ${text}, COALESCE(n.domainId, 0) FROM NVTX_EVENTS AS n ${join} ` +
-        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND n.end IS NOT NULL AND NOT (${notGil})`,
+        `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND n.end IS NOT NULL AND ${notGil}`,
     )
     .raw(true)
     .all() as [number, number, number, string | null, number][];

@@ -41,8 +41,10 @@ export class StaleGilSummaryError extends GilNvtxError {
 }
 
 /**
- * The merge's summary of the GIL rows, when `db` has one this gil-nvtx reads and NVTX_EVENTS still
- * has the rows it was written for (the same count and largest rowid); else null.
+ * The merge's summary of the GIL rows, when `db` has one this gil-nvtx reads and NVTX_EVENTS still ends
+ * at the rowid it was written for (nothing appended); else null. Rows changed, deleted or inserted in
+ * place are for the scans to find (they count every GIL row they read): a count(*) here would scan
+ * the whole table.
  */
 export function readGilSummary(db: Database.Database, schema: TraceSchema): GilSummary | null {
   if (!schema.tables.has('GILNVTX_META') || !schema.tables.has('NVTX_EVENTS')) return null;
@@ -53,12 +55,49 @@ export function readGilSummary(db: Database.Database, schema: TraceSchema): GilS
     return null;
   }
   if (!summary) return null;
-  const [rows, maxRowid] = db.prepare('SELECT count(*), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number, number | null];
-  return Number(rows) === summary.rows && Number(maxRowid ?? 0) === summary.maxRowid ? summary : null;
+  const maxRowid = db.prepare('SELECT max(rowid) FROM NVTX_EVENTS').pluck().get() as number | null;
+  return Number(maxRowid ?? 0) === summary.maxRowid ? summary : null;
 }
 
-/** Rows per `.all()`: one native call per window costs a quarter less than a row-by-row iterator. */
+/** Rows per window: one native call per window costs a quarter less than a row-by-row iterator. */
 const ROWID_WINDOW = 4096;
+
+type Take = (v0: unknown, v1: unknown, v2: unknown, v3: unknown) => void;
+
+/**
+ * Reads the rows of `SELECT <columns> <fromWhere>` in rowid windows. A window comes back as one JSON
+ * array per column: a string per column instead of a JS array per row costs 40 % less per row, and
+ * json_group_array sees the rows in the order of the rowid scan. JSON cannot carry a BLOB: a window
+ * holding one (a damaged export) is read row by row instead, and its values reach `take` as they are.
+ */
+class WindowReader {
+  private readonly json: Database.Statement;
+  private readonly rows: Database.Statement;
+  constructor(db: Database.Database, columns: string[], fromWhere: string) {
+    const window = `${fromWhere} AND rowid >= ? AND rowid < ?`;
+    const aliased = columns.map((c, i) => `${c} AS c${i}`).join(', ');
+    this.json = db.prepare(`SELECT ${columns.map((_, i) => `json_group_array(c${i})`).join(', ')} FROM (SELECT ${aliased} ${window})`).raw(true);
+    this.rows = db.prepare(`SELECT ${columns.join(', ')} ${window}`).raw(true);
+  }
+
+  read(bounds: { min: number; max: number }, take: Take): void {
+    for (let lo = bounds.min; lo <= bounds.max; lo += ROWID_WINDOW) {
+      let arrays: string[];
+      try {
+        arrays = this.json.get(lo, lo + ROWID_WINDOW) as string[];
+      } catch {
+        for (const r of this.rows.all(lo, lo + ROWID_WINDOW) as unknown[][]) take(r[0], r[1], r[2], r[3]);
+        continue;
+      }
+      const c0 = JSON.parse(arrays[0]!) as unknown[];
+      if (c0.length === 0) continue;
+      const c1 = JSON.parse(arrays[1]!) as unknown[];
+      const c2 = JSON.parse(arrays[2]!) as unknown[];
+      const c3 = arrays.length > 3 ? (JSON.parse(arrays[3]!) as unknown[]) : [];
+      for (let i = 0; i < c0.length; i++) take(c0[i], c1[i], c2[i], c3[i]);
+    }
+  }
+}
 
 type Row = [number, number | null, number, number];
 
@@ -85,7 +124,8 @@ export function gilDomainFilter(domains: { domainId: number; pid: number }[], al
 /** rowid range of NVTX_EVENTS, or null when it has none (a view, say). */
 function rowidBounds(db: Database.Database): { min: number; max: number } | null {
   try {
-    const r = db.prepare('SELECT min(rowid), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number | null, number | null];
+    // Two subqueries: each is one b-tree descent, where min and max in one SELECT scan the table.
+    const r = db.prepare('SELECT (SELECT min(rowid) FROM NVTX_EVENTS), (SELECT max(rowid) FROM NVTX_EVENTS)').raw(true).get() as [number | null, number | null];
     return r[0] === null || r[1] === null ? null : { min: Number(r[0]), max: Number(r[1]) };
   } catch {
     return null;
@@ -155,20 +195,23 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
   // The interpreter's location marks (locations.ts) share the domain; their payload, a range id, would
   // overflow the packed column, so they are left out here (cheap: only marks get the text test).
   const notLocation = schema.nvtxHasText ? ` AND NOT (eventType = ${NsysEventType.mark} AND COALESCE(text, '') LIKE ${q(LOCATION_TEXT_LIKE)})` : '';
-  const baseSql =
-    `SELECT start, end, globalTid, ${schema.nvtxPayload} * 4 + ${kindExpr} FROM NVTX_EVENTS ` +
-    `WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark})${notLocation}`;
+  const baseColumns = ['start', 'end', 'globalTid', `${schema.nvtxPayload} * 4 + ${kindExpr}`];
+  const baseFrom = `FROM NVTX_EVENTS WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark})${notLocation}`;
+  const baseSql = `SELECT ${baseColumns.join(', ')} ${baseFrom}`;
   const allGils = gilDomainFilter(domains);
   const rowids = rowidBounds(db);
 
   /** Feeds every row matching `filter` to `take`, in rowid windows where the table has rowids. */
   const readRows = (filter: string, take: (row: Row) => void, orderByStart = false): void => {
     if (rowids && !orderByStart) {
-      const stmt = db.prepare(`${baseSql} AND (${filter}) AND rowid >= ? AND rowid < ?`).raw(true);
-      for (let lo = rowids.min; lo <= rowids.max; lo += ROWID_WINDOW) {
-        const rows = stmt.all(lo, lo + ROWID_WINDOW) as Row[];
-        for (let i = 0; i < rows.length; i++) take(rows[i]!);
-      }
+      const row = [0, null, 0, 0] as unknown[];
+      new WindowReader(db, baseColumns, `${baseFrom} AND (${filter})`).read(rowids, (a, b, c, d) => {
+        row[0] = a;
+        row[1] = b;
+        row[2] = c;
+        row[3] = d;
+        take(row as Row);
+      });
     } else {
       for (const row of db.prepare(`${baseSql} AND (${filter})${orderByStart ? ' ORDER BY start' : ''}`).raw(true).iterate() as IterableIterator<Row>) take(row);
     }
@@ -311,9 +354,8 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
 
   // A GIL's scan needs no pid (one GIL, one process) nor payload (its filter fixed it): the tid and
   // the kind share a column, one column fewer per row than the first pass.
-  const scanCode = `${tidOfSql('globalTid')} * 4 + ${kindExpr}`;
+  const scanColumns = ['start', 'end', `${tidOfSql('globalTid')} * 4 + ${kindExpr}`];
   const scanFrom = `FROM NVTX_EVENTS WHERE eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}, ${NsysEventType.mark})`;
-  const scanSql = `SELECT start, end, ${scanCode} ${scanFrom}`;
   const streamed = (g: GilState): GilRanges['scan'] => {
     const filter = ownFilter(g);
     const threadOfTid = new Map<number, number>();
@@ -356,33 +398,13 @@ export function gilRangesFromSqlite(ctx: GilSourceContext): GilSource {
         }
         visit(kind, start, kind === 2 ? start : end === null ? NaN : end, thread, false);
       };
-      if (check && rowids) {
-        // Rows the summary vouches for hold only numbers, so each window can come back as three JSON
-        // arrays: one string per column instead of one JS array per row, 40 % less time per row. The
-        // aggregate sees the rows in rowid order; the order check above holds it to that.
-        const stmt = db.prepare(`SELECT json_group_array(start), json_group_array(end), json_group_array(c) FROM (SELECT start, end, ${scanCode} AS c ${scanFrom} AND (${filter}) AND rowid >= ? AND rowid < ?)`).raw(true);
-        for (let lo = rowids.min; lo <= rowids.max; lo += ROWID_WINDOW) {
-          let cols: [string, string, string];
-          try {
-            cols = stmt.get(lo, lo + ROWID_WINDOW) as [string, string, string];
-          } catch (err) {
-            throw stale(`a value JSON cannot hold: ${(err as Error).message}`);
-          }
-          const starts = JSON.parse(cols[0]) as number[];
-          if (starts.length === 0) continue;
-          const ends = JSON.parse(cols[1]) as (number | null)[];
-          const codes = JSON.parse(cols[2]) as number[];
-          for (let i = 0; i < starts.length; i++) take(starts[i]!, ends[i]!, codes[i]!);
-        }
-      } else if (g.sorted && rowids) {
-        const stmt = db.prepare(`${scanSql} AND (${filter}) AND rowid >= ? AND rowid < ?`).raw(true);
-        for (let lo = rowids.min; lo <= rowids.max; lo += ROWID_WINDOW) {
-          const rows = stmt.all(lo, lo + ROWID_WINDOW) as [number, number | null, number][];
-          for (let i = 0; i < rows.length; i++) take(rows[i]![0], rows[i]![1], rows[i]![2]);
-        }
+      if (g.sorted && rowids) {
+        // A summarised GIL's rows are all in the merge's GIL block.
+        const bounds = check ? { min: Math.max(rowids.min, summary!.gilRowidMin), max: rowids.max } : rowids;
+        new WindowReader(db, scanColumns, `${scanFrom} AND (${filter})`).read(bounds, take as Take);
       } else {
         const order = g.sorted ? '' : ' ORDER BY start';
-        for (const row of db.prepare(`${scanSql} AND (${filter})${order}`).raw(true).iterate() as IterableIterator<[number, number | null, number]>) take(row[0], row[1], row[2]);
+        for (const row of db.prepare(`SELECT ${scanColumns.join(', ')} ${scanFrom} AND (${filter})${order}`).raw(true).iterate() as IterableIterator<[number, number | null, number]>) take(row[0], row[1], row[2]);
       }
       if (check && (seen[0] !== g.counts.waits || seen[1] !== g.counts.holds || seen[2] !== g.counts.drops)) {
         throw stale(`${seen[1]} holds, ${seen[0]} waits and ${seen[2]} drop requests where the summary says ${g.counts.holds}, ${g.counts.waits} and ${g.counts.drops}`);

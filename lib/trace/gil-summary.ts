@@ -3,7 +3,7 @@
 // report skips the pass that would find these out (a read of every GIL row: a third of its time on a
 // long trace). The summary describes the rows exactly as the report's own pass would see them; a
 // trace whose GIL rows that pass would treat specially (out of start order, a range without an end,
-// an end before its start) gets none. The reader trusts it only while NVTX_EVENTS has the row count it
+// an end before its start) gets none. The reader trusts it only while NVTX_EVENTS ends at the rowid it
 // names, and its scans check the rest (`source-sqlite.ts`).
 import { DROP_REQUEST_MESSAGE, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 
@@ -20,8 +20,11 @@ export interface GilSummaryEntry {
 
 export interface GilSummary {
   version: number;
-  /** NVTX_EVENTS' row count and largest rowid when the summary was written. */
-  rows: number;
+  /**
+   * NVTX_EVENTS rowids: the merge writes every GIL-domain event row (and nothing else) from
+   * `gilRowidMin` on, after all other rows; `maxRowid` is the table's last when the summary was written.
+   */
+  gilRowidMin: number;
   maxRowid: number;
   /** globalTid of every thread with a GIL event, in order of its first one (rowid order). */
   threads: number[];
@@ -80,12 +83,12 @@ export class GilSummaryBuilder {
     if (end > this.lastEnd) this.lastEnd = end;
   }
 
-  /** The summary of a table with `rows` rows up to rowid `maxRowid`, or null when the rows need the report's own pass. */
-  result(rows: number, maxRowid: number): GilSummary | null {
+  /** The summary of a table whose GIL rows are rowids `gilRowidMin`..`maxRowid`, or null when the rows need the report's own pass. */
+  result(gilRowidMin: number, maxRowid: number): GilSummary | null {
     if (!this.usable) return null;
     return {
       version: GIL_SUMMARY_VERSION,
-      rows,
+      gilRowidMin,
       maxRowid,
       threads: this.threads,
       gils: [...this.gils.values()].map(({ lastStart: _, ...g }) => g).sort((a, b) => a.pid - b.pid || a.interpreterId - b.interpreterId),
@@ -101,7 +104,7 @@ export function parseGilSummary(json: string | undefined): GilSummary | null {
   try {
     const s = JSON.parse(json) as GilSummary;
     if (s?.version !== GIL_SUMMARY_VERSION || !Array.isArray(s.threads) || !Array.isArray(s.gils)) return null;
-    if (!Number.isSafeInteger(s.rows) || !Number.isSafeInteger(s.maxRowid)) return null;
+    if (!Number.isSafeInteger(s.gilRowidMin) || !Number.isSafeInteger(s.maxRowid)) return null;
     return s;
   } catch {
     return null;

@@ -287,6 +287,8 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
   const withoutCleanExit: number[] = [];
   const timestampSources = new Set<string>();
   const gilSummary = new GilSummaryBuilder();
+  /** Pass 3 of each program image with GIL rows, run once every image's other rows are written. */
+  const gilImages: { file: string; write: (raw: RawTraceFile) => void }[] = [];
 
   const run = db.transaction(() => {
     for (const file of files) {
@@ -451,26 +453,32 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
         for (const [gt, name] of osNames) insThreadName.run(stringId(name), 20, gt);
         for (const o of openStarts.values()) emitRange(NsysEventType.startEnd, o, processEnd, null);
         for (const row of resources.values()) insResource.run(...row, null);
-        // Pass 3: the GIL rows of this program image in start order, across its threads, so that a
-        // reader can stream each GIL straight from the table (rowid order is time order).
+        // Pass 3 (after every image's other rows): the GIL rows of this program image in start order,
+        // across its threads, so that a reader can stream each GIL straight from the table (rowid
+        // order is time order).
         if (gilDomains.size > 0) {
-          const messageIds = [WAITING_MESSAGE, HOLDING_MESSAGE, DROP_REQUEST_MESSAGE].map((m) => stringIds.get(m));
-          const kindOf = (o: OpenRange, textId: number | null) => (textId !== null ? messageIds.indexOf(textId) : gilMessageKind(o.text));
-          const cursors = raw.threads.map((t) => new GilRowCursor(raw, t, gilDomains, gilCrossEnds, ticks, dom, processEnd, raw.chunkBuffer()));
-          for (;;) {
-            let best: GilRowCursor | null = null;
-            for (const c of cursors) {
-              const head = c.peek();
-              if (head && (!best || head.o.start < best.peek()!.o.start)) best = c;
-            }
-            if (!best) break;
-            const row = best.take();
-            if (row.eventType === NsysEventType.startEnd) row.o.rangeId = ++rangeCounter;
-            const gt = globalTid(pid, row.o.tid);
-            const textId = insertEvent(row.o, strings, row.end, row.eventType, gt, row.endTid === null ? null : globalTid(pid, row.endTid));
-            events++;
-            gilSummary.add(kindOf(row.o, textId), pid, gt, row.o.payloadType ? Number(row.o.payload) : 0, row.o.start, row.end);
-          }
+          gilImages.push({
+            file,
+            write: (image: RawTraceFile) => {
+              const messageIds = [WAITING_MESSAGE, HOLDING_MESSAGE, DROP_REQUEST_MESSAGE].map((m) => stringIds.get(m));
+              const kindOf = (o: OpenRange, textId: number | null) => (textId !== null ? messageIds.indexOf(textId) : gilMessageKind(o.text));
+              const cursors = image.threads.map((t) => new GilRowCursor(image, t, gilDomains, gilCrossEnds, ticks, dom, processEnd, image.chunkBuffer()));
+              for (;;) {
+                let best: GilRowCursor | null = null;
+                for (const c of cursors) {
+                  const head = c.peek();
+                  if (head && (!best || head.o.start < best.peek()!.o.start)) best = c;
+                }
+                if (!best) break;
+                const row = best.take();
+                if (row.eventType === NsysEventType.startEnd) row.o.rangeId = ++rangeCounter;
+                const gt = globalTid(pid, row.o.tid);
+                const textId = insertEvent(row.o, strings, row.end, row.eventType, gt, row.endTid === null ? null : globalTid(pid, row.endTid));
+                events++;
+                gilSummary.add(kindOf(row.o, textId), pid, gt, row.o.payloadType ? Number(row.o.payload) : 0, row.o.start, row.end);
+              }
+            },
+          });
         }
         // Watchdog samples of this program image: hold starts in this file's ticks, like its ranges.
         for (const s of samples.get(pid) ?? []) {
@@ -488,8 +496,20 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
       }
     }
     flushRows();
-    const [rowCount, maxRowid] = db.prepare('SELECT count(*), max(rowid) FROM NVTX_EVENTS').raw(true).get() as [number, number | null];
-    const summary = gilSummary.result(Number(rowCount), Number(maxRowid ?? 0));
+    // The GIL rows come last, in one block: a query for the other rows (the report's slow ranges,
+    // blame, domains) reads only the rowids before it.
+    const lastRowid = () => Number(db.prepare('SELECT max(rowid) FROM NVTX_EVENTS').pluck().get() ?? 0);
+    const firstGilRowid = lastRowid() + 1;
+    for (const image of gilImages) {
+      const raw = new RawTraceFile(image.file);
+      try {
+        image.write(raw);
+      } finally {
+        raw.close();
+      }
+    }
+    flushRows();
+    const summary = gilSummary.result(firstGilRowid, lastRowid());
     const insProcess = db.prepare('INSERT INTO PROCESSES (globalPid, pid, name) VALUES (?, ?, ?)');
     for (const [pid, name] of processNames) insProcess.run(globalPid(pid), pid, name);
     const insEnum = db.prepare('INSERT INTO ENUM_NSYS_EVENT_TYPE (id, name, label) VALUES (?, ?, ?)');

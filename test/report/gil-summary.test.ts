@@ -143,7 +143,7 @@ describe('GilSummaryBuilder', () => {
       { pid: 7, interpreterId: 0, holds: 1, waits: 1, drops: 1 },
       { pid: 7, interpreterId: 1, holds: 1, waits: 0, drops: 0 },
     ]);
-    expect([s.firstStart, s.lastEnd, s.rows, s.maxRowid]).toEqual([5, 30, 10, 12]);
+    expect([s.firstStart, s.lastEnd, s.gilRowidMin, s.maxRowid]).toEqual([5, 30, 10, 12]);
   });
 
   it.each([
