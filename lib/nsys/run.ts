@@ -137,7 +137,8 @@ export async function nsysProfile(command: string[], opts: NsysProfileOptions): 
   let retried = false;
   // The one failure run again (the only retry anywhere in the nsys path, tests included): nsys 2022.4
   // on a busy machine now and then ends without a report and without an error about the command line
-  // (its agent fails to start); a second run almost always works. Not retried, because a second run
+  // (its agent fails to start, or its process waiter says `sem_open: No such file or directory`); a
+  // second run almost always works. Not retried, because a second run
   // would fail the same way: a timeout (it would only double the wait) and a command line nsys refused
   // (its usage text, a program that does not exist). Said on stderr, so a retry never goes unnoticed.
   if (!existsSync(report) && !timedOut && !refusedCommandLine(run.output)) {

@@ -5,8 +5,7 @@ import { generateTrace, type GenerateOptions, type GeneratedTrace } from '../../
 import { analyzeTrace, type AnalyzeOptions } from '../../lib/report/analyze.js';
 import { loadTrace } from '../../lib/report/load.js';
 import type { Report } from '../../lib/report/types.js';
-import type { NsysProfileResult } from '../../lib/nsys/run.js';
-import { profileRetrying } from '../gil/trace-cases.js';
+import { nsysProfile, type NsysProfileResult } from '../../lib/nsys/run.js';
 
 export function scratch(prefix = 'gil-nvtx-report-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -36,7 +35,7 @@ const USLEEP_HOLD = join(import.meta.dirname, 'programs/usleep_hold.py');
 export async function traceUsleepHold(python: string, nsys: string, prefix: string): Promise<{ run: NsysProfileResult; tids: Record<string, number> }> {
   const dir = scratch(prefix);
   const ids = join(dir, 'threads.txt');
-  const run = await profileRetrying([python, '-u', USLEEP_HOLD, ids], {
+  const run = await nsysProfile([python, '-u', USLEEP_HOLD, ids], {
     output: join(dir, 'usleep_hold'),
     trace: ['python-gil', 'nvtx', 'osrt'],
     timeoutSec: 240,
