@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateTrace, type GenerateOptions, type GeneratedTrace } from '../../bench/report/generate-trace.mjs';
+import { generateTrace, type GenerateOptions, type GeneratedTrace } from '../../test-support/generate-trace.mjs';
 import { analyzeTrace, type AnalyzeOptions } from '../../lib/report/analyze.js';
 import { loadTrace } from '../../lib/report/load.js';
 import type { Report } from '../../lib/report/types.js';
@@ -25,10 +25,10 @@ export async function reportOf(path: string, opts: AnalyzeOptions = {}): Promise
   }
 }
 
-const USLEEP_HOLD = join(import.meta.dirname, 'programs/usleep_hold.py');
+const USLEEP_HOLD = join(import.meta.dirname, '../../test-support/programs/usleep_hold.py');
 
 /**
- * test/report/programs/usleep_hold.py (a 200 ms usleep holding the GIL while two threads spin) traced
+ * test-support/programs/usleep_hold.py (a 200 ms usleep holding the GIL while two threads spin) traced
  * by the given nsys with `--trace=python-gil,nvtx,osrt`, and the tid of each of its threads by role.
  * nsys sometimes writes no report on a busy machine (seen with 2024.2 here too): retried, as elsewhere.
  */
