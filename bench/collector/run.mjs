@@ -21,7 +21,7 @@ const work = mkdtempSync(join(tmpdir(), 'gil-nvtx-bench-collector-'));
 
 const include = findNvtxHeaders(process.env).includeDir;
 const program = join(work, 'nvtx_events');
-execFileSync('cc', ['-O2', '-std=gnu11', `-I${include}`, join(root, 'test/trace/programs/nvtx_events.c'), '-o', program, '-lpthread', '-ldl']);
+execFileSync('cc', ['-O2', '-std=gnu11', `-I${include}`, join(root, 'test-support/programs/nvtx_events.c'), '-o', program, '-lpthread', '-ldl']);
 const build = join(work, 'build');
 execFileSync('cmake', ['-S', root, '-B', build, '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'ignore' });
 execFileSync('cmake', ['--build', build], { stdio: 'ignore' });

@@ -20,7 +20,7 @@ const { values } = parseArgs({ options: { python: { type: 'string', multiple: tr
 const toleranceNs = Number(values['tolerance-us'] ?? 1000) * 1000;
 
 const WORKLOADS = [
-  { name: '200 ms hold', args: (dir) => [join(root, 'test/report/programs/usleep_hold.py'), join(dir, 'threads.txt')] },
+  { name: '200 ms hold', args: (dir) => [join(root, 'test-support/programs/usleep_hold.py'), join(dir, 'threads.txt')] },
   { name: 'hand-off', args: () => [join(root, 'examples/workloads/gil_handoff.py'), '--threads', '4', '--iters', '3000'] },
   { name: 'stall', args: () => [join(root, 'examples/workloads/gil_stall.py'), '--seconds', '0.6'] },
 ];

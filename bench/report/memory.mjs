@@ -1,5 +1,5 @@
 // Peak memory of `gil-nvtx report` against trace length: the full analysis (bench/report/analyze-once.mjs)
-// under /usr/bin/time -v on generated nsys-schema exports (bench/report/generate-trace.mjs), by default
+// under /usr/bin/time -v on generated nsys-schema exports (test-support/generate-trace.mjs), by default
 // 1,000,000 holds + 1,000,000 waits. The report streams the GIL ranges, so peak RSS should stay flat as
 // the trace grows; `--holds 1000000,10000000` shows it (the 20M-range file is about 1 GB).
 // Usage: npm run build:ts && node bench/report/memory.mjs [--holds N[,N…]] [--runs K] [--outputs]
@@ -10,7 +10,7 @@ import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateTrace } from './generate-trace.mjs';
+import { generateTrace } from '../../test-support/generate-trace.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: { holds: { type: 'string' }, runs: { type: 'string' }, outputs: { type: 'boolean' } } });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { generateTrace } from './generate-trace.mjs';
+import { generateTrace } from '../../test-support/generate-trace.mjs';
 
 /** The nsys-schema export with `holds` holds + as many waits (8 threads), generated once and cached. */
 export function benchTrace(holds, out) {

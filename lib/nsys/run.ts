@@ -70,6 +70,8 @@ export interface NsysProfileResult {
   sqlite: string | null;
   exitCode: number | null;
   timedOut: boolean;
+  /** nsys ended without a report the first time and was run once more. */
+  retried: boolean;
   output: string;
 }
 
@@ -132,22 +134,33 @@ export async function nsysProfile(command: string[], opts: NsysProfileOptions): 
   const stoppedByTimeout = (code: number | null) => code === 124 || code === 137;
   let run = await once();
   let timedOut = stoppedByTimeout(run.code);
-  // nsys 2022.4 on a busy machine now and then finishes without writing a report (its agent fails to
-  // start); a second run almost always works. A timeout is not retried: it would only double the wait.
-  if (!existsSync(report) && !timedOut) {
-    opts.onOutput?.('gil-nvtx: nsys wrote no report; running it once more\n');
+  let retried = false;
+  // The one failure run again (the only retry anywhere in the nsys path, tests included): nsys 2022.4
+  // on a busy machine now and then ends without a report and without an error about the command line
+  // (its agent fails to start, or its process waiter says `sem_open: No such file or directory`); a
+  // second run almost always works. Not retried, because a second run
+  // would fail the same way: a timeout (it would only double the wait) and a command line nsys refused
+  // (its usage text, a program that does not exist). Said on stderr, so a retry never goes unnoticed.
+  if (!existsSync(report) && !timedOut && !refusedCommandLine(run.output)) {
+    process.stderr.write(`gil-nvtx: nsys profile ended (exit ${run.code}) without writing ${report}; running it once more\n`);
+    retried = true;
     run = await once();
     timedOut = stoppedByTimeout(run.code);
   }
   if (!existsSync(report)) {
     throw new GilNvtxError(
-      `nsys profile produced no report (${report})${timedOut ? ` after timing out at ${timeoutSec} s` : ''}.`,
+      `nsys profile produced no report (${report})${timedOut ? ` after timing out at ${timeoutSec} s` : ''}${retried ? ', twice' : ''}.`,
       { hint: `nsys said:\n${run.output.trim().split('\n').slice(-15).join('\n')}` },
     );
   }
   let sqlite: string | null = null;
   if (opts.exportSqlite !== false) sqlite = await exportSqlite(nsys, report, `${opts.output}.sqlite`, opts.env);
-  return { report, sqlite, exitCode: run.code, timedOut, output: run.output };
+  return { report, sqlite, exitCode: run.code, timedOut, retried, output: run.output };
+}
+
+/** nsys said its command line was wrong: its usage text, or no such program. */
+function refusedCommandLine(output: string): boolean {
+  return /^usage: nsys /m.test(output) || /^No such file or directory: /m.test(output);
 }
 
 async function exportSqlite(nsys: string, report: string, out: string, env?: NodeJS.ProcessEnv): Promise<string> {

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findNvtxHeaders } from '../../lib/nvtx-headers.js';
+import { nsysProfile } from '../../lib/nsys/run.js';
 import { nsysGate } from '../helpers/tools.js';
 import { mergeTrace } from '../../lib/trace/merge.js';
 import { queryAll, runWithCollector } from '../trace/helpers.js';
 import { readGilTrace } from './gil-invariants.js';
-import { profileRetrying } from './trace-cases.js';
 
 // The hook header on its own (no CPython build): compiled under the C standards CPython uses, with
 // CPython's warning flags, and driven by test/gil/programs/hooks_probe.c.
@@ -97,7 +97,7 @@ describe('the GIL hook header', () => {
   });
 
   it.skipIf(nsysGate.skip)('emits the contract under nsys: domain, registered names, payload, category, nested GILs ended in order', async () => {
-    const r = await profileRetrying([on], { output: join(work, 'probe'), timeoutSec: 120 });
+    const r = await nsysProfile([on], { output: join(work, 'probe'), timeoutSec: 120 });
     const t = readGilTrace(r.sqlite!);
     expect(t.ranges.filter((x) => x.name === 'Waiting for GIL')).toHaveLength(11);
     const holds = t.ranges.filter((x) => x.name === 'Holding GIL');
@@ -106,7 +106,7 @@ describe('the GIL hook header', () => {
     expect(t.marks.map((m) => m.name)).toEqual(['GIL drop request', 'GIL drop request', 'GIL drop request']);
     expect(t.ranges.every((x) => x.end !== null && x.end < t.sessionEnd)).toBe(true);
     // The location marks reach nsys as ASCII messages, inside the holds they describe.
-    const loc = readGilTrace((await profileRetrying([on], { output: join(work, 'probe-loc'), timeoutSec: 120, env: { ...process.env, PYTHON_GIL_NVTX_LOCATION_MS: '0' } })).sqlite!);
+    const loc = readGilTrace((await nsysProfile([on], { output: join(work, 'probe-loc'), timeoutSec: 120, env: { ...process.env, PYTHON_GIL_NVTX_LOCATION_MS: '0' } })).sqlite!);
     const where = loc.marks.filter((m) => m.name !== 'GIL drop request');
     expect(where.map((m) => m.name)).toEqual(locationMarks({ PYTHON_GIL_NVTX_LOCATION_MS: '0' }));
     const lastHolds = loc.ranges.filter((x) => x.name === 'Holding GIL').slice(-2);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { nsysProfile, type NsysProfileOptions, type NsysProfileResult } from '../../lib/nsys/run.js';
+import { nsysProfile, type NsysProfileResult } from '../../lib/nsys/run.js';
 import { analyzeTrace } from '../../lib/report/analyze.js';
 import { loadTrace } from '../../lib/report/load.js';
 import { lineContaining, nsysGate } from '../helpers/tools.js';
@@ -34,24 +34,9 @@ function label(c: TraceCase): string {
 /** Which thread of a process is its main thread: the workload forks from it, so tid == pid in both. */
 const isMainThread = (r: GilRange) => r.tid === r.pid;
 
-/**
- * nsysProfile, again up to twice when nsys 2022.4 fails to start or to write its report (seen on a
- * busy machine: `sem_open: No such file or directory` from its process waiter). The program's own
- * failures are not retried: they surface in the assertions on its output.
- */
-export async function profileRetrying(command: string[], opts: NsysProfileOptions): Promise<NsysProfileResult> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await nsysProfile(command, opts);
-    } catch (err) {
-      if (attempt >= 2 || !/produced no report/.test(String((err as Error).message))) throw err;
-    }
-  }
-}
-
 async function traceWorkload(python: string, c: TraceCase, env: Record<string, string>, tag: string): Promise<{ run: NsysProfileResult; trace: GilTrace }> {
   const dir = mkdtempSync(join(tmpdir(), `gil-trace-${tag}-`));
-  const run = await profileRetrying([python, '-u', WORKLOAD, '--seconds', '0.8'], {
+  const run = await nsysProfile([python, '-u', WORKLOAD, '--seconds', '0.8'], {
     output: join(dir, 'trace'),
     forkBeforeExec: true,
     timeoutSec: 240,
@@ -158,7 +143,7 @@ export function defineTraceCase(c: TraceCase, getPython: GetPython): void {
     // versions have one GIL per process and the free-threaded build none to own, so it is not defined there.
     if (minor >= 12 && !c.disableGil) it('gives each own-GIL subinterpreter its own GIL identity, ordered per GIL', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'gil-trace-sub-'));
-      const sub = await profileRetrying([python, '-u', SUBINTERPRETERS], { output: join(dir, 'trace'), timeoutSec: 240, env: { ...process.env, ...c.env } });
+      const sub = await nsysProfile([python, '-u', SUBINTERPRETERS], { output: join(dir, 'trace'), timeoutSec: 240, env: { ...process.env, ...c.env } });
       expect(sub.output).toContain('sub done');
       const t = readGilTrace(sub.sqlite!);
       expect(checkGilInvariants(t).slice(0, 10)).toEqual([]);

@@ -37,22 +37,31 @@ function get(port: number, path: string): Promise<string> {
   });
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+/**
+ * Resolves when the server response closes. instrumentHttp() subscribes to the request before the
+ * handler runs, so its own 'close' listener (which ends the range) is called before this one.
+ */
+function closed(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => res.once('close', () => resolve()));
+}
 
 it('a range is open while a request is handled and ends with the response', async () => {
   const nvtx = await loadNative();
   expect(nvtx.status().mode).toBe('native');
   const stop = nvtx.instrumentHttp({ domain: nvtx.domain('http test'), client: false });
   const openInHandler: number[] = [];
+  const responses: Promise<void>[] = [];
   await withServer(
     (_req, res) => {
       openInHandler.push(nvtx.nativeStats().openRanges);
+      responses.push(closed(res));
       res.end('ok');
     },
     async (port) => {
       expect(await get(port, '/a?x=1')).toBe('ok');
       expect(await get(port, '/b')).toBe('ok');
-      await settle();
+      await Promise.all(responses);
+      expect(responses).toHaveLength(2);
       expect(nvtx.nativeStats().openRanges).toBe(0);
       stop();
       expect(await get(port, '/c')).toBe('ok');
@@ -64,17 +73,19 @@ it('a range is open while a request is handled and ends with the response', asyn
 it('an aborted request still ends its range', async () => {
   const nvtx = await loadNative();
   const stop = nvtx.instrumentHttp({ domain: nvtx.domain('http test'), client: false });
-  let sawRequest!: () => void;
-  const seen = new Promise<void>((resolve) => (sawRequest = resolve));
+  // Wrapped: resolving `seen` with the promise itself would wait for it.
+  let sawRequest!: (response: { closed: Promise<void> }) => void;
+  const seen = new Promise<{ closed: Promise<void> }>((resolve) => (sawRequest = resolve));
   await withServer(
-    () => sawRequest(), // never responds
+    (_req, res) => sawRequest({ closed: closed(res) }), // never responds
     async (port) => {
       const req = http.get({ host: '127.0.0.1', port, path: '/hang' });
       req.on('error', () => undefined);
-      await seen;
+      const response = await seen;
       expect(nvtx.nativeStats().openRanges).toBe(1);
       req.destroy();
-      for (let i = 0; i < 50 && nvtx.nativeStats().openRanges !== 0; i++) await settle();
+      // The server sees the connection go: its response closes, unanswered.
+      await response.closed;
       expect(nvtx.nativeStats().openRanges).toBe(0);
     },
   );

@@ -53,11 +53,20 @@ function behavesLikeTheApi(mode: 'noop-no-tool' | 'native', env: Record<string, 
   it('trace() resolves with fn’s value, ends on rejection, and leaves no range open', async () => {
     const nvtx = await load(env);
     const d = nvtx.domain('svc');
-    await expect(d.trace('t', async () => { await new Promise((r) => setTimeout(r, 1)); return 5; })).resolves.toBe(5);
-    await expect(d.trace('t', { payload: 1n }, async () => { throw new Error('nope'); })).rejects.toThrow('nope');
-    await expect(d.trace('t', () => { throw new Error('sync'); })).rejects.toThrow('sync');
-    await expect(nvtx.trace('t', async () => 3)).resolves.toBe(3);
+    // The addon counts open start/end ranges; the no-op binding has none to count. So in native mode the
+    // range is seen open inside fn (across an await too) and closed once the promise settled.
+    const openInside = mode === 'native' ? 1 : 0;
+    const seen: number[] = [];
+    const open = () => seen.push(nvtx.nativeStats().openRanges);
+    await expect(d.trace('t', async () => { open(); await new Promise((r) => setImmediate(r)); open(); return 5; })).resolves.toBe(5);
     expect(nvtx.nativeStats().openRanges).toBe(0);
+    await expect(d.trace('t', { payload: 1n }, async () => { open(); throw new Error('nope'); })).rejects.toThrow('nope');
+    expect(nvtx.nativeStats().openRanges).toBe(0);
+    await expect(d.trace('t', () => { open(); throw new Error('sync'); })).rejects.toThrow('sync');
+    expect(nvtx.nativeStats().openRanges).toBe(0);
+    await expect(nvtx.trace('t', async () => { open(); return 3; })).resolves.toBe(3);
+    expect(nvtx.nativeStats().openRanges).toBe(0);
+    expect(seen).toEqual([openInside, openInside, openInside, openInside, openInside]);
   });
 
   it('start() gives disposable ranges; ending twice or by a stale id does nothing', async () => {
@@ -114,19 +123,48 @@ function behavesLikeTheApi(mode: 'noop-no-tool' | 'native', env: Record<string, 
   it('takes huge and non-ASCII strings', async () => {
     const nvtx = await load(env);
     const d = nvtx.domain('ünïcødé ✓ 🚀');
+    expect(d.name).toBe('ünïcødé ✓ 🚀');
+    expect(nvtx.domain('ünïcødé ✓ 🚀')).toBe(d);
+    expect(nvtx.domain('ünïcødé ✓ 🚁')).not.toBe(d);
     const huge = 'x'.repeat(1_000_000) + '✓';
-    d.range(huge, () => undefined);
+    expect(d.range(huge, () => 'in huge')).toBe('in huge');
     d.mark('日本語のマーク', { payload: 1 });
-    d.range(d.registerString('émoji 🚀'), () => undefined);
-    d.start(huge).end();
-    nvtx.nameThread('スレッド');
+    // Two strings that differ only in their last character (past the first megabyte, or one UTF-16 unit
+    // of an astral character) are two strings: nothing truncates or mangles them on the way in.
+    const before = nvtx.nativeStats().strings;
+    const a = d.registerString(`${huge}a`);
+    const b = d.registerString(`${huge}b`);
+    const rocket = d.registerString('émoji 🚀');
+    const helicopter = d.registerString('émoji 🚁');
+    expect(new Set([a, b, rocket, helicopter]).size).toBe(4);
+    expect(d.registerString(`${huge}a`)).toBe(a);
+    expect(d.registerString('émoji 🚀')).toBe(rocket);
+    if (mode === 'native') expect(nvtx.nativeStats().strings).toBe(before + 4);
+    expect(d.range(rocket, () => 'in rocket')).toBe('in rocket');
+    const r = d.start(huge);
+    if (mode === 'native') expect(nvtx.nativeStats().openRanges).toBe(1);
+    r.end();
+    expect(r.ended).toBe(true);
+    expect(nvtx.nativeStats().openRanges).toBe(0);
+    const tid = nvtx.nameThread('スレッド');
+    expect(tid).toBe(mode === 'native' ? process.pid : 0);
   });
 
-  it('pop() on an empty stack is harmless', async () => {
+  it('pop() on an empty stack is harmless and touches no start/end range', async () => {
     const nvtx = await load(env);
     const d = nvtx.domain('svc');
-    for (let i = 0; i < 10; i++) d.pop();
-    nvtx.pop();
+    // Pops with nothing pushed must not end (or corrupt) a start/end range that is open meanwhile.
+    const r = d.start('open across the pops');
+    const open = nvtx.nativeStats().openRanges;
+    if (mode === 'native') expect(open).toBe(1);
+    for (let i = 0; i < 10; i++) expect(d.pop()).toBeUndefined();
+    expect(nvtx.pop()).toBeUndefined();
+    expect(nvtx.nativeStats().openRanges).toBe(open);
+    expect(r.ended).toBe(mode !== 'native'); // no-op ranges are never started
+    // And the push/pop stack still works afterwards.
+    expect(d.range('after', () => 7)).toBe(7);
+    r.end();
+    expect(nvtx.nativeStats().openRanges).toBe(0);
   });
 
   it('wrong argument types throw TypeErrors with the uniform wording', async () => {

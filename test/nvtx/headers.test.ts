@@ -1,6 +1,7 @@
 // The NVTX header lookup that binding.gyp runs at build time (scripts/nvtx-headers.cjs): found, a wrong
 // NVTX_INCLUDE_DIR, and nothing found anywhere. Each failure must name what was tried and what to set.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { findNvtxHeaders } from '../../lib/nvtx-headers.js';
@@ -17,6 +18,21 @@ it('finds the headers on this machine and says which rule found them', () => {
   const found = findNvtxHeaders();
   expect(readFileSync(join(found.includeDir, 'nvtx3', 'nvToolsExt.h'), 'utf8')).toContain('nvtxDomainRangePushEx');
   expect(['NVTX_INCLUDE_DIR', 'CUDA', 'Nsight Systems', 'system']).toContain(found.source);
+});
+
+it('each rule names itself: NVTX_INCLUDE_DIR before CUDA_HOME before the rest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gil-nvtx-headers-'));
+  try {
+    for (const root of ['own', 'cuda/include']) {
+      mkdirSync(join(dir, root, 'nvtx3'), { recursive: true });
+      writeFileSync(join(dir, root, 'nvtx3', 'nvToolsExt.h'), '');
+    }
+    const env = { ...process.env, NVTX_INCLUDE_DIR: '', CUDA_PATH: '' };
+    expect(findNvtxHeaders({ ...env, NVTX_INCLUDE_DIR: join(dir, 'own'), CUDA_HOME: join(dir, 'cuda') })).toMatchObject({ includeDir: join(dir, 'own'), source: 'NVTX_INCLUDE_DIR' });
+    expect(findNvtxHeaders({ ...env, CUDA_HOME: join(dir, 'cuda') })).toMatchObject({ includeDir: join(dir, 'cuda', 'include'), source: 'CUDA' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it('NVTX_INCLUDE_DIR pointing nowhere is an error, not a silent fallback', async () => {

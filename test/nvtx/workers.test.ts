@@ -32,8 +32,12 @@ describe('worker_threads', () => {
   it('survives worker.terminate() with open ranges and calls in flight, and closes those ranges', async () => {
     const result = await runNode(SCRIPT, ['terminate'], NATIVE);
     expectCleanExit(result);
-    const out = lastJson<{ exitCodes: number[]; openAfter: number }>(result);
-    expect(out.exitCodes).toHaveLength(5);
+    const out = lastJson<{ exitCodes: number[]; openBefore: number[]; openAfter: number }>(result);
+    // A terminated worker exits with code 1.
+    expect(out.exitCodes).toEqual([1, 1, 1, 1, 1]);
+    // Each worker had its 50 ranges open (51 while its loop is between start and end) when terminated.
+    expect(out.openBefore).toHaveLength(5);
+    for (const open of out.openBefore) expect(open === 50 || open === 51, `${open} open`).toBe(true);
     expect(out.openAfter).toBe(0);
   });
 

@@ -14,7 +14,7 @@ import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { missingTool, nsysPath } from '../helpers/tools.js';
 
 const CLI = fileURLToPath(new URL('../../bin/gil-nvtx.js', import.meta.url));
-const WORKLOAD = fileURLToPath(new URL('../report/programs/usleep_hold.py', import.meta.url));
+const WORKLOAD = fileURLToPath(new URL('../../test-support/programs/usleep_hold.py', import.meta.url));
 const STOCK = '/usr/bin/python3';
 const REQUIRE = 'GIL_NVTX_REQUIRE_NSYS';
 

@@ -1,43 +1,74 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qdstrmImporterProblem, runDoctor } from '../../lib/python/doctor.js';
-import { patchedPythonOrSkip, pythonsToTest } from '../helpers/pythons.js';
-import { nsysGate, nsysPath } from '../helpers/tools.js';
+import { REQUIRE_PYTHONS, patchedPythonOrSkip, pythonsToTest } from '../helpers/pythons.js';
+import { nsysGate, nsysPath, toolGate } from '../helpers/tools.js';
 
 let work: string;
 let nvtxDir: string;
-let unpatched: string | null = null;
+
+/** A real stock CPython: the system's, or the first `python3` on PATH that is no pyenv shim and no test build. */
+function findStockPython(): string | null {
+  const r = spawnSync('sh', ['-c', 'command -v -a python3; echo /usr/bin/python3'], { encoding: 'utf8' });
+  const candidates = (r.stdout ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return candidates.find((p) => p.startsWith('/') && !p.includes('/shims/') && !p.includes('/test-pythons/') && existsSync(p)) ?? null;
+}
+const stockPython = findStockPython();
+// CI machines have /usr/bin/python3; there (GIL_NVTX_REQUIRE_PYTHONS=1) its absence fails this file.
+const stockGate = toolGate('a stock python3 (/usr/bin/python3 or one on PATH)', stockPython !== null, REQUIRE_PYTHONS);
+
+/**
+ * A shell script answering doctor's interpreter probe as CPython 3.11.2 would, patched (with the
+ * symbol's value) or stock (no symbol; `nm` finds none in a script either).
+ */
+function fakePython(path: string, patched: boolean): string {
+  const probe = { executable: path, version: '3.11.2', prefix: dirname(path), freeThreaded: false, gilEnabled: true, patchVersion: patched ? 'gil-nvtx test' : null, ctypes: true };
+  writeFileSync(path, `#!/bin/sh\necho '${JSON.stringify(probe)}'\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'gil-nvtx-doctor-'));
   nvtxDir = join(work, 'include');
   mkdirSync(join(nvtxDir, 'nvtx3'), { recursive: true });
   writeFileSync(join(nvtxDir, 'nvtx3', 'nvToolsExt.h'), '');
-  // A stock interpreter (the system's or pyenv's real executable, never a shim): not patched.
-  for (const cmd of [['pyenv', 'which', 'python3'], ['sh', '-c', 'command -v python3']]) {
-    const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
-    const p = r.stdout?.trim();
-    if (r.status === 0 && p && !p.includes('/shims/')) {
-      unpatched = p;
-      break;
-    }
-  }
+  mkdirSync(join(work, 'patched'));
+  mkdirSync(join(work, 'stock'));
+  fakePython(join(work, 'patched', 'python3'), true);
+  fakePython(join(work, 'stock', 'python3'), false);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('gil-nvtx doctor', () => {
-  it('reports a stock interpreter as not patched and fails', async (ctx) => {
-    if (!unpatched) ctx.skip();
-    const report = await runDoctor(unpatched!, { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
+  it('reports an interpreter without the patch as not patched and fails', async () => {
+    const fake = join(work, 'stock', 'python3');
+    const report = await runDoctor(fake, { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
+    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
+    expect(byName.python).toMatchObject({ status: 'ok', detail: `${fake}: CPython 3.11.2` });
+    expect(byName.patched).toMatchObject({ status: 'fail', required: true, hint: 'Build one: gil-nvtx build-python 3.11.2' });
+    expect(report.python).toMatchObject({ patched: false, patchVersion: null, stamp: null });
+    expect(report.ok).toBe(false);
+  });
+
+  it('reports the same interpreter with the patch as patched and passes', async () => {
+    const report = await runDoctor(join(work, 'patched', 'python3'), { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
+    expect(report.checks.find((c) => c.name === 'patched')).toMatchObject({ status: 'ok', detail: 'exports _Py_gil_nvtx_version = "gil-nvtx test"' });
+    expect(report.ok).toBe(true);
+  });
+
+  it.skipIf(stockGate.skip)('reports a real stock interpreter as not patched and fails', async () => {
+    const report = await runDoctor(stockPython!, { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
     const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
     expect(byName.python!.status).toBe('ok');
     expect(byName.python!.detail).toMatch(/CPython 3\.\d+\.\d+/);
     expect(byName.patched).toMatchObject({ status: 'fail', required: true });
-    expect(report.python).toMatchObject({ patched: false, patchVersion: null, stamp: null });
+    // A real ELF binary: nm looked and found no symbol (null would mean it could not look).
+    expect(report.python).toMatchObject({ patched: false, patchVersion: null, patchedSymbol: false, stamp: null });
     expect(report.ok).toBe(false);
   });
 
@@ -74,18 +105,19 @@ describe('gil-nvtx doctor', () => {
   });
 
   it('looks a bare interpreter name up in PATH, as a shell does', async () => {
-    const bin = join(work, 'path-bin');
-    mkdirSync(bin);
+    const bin = join(work, 'patched');
     const fake = join(bin, 'python3');
-    // Answers the interpreter probe the way a patched CPython does.
-    const probe = { executable: fake, version: '3.11.2', prefix: bin, freeThreaded: false, gilEnabled: true, patchVersion: 'gil-nvtx test', ctypes: true };
-    writeFileSync(fake, `#!/bin/sh\necho '${JSON.stringify(probe)}'\n`);
-    chmodSync(fake, 0o755);
     const report = await runDoctor('python3', { ...process.env, PATH: `${bin}:${process.env.PATH}`, NVTX_INCLUDE_DIR: nvtxDir });
     expect(report.checks.find((c) => c.name === 'python')).toMatchObject({ status: 'ok', detail: `${fake}: CPython 3.11.2` });
     expect(report.python).toMatchObject({ executable: fake, patched: true });
     const missing = await runDoctor('no-such-python-here', { ...process.env, NVTX_INCLUDE_DIR: nvtxDir });
     expect(missing.checks.find((c) => c.name === 'python')).toMatchObject({ status: 'fail', detail: 'No such interpreter: no-such-python-here (not found in PATH).' });
+    // A PATH with no python3 on it at all.
+    const empty = join(work, 'empty-bin');
+    mkdirSync(empty);
+    const none = await runDoctor('python3', { ...process.env, PATH: empty, NVTX_INCLUDE_DIR: nvtxDir });
+    expect(none.checks.find((c) => c.name === 'python')).toMatchObject({ status: 'fail', required: true, detail: 'No such interpreter: python3 (not found in PATH).' });
+    expect(none.ok).toBe(false);
   });
 
   it('returns when a wrapper script’s child hangs: the timeout ends the whole process group', { timeout: 60_000 }, async () => {
@@ -140,10 +172,20 @@ describe('gil-nvtx doctor', () => {
     const human = spawnSync('node', [cli, 'doctor'], { env, encoding: 'utf8' });
     expect(human.status).toBe(1);
     expect(human.stdout).toMatch(/FAIL {2}NVTX headers/);
-    const json = spawnSync('node', [cli, 'doctor', '--json'], { env: { ...process.env, NVTX_INCLUDE_DIR: nvtxDir }, encoding: 'utf8' });
-    const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: { name: string }[] };
-    expect(parsed.checks.map((c) => c.name)).toContain('NVTX headers');
-    expect(json.status).toBe(parsed.ok ? 0 : 1);
+    // Headers found and a patched interpreter: every required check passes, exit 0; a stock one: exit 1.
+    const doctorJson = (python: string) => {
+      const r = spawnSync('node', [cli, 'doctor', python, '--json'], { env: { ...process.env, NVTX_INCLUDE_DIR: nvtxDir }, encoding: 'utf8' });
+      return { status: r.status, report: JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; status: string }[] } };
+    };
+    const good = doctorJson(join(work, 'patched', 'python3'));
+    expect(good.report.checks.find((c) => c.name === 'NVTX headers')?.status).toBe('ok');
+    expect(good.report.checks.find((c) => c.name === 'patched')?.status).toBe('ok');
+    expect(good.report.ok).toBe(true);
+    expect(good.status).toBe(0);
+    const stock = doctorJson(join(work, 'stock', 'python3'));
+    expect(stock.report.checks.find((c) => c.name === 'patched')?.status).toBe('fail');
+    expect(stock.report.ok).toBe(false);
+    expect(stock.status).toBe(1);
     expect(execFileSync('node', [cli, 'doctor', '--help'], { encoding: 'utf8' })).toMatch(/usage: gil-nvtx doctor/);
   });
 });

@@ -30,10 +30,10 @@ function builtPatchedPython(): string | null {
 
 describe('requireGilNvtxSymbol', () => {
   it('accepts a binary, or the libpython beside it, that exports _Py_gil_nvtx_version', async () => {
-    await requireGilNvtxSymbol(cc(join(work, 'static', 'bin', 'python3.99'), 'int _Py_gil_nvtx_version = 1; int main(void) { return 0; }'));
+    await expect(requireGilNvtxSymbol(cc(join(work, 'static', 'bin', 'python3.99'), 'int _Py_gil_nvtx_version = 1; int main(void) { return 0; }'))).resolves.toBeUndefined();
     const shared = join(work, 'shared');
     cc(join(shared, 'lib', 'libpython3.99.so'), 'int _Py_gil_nvtx_version = 1;', '-shared', '-fPIC');
-    await requireGilNvtxSymbol(cc(join(shared, 'bin', 'python3.99'), 'int main(void) { return 0; }'));
+    await expect(requireGilNvtxSymbol(cc(join(shared, 'bin', 'python3.99'), 'int main(void) { return 0; }'))).resolves.toBeUndefined();
   });
 
   it('refuses an uninstrumented binary with one line', async () => {
@@ -49,6 +49,6 @@ describe('requireGilNvtxSymbol', () => {
   // CI builds the patched interpreters before the tests (REQUIRE_PYTHONS); there it must be found.
   it.skipIf(patched === null && process.env[REQUIRE_PYTHONS] !== '1')('accepts a patched CPython build', async () => {
     expect(patched).not.toBeNull();
-    await requireGilNvtxSymbol(patched!);
+    await expect(requireGilNvtxSymbol(patched!)).resolves.toBeUndefined();
   });
 });

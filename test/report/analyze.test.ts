@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { globalTid } from '../../bench/report/generate-trace.mjs';
+import { globalTid } from '../../test-support/generate-trace.mjs';
 import { loadTrace } from '../../lib/report/load.js';
 import { fixture, reportOf } from './helpers.js';
 

@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateTrace, type GenerateOptions, type GeneratedTrace } from '../../bench/report/generate-trace.mjs';
+import { generateTrace, type GenerateOptions, type GeneratedTrace } from '../../test-support/generate-trace.mjs';
 import { analyzeTrace, type AnalyzeOptions } from '../../lib/report/analyze.js';
 import { loadTrace } from '../../lib/report/load.js';
 import type { Report } from '../../lib/report/types.js';
-import type { NsysProfileResult } from '../../lib/nsys/run.js';
-import { profileRetrying } from '../gil/trace-cases.js';
+import { nsysProfile, type NsysProfileResult } from '../../lib/nsys/run.js';
 
 export function scratch(prefix = 'gil-nvtx-report-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -26,17 +25,17 @@ export async function reportOf(path: string, opts: AnalyzeOptions = {}): Promise
   }
 }
 
-const USLEEP_HOLD = join(import.meta.dirname, 'programs/usleep_hold.py');
+const USLEEP_HOLD = join(import.meta.dirname, '../../test-support/programs/usleep_hold.py');
 
 /**
- * test/report/programs/usleep_hold.py (a 200 ms usleep holding the GIL while two threads spin) traced
+ * test-support/programs/usleep_hold.py (a 200 ms usleep holding the GIL while two threads spin) traced
  * by the given nsys with `--trace=python-gil,nvtx,osrt`, and the tid of each of its threads by role.
  * nsys sometimes writes no report on a busy machine (seen with 2024.2 here too): retried, as elsewhere.
  */
 export async function traceUsleepHold(python: string, nsys: string, prefix: string): Promise<{ run: NsysProfileResult; tids: Record<string, number> }> {
   const dir = scratch(prefix);
   const ids = join(dir, 'threads.txt');
-  const run = await profileRetrying([python, '-u', USLEEP_HOLD, ids], {
+  const run = await nsysProfile([python, '-u', USLEEP_HOLD, ids], {
     output: join(dir, 'usleep_hold'),
     trace: ['python-gil', 'nvtx', 'osrt'],
     timeoutSec: 240,

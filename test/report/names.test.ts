@@ -2,7 +2,7 @@
 // the JSON report (held-up ranges and slowest operations), the text, the HTML timeline and Perfetto.
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { globalTid } from '../../bench/report/generate-trace.mjs';
+import { globalTid } from '../../test-support/generate-trace.mjs';
 import { analyzeTrace } from '../../lib/report/analyze.js';
 import { formatHtml } from '../../lib/report/format-html.js';
 import { writePerfettoEvents } from '../../lib/report/format-perfetto.js';

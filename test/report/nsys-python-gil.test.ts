@@ -1,5 +1,5 @@
 // nsys 2024.2's own GIL trace of an unpatched CPython (`--trace=python-gil`): one thread holds the GIL
-// for 200 ms in a C call while two CPU-bound threads want it (test/report/programs/usleep_hold.py). The
+// for 200 ms in a C call while two CPU-bound threads want it (test-support/programs/usleep_hold.py). The
 // report must read the 'GIL Trace' domain as its GIL source and find that hold, the threads it blocked,
 // and no two holds overlapping. nsys 2022.4 cannot record this trace; the 2022.4 tests keep running the
 // default nsys (the first on PATH), this one looks for an nsys that takes --trace=python-gil.
@@ -19,7 +19,7 @@ import type { Report } from '../../lib/report/types.js';
 import { missingTool, pythonGilNsys } from '../helpers/tools.js';
 import { scratch, traceUsleepHold } from './helpers.js';
 
-const WORKLOAD = join(import.meta.dirname, 'programs/usleep_hold.py');
+const WORKLOAD = join(import.meta.dirname, '../../test-support/programs/usleep_hold.py');
 const REQUIRE = 'GIL_NVTX_REQUIRE_NSYS';
 
 /** Debian's python3, else the real executable behind `python3` on PATH (a pyenv shim resolved). */

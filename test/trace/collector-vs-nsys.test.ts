@@ -16,8 +16,7 @@ beforeAll(() => {
 
 describe.skipIf(nsysGate.skip)('collector vs nsys 2022.4 on the same program', () => {
   for (const mode of ['basic', 'fork']) {
-    // retry: nsys 2022.4 now and then writes no report on this loaded VM.
-    it(`${mode}: the same NVTX rows`, { timeout: 300_000, retry: 1 }, async () => {
+    it(`${mode}: the same NVTX rows`, { timeout: 300_000 }, async () => {
       const dir = scratchDir(`vs-nsys-${mode}`);
       const nsys = await nsysProfile([program, mode], {
         output: join(dir, 'nsys'),

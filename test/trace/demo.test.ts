@@ -73,8 +73,7 @@ describe.skipIf('skip' in patched)('gil-nvtx demo end to end', () => {
     expect(onCpu.holderCpu.onCpuFraction!).toBeGreaterThan(10 * offCpu.holderCpu.onCpuFraction!);
   }, 600_000);
 
-  // retry: nsys 2022.4 now and then writes no report on this loaded VM.
-  it.skipIf(nsysGate.skip)('with nsys (-t nvtx,osrt): the same stalls, the off-CPU one inside usleep', { timeout: 600_000, retry: 1 }, async () => {
+  it.skipIf(nsysGate.skip)('with nsys (-t nvtx,osrt): the same stalls, the off-CPU one inside usleep', { timeout: 600_000 }, async () => {
     const r = await runDemo({ python: (patched as { python: string }).python, tool: 'nsys', outDir: scratchDir('demo-nsys'), quiet: true });
     expect(r.tool).toBe('nsys');
     stalls(r, (h) => (h.holderOsCalls ?? []).some((c) => /sleep/.test(c.name) && c.durationNs >= 150 * MS));

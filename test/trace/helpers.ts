@@ -51,9 +51,9 @@ export function ensureCollector(): string {
   });
 }
 
-/** test/trace/programs/nvtx_events.c, compiled against the NVTX headers found on this machine. */
+/** test-support/programs/nvtx_events.c, compiled against the NVTX headers found on this machine. */
 export function ensureEventsProgram(): string {
-  const src = 'test/trace/programs/nvtx_events.c';
+  const src = 'test-support/programs/nvtx_events.c';
   return cachedBuild(`nvtx_events-${sourceHash([src])}`, 'nvtx_events', (dir) => {
     const include = findNvtxHeaders().includeDir;
     execFileSync('cc', ['-O2', '-std=gnu11', `-I${include}`, join(ROOT, src), '-o', join(dir, 'nvtx_events'), '-lpthread', '-ldl'], { stdio: 'pipe' });

@@ -53,8 +53,7 @@ describe('collector with the Node addon', () => {
     expect(events.filter((e) => e.eventType === 39).map((e) => e.name)).toContain('event-loop');
   });
 
-  // retry: nsys 2022.4 now and then writes no report on this loaded VM.
-  it.skipIf(nsysGate.skip)('gives the same rows as nsys 2022.4', { timeout: 300_000, retry: 1 }, async () => {
+  it.skipIf(nsysGate.skip)('gives the same rows as nsys 2022.4', { timeout: 300_000 }, async () => {
     const dir = scratchDir('node-vs-nsys');
     const nsys = await nsysProfile([process.execPath, script], { output: join(dir, 'nsys'), trace: ['nvtx'], timeoutSec: 120 });
     const nsysEvents = readEvents(nsys.sqlite!);

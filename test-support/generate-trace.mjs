@@ -233,7 +233,7 @@ export function generateTrace(path, options = {}) {
   };
 }
 
-// `node bench/report/generate-trace.mjs out.sqlite [holds]`
+// `node test-support/generate-trace.mjs out.sqlite [holds]`
 if (import.meta.url === `file://${process.argv[1]}`) {
   const out = process.argv[2] ?? 'trace.sqlite';
   const holds = Number(process.argv[3] ?? 1_000_000);
