@@ -48,6 +48,7 @@ export class GilSummaryBuilder {
   private firstStart = Infinity;
   private lastEnd = -Infinity;
   private lastGt = NaN;
+  private last: (GilSummaryEntry & { lastStart: number }) | undefined;
   /** False once a row needs the report's own handling: then no summary is written. */
   usable = true;
 
@@ -61,9 +62,14 @@ export class GilSummaryBuilder {
         this.threads.push(gt);
       }
     }
-    const key = `${pid}/${payload}`;
-    let g = this.gils.get(key);
-    if (!g) this.gils.set(key, (g = { pid, interpreterId: payload, holds: 0, waits: 0, drops: 0, lastStart: -Infinity }));
+    // Rows of one GIL come in runs: the key is built only when the GIL changes.
+    let g = this.last;
+    if (!g || g.pid !== pid || g.interpreterId !== payload) {
+      const key = `${pid}/${payload}`;
+      g = this.gils.get(key);
+      if (!g) this.gils.set(key, (g = { pid, interpreterId: payload, holds: 0, waits: 0, drops: 0, lastStart: -Infinity }));
+      this.last = g;
+    }
     if (!Number.isSafeInteger(payload) || payload < 0 || start < g.lastStart) {
       this.usable = false;
       return;
