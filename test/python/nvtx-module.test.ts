@@ -1,0 +1,128 @@
+// The gil_nvtx Python module under the collector: every form of the API records the rows NVIDIA's nvtx
+// package would (same domain, message, color, category and payload semantics), bad arguments are
+// Python exceptions, and the module is built beside an interpreter without touching its build stamp.
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureNvtxModule } from '../../lib/python/nvtx-module.js';
+import { mergeTrace } from '../../lib/trace/merge.js';
+import { STAMP_FILE } from '../../lib/python/build.js';
+import { patchedPythonOrSkip } from '../helpers/pythons.js';
+import { ensureCollector, readEvents, runWithCollector, scratchDir, type NormalizedEvent } from '../trace/helpers.js';
+
+const patched = await patchedPythonOrSkip('3.11.2');
+const python = 'python' in patched ? patched.python : '';
+
+function tracePython(code: string): { status: number | null; stderr: string; stdout: string; events: NormalizedEvent[] } {
+  const dir = scratchDir('pynvtx');
+  const run = runWithCollector([python, '-u', '-c', code], join(dir, 'raw'));
+  if (run.status !== 0) return { status: run.status, stderr: run.stderr, stdout: run.stdout, events: [] };
+  const db = join(dir, 'trace.sqlite');
+  mergeTrace(join(dir, 'raw'), db);
+  return { status: run.status, stderr: run.stderr, stdout: run.stdout, events: readEvents(db).filter((e) => e.domain !== 'CPython GIL') };
+}
+
+const PROGRAM = `
+import threading
+import gil_nvtx as nvtx
+
+with nvtx.annotate("ctx", color="red", domain="app", category="io", payload=7):
+    nvtx.mark("inside", domain="app", payload=2.5)
+
+@nvtx.annotate(domain="app", color=0x00ff00)
+def decorated(x):
+    return x + 1
+
+class Job:
+    @nvtx.annotate("method", domain="app", category=3)
+    def run(self):
+        return 42
+
+assert decorated(1) == 2 and decorated.__name__ == "decorated"
+assert Job().run() == 42
+nvtx.push_range("pushed", payload=2**63)
+nvtx.pop_range()
+r = nvtx.start_range("started", domain="other", payload=-5)
+t = threading.Thread(target=nvtx.end_range, args=(r,))
+t.start(); t.join()
+nvtx.mark()
+with nvtx.annotate():
+    pass
+`;
+
+describe.skipIf('skip' in patched)('the gil_nvtx Python module', () => {
+  beforeAll(() => {
+    ensureCollector();
+  }, 300_000);
+
+  it('is built into the interpreter beside its build stamp, which it leaves alone', async () => {
+    const prefix = join(python, '..', '..');
+    const stamp = readFileSync(join(prefix, STAMP_FILE), 'utf8');
+    const r = await ensureNvtxModule(python);
+    expect(statSync(r.path).isFile()).toBe(true);
+    expect(r.path).toMatch(/\/site-packages\/gil_nvtx\.cpython-311-[^/]*\.so$/);
+    // Already up to date (the test helper built it): nothing to do, and the identity of the build is untouched.
+    expect((await ensureNvtxModule(python)).built).toBe(false);
+    // A module whose source changed (here: whose record of it is gone) is rebuilt in place.
+    rmSync(join(dirname(r.path), 'gil_nvtx.build.json'));
+    expect((await ensureNvtxModule(python)).built).toBe(true);
+    expect((await ensureNvtxModule(python)).built).toBe(false);
+    expect(readFileSync(join(prefix, STAMP_FILE), 'utf8')).toBe(stamp);
+  });
+
+  it('records each API form with its domain, message, color, category and payload', () => {
+    const { status, stderr, events } = tracePython(PROGRAM);
+    expect(status, stderr).toBe(0);
+    const one = (name: string, eventType: number) => {
+      const found = events.filter((e) => e.name === name && e.eventType === eventType);
+      expect(found, `${name} (${eventType}): ${JSON.stringify(events.map((e) => [e.name, e.eventType, e.domain]))}`).toHaveLength(1);
+      return found[0]!;
+    };
+    // 59 push/pop, 60 start/end, 34 mark (the nsys export's event types).
+    const ctx = one('ctx', 59);
+    expect(ctx).toMatchObject({ domain: 'app', color: 0xffff0000, payload: 'i64:7' });
+    expect(ctx.category).toBeGreaterThan(0);
+    const inside = one('inside', 34);
+    expect(inside).toMatchObject({ domain: 'app', payload: 'f64:2.5' });
+    expect(inside.start).toBeGreaterThanOrEqual(ctx.start);
+    expect(inside.start).toBeLessThanOrEqual(ctx.end!);
+    expect(one('decorated', 59)).toMatchObject({ domain: 'app', color: 0xff00ff00, payload: null });
+    expect(one('method', 59)).toMatchObject({ domain: 'app', category: 3 });
+    // The default domain has NVIDIA's package's name; a payload past int64 is an unsigned one (SQLite
+    // keeps its 64 bits in a signed INTEGER).
+    expect(one('pushed', 59)).toMatchObject({ domain: 'NVTX', payload: `u64:${BigInt.asIntN(64, 2n ** 63n)}` });
+    const started = one('started', 60);
+    expect(started).toMatchObject({ domain: 'other', payload: 'i64:-5' });
+    expect(started.endTid).not.toBe(started.tid);
+    // No message: the empty one, as NVIDIA's package records.
+    expect(events.filter((e) => e.name === '' && e.domain === 'NVTX').map((e) => e.eventType).sort()).toEqual([34, 59]);
+    expect(events.filter((e) => (e.eventType === 59 || e.eventType === 60) && e.end === null)).toEqual([]);
+  });
+
+  it('turns bad arguments into Python exceptions, one line each', () => {
+    const { status, stderr, stdout } = tracePython(`
+import gil_nvtx as nvtx
+for kw in [dict(message=3), dict(color="no-such-color"), dict(color=2**40), dict(payload="x"), dict(payload=2**64),
+           dict(domain=1), dict(category=[]), dict(bogus=1)]:
+    try:
+        nvtx.mark(**kw)
+        print("accepted", kw)
+    except (TypeError, ValueError, OverflowError) as e:
+        print(type(e).__name__, e)
+try:
+    nvtx.end_range(5)
+except TypeError as e:
+    print("TypeError", e)
+try:
+    nvtx.annotate("x")(3)
+except TypeError as e:
+    print("TypeError", e)
+`);
+    expect(status, stderr).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(10);
+    expect(lines.filter((l) => l.startsWith('accepted'))).toEqual([]);
+    expect(lines[0]).toBe('TypeError message must be a str or None, not int');
+    expect(lines[7]).toBe("TypeError mark() got an unexpected keyword argument 'bogus'");
+  });
+});
