@@ -5,6 +5,7 @@
 import { blockedDuring, eventLoopBlocks, isEventLoopDomain } from './event-loop.js';
 import { GilEventKind, domainNameOf, type GilRanges, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
+import { JobLinks, ServedByPass } from './served-by.js';
 import { nvtxTextSql } from './schema.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
@@ -113,8 +114,8 @@ export interface SlowCandidate {
   medianNs: number;
 }
 
-/** Turns the candidates and what `HoldsDuringPass` found during them into the report's entries. */
-export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], during: HoldsDuringPass): SlowRange[] {
+/** Turns the candidates and what `HoldsDuringPass` (and `ServedByPass`, with correlated jobs) found during them into the report's entries. */
+export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], during: HoldsDuringPass, served: ServedByPlan | null = null): SlowRange[] {
   const blocks = candidates.length > 0 ? eventLoopBlocks(trace) : null;
   return candidates.map(({ row, instances, medianNs }, i) => {
     const pid = pidOf(row.gt);
@@ -133,13 +134,28 @@ export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], 
       gilHeldNs: during.heldNs[i]!,
       holds: during.kept[i]!.map((h) => h.hold),
       eventLoop: blockedDuring(blocks, pid, tidOf(row.gt), row.start, row.end),
+      servedBy: served ? served.pass.servedBy(served.links.jobsOf(row)) : null,
     };
   });
+}
+
+export interface ServedByPlan {
+  links: JobLinks;
+  pass: ServedByPass;
+}
+
+/** The scan pass that says who served each candidate; null when the trace has no correlated jobs. */
+export function servedByPlan(trace: LoadedTrace, candidates: SlowCandidate[]): ServedByPlan | null {
+  if (candidates.length === 0) return null;
+  const links = JobLinks.read(trace);
+  if (!links) return null;
+  return { links, pass: new ServedByPass(trace, candidates.flatMap((c) => links.jobsOf(c.row))) };
 }
 
 export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): SlowRange[] {
   const candidates = slowRangeCandidates(trace, opts.top ?? 5);
   const during = new HoldsDuringPass(trace, candidates.map((c) => c.row), opts.maxHolds ?? 5);
-  scanGils(trace, [during]);
-  return slowRangesFrom(trace, candidates, during);
+  const served = servedByPlan(trace, candidates);
+  scanGils(trace, served ? [during, served.pass] : [during]);
+  return slowRangesFrom(trace, candidates, during, served);
 }

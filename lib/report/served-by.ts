@@ -1,0 +1,275 @@
+// Which worker served a slow request. Work sent to another process (a job for a Python worker) runs in
+// a range whose payload is the sender's correlation id (lib/nvtx/context-payload.ts): the Node process
+// and the context id of the range that sent it. That range, and its parents through the tree payloads,
+// lead to the request; the job's own thread and GIL say what the request waited for: how long that
+// thread waited for the GIL during the job, and which other thread's hold it waited behind, in which
+// Python function (the patch's location marks).
+import { holdLocations } from './locations.js';
+import { GilEventKind, domainNameOf, type GilRanges, type LoadedTrace } from './model.js';
+import type { GilPass, GilPassScan } from './scan.js';
+import { hasColumns, nvtxTextSql } from './schema.js';
+import type { PyLocation, ServedBy, ThreadRef } from './types.js';
+import { fmtDuration, safeText } from './units.js';
+import { threadRefOf } from './validate.js';
+import { CONTEXT_TAG, CORRELATION_PID_LIMIT, CORRELATION_TAG, CONTEXT_ID_LIMIT, decodeContextPayload, decodeCorrelation } from '../nvtx/context-payload.js';
+import { NsysEventType, pidOf, pidOfSql } from '../nsys/export-schema.js';
+
+/** A range as the linking needs it: where (thread), when, and its tree payload if it has one. */
+export interface LinkRow {
+  gt: number;
+  start: number;
+  end: number;
+  payload: number | null;
+}
+
+interface Job {
+  gt: number;
+  start: number;
+  end: number;
+  name: string;
+  domainId: number;
+  correlation: number;
+}
+
+interface TreeRange {
+  gt: number;
+  start: number;
+  end: number | null;
+  self: number;
+  parent: number;
+}
+
+const rangeKey = (gt: number, start: number) => `${gt}/${start}`;
+
+/** The latest range of `list` (sorted by start) that started at or before `at`, and is open at `at` when `open` is set. */
+function latestAtOrBefore(list: TreeRange[] | undefined, at: number, open: boolean): TreeRange | null {
+  if (!list) return null;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const r = list[i]!;
+    if (r.start > at) continue;
+    if (open && r.end !== null && r.end < at) return null;
+    return r;
+  }
+  return null;
+}
+
+/**
+ * The correlated jobs of the trace, and for each range that sent one (directly or through its children)
+ * the jobs it led to. `null` when the trace has no correlated job at all: the report then says only what
+ * overlapped in time, as it does without correlation.
+ */
+export class JobLinks {
+  private constructor(
+    private readonly byRange: Map<string, Job[]>,
+    private readonly jobsByKey: Map<string, Job>,
+  ) {}
+
+  static read(trace: LoadedTrace): JobLinks | null {
+    if (!hasColumns(trace.schema, 'NVTX_EVENTS', ['int64Value', 'uint64Value'])) return null;
+    const { expr, join } = nvtxTextSql(trace.schema, 'n');
+    const low = CORRELATION_TAG;
+    const high = CORRELATION_TAG + CORRELATION_PID_LIMIT * CONTEXT_ID_LIMIT;
+    const payload = 'COALESCE(n.int64Value, n.uint64Value)';
+    const jobs = (
+      trace.db
+        .prepare(
+          `SELECT n.globalTid, n.start, n.end, ${expr}, COALESCE(n.domainId, 0), ${payload} FROM NVTX_EVENTS AS n ${join} ` +
+            `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND n.end IS NOT NULL AND NOT (${trace.gilRowFilter('n')}) ` +
+            `AND ${payload} >= ${low} AND ${payload} < ${high}`,
+        )
+        .raw(true)
+        .all() as [number, number, number, string | null, number, number][]
+    ).map(([gt, start, end, name, domainId, correlation]): Job => ({ gt, start, end, name: name ?? '', domainId, correlation }));
+    if (jobs.length === 0) return null;
+
+    // The tree ranges of the processes that sent work, by (pid, own id) and by (thread, own id).
+    const senders = [...new Set(jobs.map((j) => decodeCorrelation(j.correlation)?.pid).filter((p): p is number => p !== undefined))];
+    const byPidSelf = new Map<string, TreeRange[]>();
+    const byThreadSelf = new Map<string, TreeRange[]>();
+    if (senders.length > 0) {
+      const rows = trace.db
+        .prepare(
+          `SELECT n.globalTid, n.start, n.end, n.uint64Value FROM NVTX_EVENTS AS n WHERE n.eventType = ${NsysEventType.startEnd} ` +
+            `AND n.uint64Value >= ${CONTEXT_TAG} AND n.uint64Value < ${2 * CONTEXT_TAG} AND ${pidOfSql('n.globalTid')} IN (${senders.join(', ')}) ORDER BY n.start`,
+        )
+        .raw(true)
+        .all() as [number, number, number | null, number][];
+      for (const [gt, start, end, value] of rows) {
+        const ctx = decodeContextPayload(value);
+        if (!ctx) continue;
+        const r: TreeRange = { gt, start, end, self: ctx.self, parent: ctx.parent };
+        for (const [map, key] of [[byPidSelf, `${pidOf(gt)}/${ctx.self}`], [byThreadSelf, `${gt}/${ctx.self}`]] as const) {
+          let list = map.get(key);
+          if (!list) map.set(key, (list = []));
+          list.push(r);
+        }
+      }
+    }
+
+    const byRange = new Map<string, Job[]>();
+    const jobsByKey = new Map<string, Job>();
+    const link = (r: { gt: number; start: number }, job: Job) => {
+      const key = rangeKey(r.gt, r.start);
+      let list = byRange.get(key);
+      if (!list) byRange.set(key, (list = []));
+      list.push(job);
+    };
+    for (const job of jobs) {
+      jobsByKey.set(rangeKey(job.gt, job.start), job);
+      link(job, job);
+      const c = decodeCorrelation(job.correlation)!;
+      // The sender: the range of that process with that id that was open when the job began.
+      let cur = latestAtOrBefore(byPidSelf.get(`${c.pid}/${c.context}`), job.start, true);
+      // Up the tree to the root (a request); ids are per thread, and a parent starts before its child.
+      for (let depth = 0; cur !== null && depth < 64; depth++) {
+        link(cur, job);
+        cur = cur.parent === 0 ? null : latestAtOrBefore(byThreadSelf.get(`${cur.gt}/${cur.parent}`), cur.start, false);
+      }
+    }
+    return new JobLinks(byRange, jobsByKey);
+  }
+
+  /** The jobs a range sent (itself, if it is one), in start order. */
+  jobsOf(r: { gt: number; start: number }): Job[] {
+    return [...(this.byRange.get(rangeKey(r.gt, r.start)) ?? [])].sort((a, b) => a.start - b.start);
+  }
+
+  static key(job: Job): string {
+    return rangeKey(job.gt, job.start);
+  }
+}
+
+interface JobGil {
+  job: Job;
+  waits: { s: number; e: number }[];
+  holds: { s: number; e: number; t: number }[];
+  /** The job thread's own holds during the job. */
+  own: { s: number; e: number }[];
+}
+
+/**
+ * From the serving process's GIL scans: for each job, the GIL waits of its own thread during it, and the
+ * holds of other threads of that GIL during it (the candidates for what it waited behind).
+ */
+export class ServedByPass implements GilPass {
+  readonly byJob = new Map<string, JobGil>();
+  private readonly byPid = new Map<number, Job[]>();
+  constructor(private readonly trace: LoadedTrace, jobs: Job[]) {
+    for (const job of jobs) {
+      const pid = pidOf(job.gt);
+      let list = this.byPid.get(pid);
+      if (!list) this.byPid.set(pid, (list = []));
+      if (!this.byJob.has(JobLinks.key(job))) {
+        list.push(job);
+        this.byJob.set(JobLinks.key(job), { job, waits: [], holds: [], own: [] });
+      }
+    }
+  }
+  gil(gil: GilRanges): GilPassScan | null {
+    const jobs = this.byPid.get(gil.pid);
+    if (!jobs || jobs.length === 0) return null;
+    const threads = this.trace.threads;
+    const states = jobs.map((j) => this.byJob.get(JobLinks.key(j))!);
+    // Each GIL of the process on its own: a job's waits and the holds it waited behind share one GIL.
+    const local = states.map(() => ({ waits: [] as { s: number; e: number }[], holds: [] as { s: number; e: number; t: number }[], own: [] as { s: number; e: number }[] }));
+    return {
+      visit: (kind, s, e, t) => {
+        if (kind === GilEventKind.drop) return;
+        const gt = threads[t]!.globalTid;
+        for (let i = 0; i < states.length; i++) {
+          const job = states[i]!.job;
+          if (e <= job.start || s >= job.end) continue;
+          if (kind === GilEventKind.wait && gt === job.gt) local[i]!.waits.push({ s: Math.max(s, job.start), e: Math.min(e, job.end) });
+          else if (kind === GilEventKind.hold && gt !== job.gt) local[i]!.holds.push({ s, e, t });
+          else if (kind === GilEventKind.hold) local[i]!.own.push({ s, e });
+        }
+      },
+      done: () => {
+        local.forEach((l, i) => {
+          const st = states[i]!;
+          // Keep the GIL the job's thread used (the one with its waits or holds).
+          if (l.waits.length > 0 || l.own.length > 0 || (st.waits.length === 0 && st.own.length === 0 && st.holds.length === 0)) {
+            st.waits = l.waits;
+            st.holds = l.holds;
+            st.own = l.own;
+          }
+        });
+      },
+    };
+  }
+
+  /** What each job's record says, for the jobs of one range. */
+  servedBy(jobs: Job[]): ServedBy[] {
+    const { trace } = this;
+    const picked = jobs.map((job) => {
+      const st = this.byJob.get(JobLinks.key(job))!;
+      const waitNs = st.waits.reduce((sum, w) => sum + (w.e - w.s), 0);
+      let best: { s: number; e: number; t: number; overlap: number } | null = null;
+      for (const h of st.holds) {
+        let overlap = 0;
+        for (const w of st.waits) overlap += Math.max(0, Math.min(h.e, w.e) - Math.max(h.s, w.s));
+        if (overlap > 0 && (best === null || overlap > best.overlap)) best = { ...h, overlap };
+      }
+      let own: { s: number; e: number } | null = null;
+      for (const h of st.own) if (own === null || h.e - h.s > own.e - own.s) own = h;
+      const heldNs = st.own.reduce((sum, h) => sum + Math.min(h.e, job.end) - Math.max(h.s, job.start), 0);
+      return { job, waitNs, best, own, heldNs };
+    });
+    // One location query for every hold named: the one waited behind, and the job thread's longest own.
+    const queries: { gt: number; s: number; e: number }[] = [];
+    const slots = picked.map((p) => {
+      const slot = { best: -1, own: -1 };
+      if (p.best) slot.best = queries.push({ gt: trace.threads[p.best.t]!.globalTid, s: p.best.s, e: p.best.e }) - 1;
+      if (p.own) slot.own = queries.push({ gt: p.job.gt, s: p.own.s, e: p.own.e }) - 1;
+      return slot;
+    });
+    const where = holdLocations(trace, queries);
+    // Where the holder let go is where it was while others waited; where it took the GIL when that frame had gone.
+    const at = (i: number) => (i < 0 ? null : (where[i]!.released ?? where[i]!.taken ?? null));
+    return picked.map((p, i) => {
+      const pid = pidOf(p.job.gt);
+      return {
+        domain: domainNameOf(trace, pid, p.job.domainId),
+        name: p.job.name,
+        correlationId: p.job.correlation,
+        pid,
+        processName: trace.processNames.get(pid) ?? `pid ${pid}`,
+        thread: threadRefOf(trace, p.job.gt),
+        startNs: p.job.start,
+        endNs: p.job.end,
+        durationNs: p.job.end - p.job.start,
+        gilWaitNs: p.waitNs,
+        gilHeldNs: p.heldNs,
+        longestHold: p.own ? { startNs: p.own.s, endNs: p.own.e, holdNs: p.own.e - p.own.s, where: at(slots[i]!.own) } : null,
+        stalledBy: p.best
+          ? {
+              thread: threadRefOf(trace, trace.threads[p.best.t]!.globalTid),
+              holdStartNs: p.best.s,
+              holdEndNs: p.best.e,
+              holdNs: p.best.e - p.best.s,
+              blockedNs: p.best.overlap,
+              where: at(slots[i]!.best),
+            }
+          : null,
+      };
+    });
+  }
+}
+
+/**
+ * The answer in one sentence: which worker process and thread ran the job, what it waited for (the hold
+ * of another thread it waited behind longest, and where that thread was), and its own longest hold
+ * when that was longer than its wait (a job that stalls everyone else itself).
+ */
+export function servedBySentence(s: ServedBy, at: (w: PyLocation) => string): string {
+  const who = (t: ThreadRef) => `${safeText(t.name)} (tid ${t.tid})`;
+  const where = (w: PyLocation | null) => (w ? ` in ${at(w)}` : '');
+  const parts = [`served by worker pid ${s.pid} thread ${who(s.thread)}`];
+  if (s.stalledBy) parts.push(`, which waited ${fmtDuration(s.gilWaitNs)} for the GIL held by thread ${who(s.stalledBy.thread)}${where(s.stalledBy.where)}`);
+  else parts.push(`, which waited ${fmtDuration(s.gilWaitNs)} for the GIL`);
+  if (s.longestHold && s.longestHold.holdNs >= s.gilWaitNs) {
+    parts.push(`, and held it itself for ${fmtDuration(s.longestHold.holdNs)}${where(s.longestHold.where)}`);
+  }
+  parts.push(` (${safeText(s.name)}, ${fmtDuration(s.durationNs)})`);
+  return parts.join('');
+}
