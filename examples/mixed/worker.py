@@ -80,7 +80,7 @@ def serve() -> None:
         line = json.dumps(reply) + "\n"
         with _out_lock:
             if _served_log:
-                served = {"correlation": job.get("correlation"), "pid": os.getpid(), "tid": threading.get_native_id()}
+                served = {"correlation": job.get("correlation"), "kind": job.get("kind"), "pid": os.getpid(), "tid": threading.get_native_id()}
                 with open(_served_log, "a") as f:
                     f.write(json.dumps(served) + "\n")
             sys.stdout.write(line)
