@@ -224,7 +224,8 @@ export class ServedByPass implements GilPass {
       return slot;
     });
     const where = holdLocations(trace, queries);
-    // Where the holder let go is where it was while others waited; where it took the GIL when that frame had gone.
+    // Where another thread let go of the GIL is where it was while the job waited (where it took it when
+    // that frame had returned by then).
     const at = (i: number) => (i < 0 ? null : (where[i]!.released ?? where[i]!.taken ?? null));
     return picked.map((p, i) => {
       const pid = pidOf(p.job.gt);
@@ -240,7 +241,7 @@ export class ServedByPass implements GilPass {
         durationNs: p.job.end - p.job.start,
         gilWaitNs: p.waitNs,
         gilHeldNs: p.heldNs,
-        longestHold: p.own ? { startNs: p.own.s, endNs: p.own.e, holdNs: p.own.e - p.own.s, where: at(slots[i]!.own) } : null,
+        longestHold: p.own ? { startNs: p.own.s, endNs: p.own.e, holdNs: p.own.e - p.own.s, ...(where[slots[i]!.own] ?? { taken: null, released: null }) } : null,
         stalledBy: p.best
           ? {
               thread: threadRefOf(trace, trace.threads[p.best.t]!.globalTid),
@@ -264,12 +265,14 @@ export class ServedByPass implements GilPass {
 export function servedBySentence(s: ServedBy, at: (w: PyLocation) => string): string {
   const who = (t: ThreadRef) => `${safeText(t.name)} (tid ${t.tid})`;
   const where = (w: PyLocation | null) => (w ? ` in ${at(w)}` : '');
-  const parts = [`served by worker pid ${s.pid} thread ${who(s.thread)}`];
-  if (s.stalledBy) parts.push(`, which waited ${fmtDuration(s.gilWaitNs)} for the GIL held by thread ${who(s.stalledBy.thread)}${where(s.stalledBy.where)}`);
-  else parts.push(`, which waited ${fmtDuration(s.gilWaitNs)} for the GIL`);
-  if (s.longestHold && s.longestHold.holdNs >= s.gilWaitNs) {
-    parts.push(`, and held it itself for ${fmtDuration(s.longestHold.holdNs)}${where(s.longestHold.where)}`);
+  const held = s.longestHold !== null && s.longestHold.holdNs >= s.gilWaitNs ? s.longestHold : null;
+  let text = `served by worker pid ${s.pid} thread ${who(s.thread)}`;
+  if (s.stalledBy) text += `, which waited ${fmtDuration(s.gilWaitNs)} for the GIL held by thread ${who(s.stalledBy.thread)}${where(s.stalledBy.where)}`;
+  else if (!held) text += `, which waited ${fmtDuration(s.gilWaitNs)} for the GIL`;
+  if (held) {
+    // Both ends: a hold can begin before the job or outlast it, so neither alone says where the job was.
+    const ends = [held.taken ? `taken in ${at(held.taken)}` : '', held.released ? `released in ${at(held.released)}` : ''].filter(Boolean).join(', ');
+    text += `${s.stalledBy ? ', and held it itself' : ', which held the GIL itself'} for ${fmtDuration(held.holdNs)}${ends ? ` (${ends})` : ''}`;
   }
-  parts.push(` (${safeText(s.name)}, ${fmtDuration(s.durationNs)})`);
-  return parts.join('');
+  return `${text}; ${safeText(s.name)} took ${fmtDuration(s.durationNs)}`;
 }

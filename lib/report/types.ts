@@ -245,8 +245,8 @@ export interface ServedBy {
   /** How long the serving thread waited for its GIL during the job, and held it (Σ of its holds' parts inside the job). */
   gilWaitNs: number;
   gilHeldNs: number;
-  /** The serving thread's own longest hold during the job (a job that stalls everyone else itself), and where it was. */
-  longestHold: { startNs: number; endNs: number; holdNs: number; where: PyLocation | null } | null;
+  /** The serving thread's own longest hold during the job (a job that stalls everyone else itself), and where in Python it began and ended. */
+  longestHold: { startNs: number; endNs: number; holdNs: number; taken: PyLocation | null; released: PyLocation | null } | null;
   /**
    * The hold by another thread of that GIL it waited behind longest during the job, and where in Python
    * the holder was (where it released the GIL, else where it took it; null without location marks).

@@ -6,11 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../lib/report/types.js';
+import type { Report, ServedBy } from '../../lib/report/types.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { scratch } from '../report/helpers.js';
 import { ensureCollector } from '../trace/helpers.js';
-import { expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
+import { everyRequestServedBy, expectEveryJobFound, expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'bin/gil-nvtx.js');
@@ -22,6 +22,7 @@ describe('mixed Node + patched CPython service under the collector: who served t
   let text = '';
   let html = '';
   let served: ServedLine[] = [];
+  let everyRequest: ServedBy[] = [];
 
   beforeAll(async () => {
     const got = await patchedPythonOrSkip(VERSION);
@@ -50,17 +51,20 @@ describe('mixed Node + patched CPython service under the collector: who served t
     text = t.stdout;
     html = readFileSync(join(dir, 'report.html'), 'utf8');
     served = readServedLog(log);
+    everyRequest = await everyRequestServedBy(join(dir, 'trace'));
   }, 300_000);
 
   it('names the worker process and thread that actually ran each job of a slow request', (ctx) => {
     if (skip) ctx.skip(skip);
     expect(served.length).toBeGreaterThanOrEqual(30);
     expectServedByMatchesWorkers(report, served);
+    // Every request of the run, not only the slowest: each job found once, on the thread that ran it.
+    expectEveryJobFound(everyRequest, served);
   });
 
   it('traces a slow request to the hold that stalled it, and where in worker.py the holder was', (ctx) => {
     if (skip) ctx.skip(skip);
-    expectStallFound(slowRequests(report).flatMap((r) => r.servedBy ?? []), served);
+    expectStallFound(everyRequest, served);
   });
 
   it('says so in the text and the HTML report', (ctx) => {

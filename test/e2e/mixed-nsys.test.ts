@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../lib/report/types.js';
+import type { Report, ServedBy } from '../../lib/report/types.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { nsysGate } from '../helpers/tools.js';
 import { scratch } from '../report/helpers.js';
-import { expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
+import { everyRequestServedBy, expectEveryJobFound, expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REQUESTS = 30;
@@ -26,6 +26,7 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
   let sqlite = '';
   let stdout = ''; // the profiled program's output
   let served: ServedLine[] = [];
+  let everyRequest: ServedBy[] = [];
   let text = '';
   let html = '';
 
@@ -51,6 +52,7 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
     report = JSON.parse(r.stdout) as Report;
     sqlite = `${out}.sqlite`;
     served = readServedLog(log);
+    everyRequest = await everyRequestServedBy(sqlite);
     // The same export as text and HTML, as `gil-nvtx report` prints them.
     const rep = spawnSync(process.execPath, [join(ROOT, 'bin/gil-nvtx.js'), 'report', sqlite, '--no-color', '--top', '5', '--html', join(dir, 'report.html')], {
       encoding: 'utf8',
@@ -114,7 +116,8 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
   it('names the worker process and thread that ran each job of a slow request, and the hold that stalled one', (ctx) => {
     if (skip) ctx.skip(skip);
     const entries = expectServedByMatchesWorkers(report, served);
-    expectStallFound(slowRequests(report).flatMap((r) => r.servedBy ?? []), served);
+    expectEveryJobFound(everyRequest, served);
+    expectStallFound(everyRequest, served);
     expectSentences(text, html, entries);
   });
 });
