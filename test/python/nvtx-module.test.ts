@@ -125,4 +125,48 @@ except TypeError as e:
     expect(lines[0]).toBe('TypeError message must be a str or None, not int');
     expect(lines[7]).toBe("TypeError mark() got an unexpected keyword argument 'bogus'");
   });
+
+  it('allocates nothing per push/pop, mark or decorated call once a message has been seen', () => {
+    // tracemalloc's peak over 20 000 iterations: a loop doing nothing sets the floor (its iterator), and
+    // any allocation inside the loop, even one freed at once, would raise the peak above it.
+    const { status, stderr, stdout } = tracePython(`
+import itertools, json, tracemalloc
+import gil_nvtx as nvtx
+
+@nvtx.annotate("decorated", domain="hot")
+def decorated():
+    pass
+
+def empty(n):
+    for _ in itertools.repeat(None, n):
+        pass
+
+def push_pop(n):
+    for _ in itertools.repeat(None, n):
+        nvtx.push_range("m", color="red", domain="hot", category="c", payload=5)
+        nvtx.pop_range(domain="hot")
+
+def marks(n):
+    for _ in itertools.repeat(None, n):
+        nvtx.mark("m", domain="hot", payload=2.5)
+
+def calls(n):
+    for _ in itertools.repeat(None, n):
+        decorated()
+
+peaks = {}
+for fn in (empty, push_pop, marks, calls):
+    fn(10)
+    tracemalloc.start()
+    fn(20000)
+    peaks[fn.__name__] = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+print(json.dumps(peaks))
+`);
+    expect(status, stderr).toBe(0);
+    const peaks = JSON.parse(stdout.trim()) as Record<string, number>;
+    expect(peaks.push_pop).toBe(peaks.empty);
+    expect(peaks.marks).toBe(peaks.empty);
+    expect(peaks.calls).toBe(peaks.empty);
+  });
 });
