@@ -29,6 +29,8 @@ interface Job {
   name: string;
   domainId: number;
   correlation: number;
+  /** Start of the range that sent it (null: not found). */
+  sentNs: number | null;
 }
 
 interface TreeRange {
@@ -79,7 +81,7 @@ export class JobLinks {
         )
         .raw(true)
         .all() as [number, number, number, string | null, number, number][]
-    ).map(([gt, start, end, name, domainId, correlation]): Job => ({ gt, start, end, name: name ?? '', domainId, correlation }));
+    ).map(([gt, start, end, name, domainId, correlation]): Job => ({ gt, start, end, name: name ?? '', domainId, correlation, sentNs: null }));
     if (jobs.length === 0) return null;
 
     // The tree ranges of the processes that sent work, by (pid, own id) and by (thread, own id).
@@ -120,6 +122,7 @@ export class JobLinks {
       const c = decodeCorrelation(job.correlation)!;
       // The sender: the range of that process with that id that was open when the job began.
       let cur = latestAtOrBefore(byPidSelf.get(`${c.pid}/${c.context}`), job.start, true);
+      job.sentNs = cur?.start ?? null;
       // Up the tree to the root (a request); ids are per thread, and a parent starts before its child.
       for (let depth = 0; cur !== null && depth < 64; depth++) {
         link(cur, job);
@@ -239,6 +242,7 @@ export class ServedByPass implements GilPass {
         startNs: p.job.start,
         endNs: p.job.end,
         durationNs: p.job.end - p.job.start,
+        queuedNs: p.job.sentNs === null ? null : p.job.start - p.job.sentNs,
         gilWaitNs: p.waitNs,
         gilHeldNs: p.heldNs,
         longestHold: p.own ? { startNs: p.own.s, endNs: p.own.e, holdNs: p.own.e - p.own.s, ...(where[slots[i]!.own] ?? { taken: null, released: null }) } : null,
@@ -274,5 +278,6 @@ export function servedBySentence(s: ServedBy, at: (w: PyLocation) => string): st
     const ends = [held.taken ? `taken in ${at(held.taken)}` : '', held.released ? `released in ${at(held.released)}` : ''].filter(Boolean).join(', ');
     text += `${s.stalledBy ? ', and held it itself' : ', which held the GIL itself'} for ${fmtDuration(held.holdNs)}${ends ? ` (${ends})` : ''}`;
   }
-  return `${text}; ${safeText(s.name)} took ${fmtDuration(s.durationNs)}`;
+  const queued = s.queuedNs === null ? '' : `, ${fmtDuration(s.queuedNs)} after it was sent`;
+  return `${text}; ${safeText(s.name)} took ${fmtDuration(s.durationNs)}${queued}`;
 }

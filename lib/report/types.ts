@@ -242,6 +242,8 @@ export interface ServedBy {
   startNs: number;
   endNs: number;
   durationNs: number;
+  /** From the start of the range that sent the job to the job's own start (queues, pipes); null when the sender is not in the trace. */
+  queuedNs: number | null;
   /** How long the serving thread waited for its GIL during the job, and held it (Σ of its holds' parts inside the job). */
   gilWaitNs: number;
   gilHeldNs: number;

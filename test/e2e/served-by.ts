@@ -58,6 +58,9 @@ export function expectServedByMatchesWorkers(report: Report, served: ServedLine[
     for (const s of r.servedBy!) {
       expect(s.startNs).toBeGreaterThanOrEqual(r.startNs);
       expect(s.endNs).toBeLessThanOrEqual(r.endNs);
+      // The Node range that sent it was found, and started first.
+      expect(s.queuedNs).not.toBeNull();
+      expect(s.queuedNs!).toBeGreaterThanOrEqual(0);
       all.push(s);
     }
   }

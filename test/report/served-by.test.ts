@@ -45,7 +45,7 @@ function plant(path: string, planted: { tid: number; start: number; end: number 
 describe('which worker served a slow request', () => {
   it('follows the request through its job to the serving thread and the hold it waited behind', async () => {
     const t = fixture('served-by');
-    const { waiter } = plant(t.path, t.planted!, t.nodePid);
+    const { waiter, request } = plant(t.path, t.planted!, t.nodePid);
     const report = await reportOf(t.path, { top: 5 });
     const slow = report.slowRanges.find((r) => r.name === 'GET /predict' && r.durationNs > 100_000_000);
     expect(slow).toBeDefined();
@@ -58,6 +58,8 @@ describe('which worker served a slow request', () => {
       pid: t.pid,
       thread: { pid: t.pid, tid: waiter.tid },
       gilWaitNs: waiter.end - waiter.start,
+      // From the Node job range's start (1 ms into the request) to the worker's.
+      queuedNs: waiter.start - 1_000 - (request.start + 1_000_000),
       stalledBy: {
         thread: { pid: t.pid, tid: t.planted!.tid },
         holdStartNs: t.planted!.start,
