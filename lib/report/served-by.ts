@@ -148,6 +148,8 @@ interface JobGil {
   holds: { s: number; e: number; t: number }[];
   /** The job thread's own holds during the job. */
   own: { s: number; e: number }[];
+  /** While the job was on its way (sent, not begun): the longest overlapping hold of the serving process, by any thread. */
+  queue: { s: number; e: number; t: number; overlap: number } | null;
 }
 
 /**
@@ -164,7 +166,7 @@ export class ServedByPass implements GilPass {
       if (!list) this.byPid.set(pid, (list = []));
       if (!this.byJob.has(JobLinks.key(job))) {
         list.push(job);
-        this.byJob.set(JobLinks.key(job), { job, waits: [], holds: [], own: [] });
+        this.byJob.set(JobLinks.key(job), { job, waits: [], holds: [], own: [], queue: null });
       }
     }
   }
@@ -180,7 +182,13 @@ export class ServedByPass implements GilPass {
         if (kind === GilEventKind.drop) return;
         const gt = threads[t]!.globalTid;
         for (let i = 0; i < states.length; i++) {
-          const job = states[i]!.job;
+          const st = states[i]!;
+          const job = st.job;
+          if (kind === GilEventKind.hold && job.sentNs !== null && e > job.sentNs && s < job.start) {
+            // A worker whose reader thread cannot take the GIL cannot even pick the job up.
+            const overlap = Math.min(e, job.start) - Math.max(s, job.sentNs);
+            if (st.queue === null || overlap > st.queue.overlap) st.queue = { s, e, t, overlap };
+          }
           if (e <= job.start || s >= job.end) continue;
           if (kind === GilEventKind.wait && gt === job.gt) local[i]!.waits.push({ s: Math.max(s, job.start), e: Math.min(e, job.end) });
           else if (kind === GilEventKind.hold && gt !== job.gt) local[i]!.holds.push({ s, e, t });
@@ -216,13 +224,14 @@ export class ServedByPass implements GilPass {
       let own: { s: number; e: number } | null = null;
       for (const h of st.own) if (own === null || h.e - h.s > own.e - own.s) own = h;
       const heldNs = st.own.reduce((sum, h) => sum + Math.min(h.e, job.end) - Math.max(h.s, job.start), 0);
-      return { job, waitNs, best, own, heldNs };
+      return { job, waitNs, best, own, heldNs, queue: st.queue };
     });
     // One location query for every hold named: the one waited behind, and the job thread's longest own.
     const queries: { gt: number; s: number; e: number }[] = [];
     const slots = picked.map((p) => {
-      const slot = { best: -1, own: -1 };
+      const slot = { best: -1, own: -1, queue: -1 };
       if (p.best) slot.best = queries.push({ gt: trace.threads[p.best.t]!.globalTid, s: p.best.s, e: p.best.e }) - 1;
+      if (p.queue) slot.queue = queries.push({ gt: trace.threads[p.queue.t]!.globalTid, s: p.queue.s, e: p.queue.e }) - 1;
       if (p.own) slot.own = queries.push({ gt: p.job.gt, s: p.own.s, e: p.own.e }) - 1;
       return slot;
     });
@@ -256,6 +265,16 @@ export class ServedByPass implements GilPass {
               where: at(slots[i]!.best),
             }
           : null,
+        queuedBehind: p.queue
+          ? {
+              thread: threadRefOf(trace, trace.threads[p.queue.t]!.globalTid),
+              holdStartNs: p.queue.s,
+              holdEndNs: p.queue.e,
+              holdNs: p.queue.e - p.queue.s,
+              blockedNs: p.queue.overlap,
+              where: at(slots[i]!.queue),
+            }
+          : null,
       };
     });
   }
@@ -278,6 +297,11 @@ export function servedBySentence(s: ServedBy, at: (w: PyLocation) => string): st
     const ends = [held.taken ? `taken in ${at(held.taken)}` : '', held.released ? `released in ${at(held.released)}` : ''].filter(Boolean).join(', ');
     text += `${s.stalledBy ? ', and held it itself' : ', which held the GIL itself'} for ${fmtDuration(held.holdNs)}${ends ? ` (${ends})` : ''}`;
   }
-  const queued = s.queuedNs === null ? '' : `, ${fmtDuration(s.queuedNs)} after it was sent`;
+  // Waiting to be picked up counts when a hold filled most of it: the worker could not even read the job.
+  const behind = s.queuedBehind !== null && s.queuedNs !== null && s.queuedBehind.blockedNs * 2 >= s.queuedNs ? s.queuedBehind : null;
+  const queued =
+    s.queuedNs === null
+      ? ''
+      : `, ${fmtDuration(s.queuedNs)} after it was sent${behind ? `, while thread ${who(behind.thread)} held the worker's GIL for ${fmtDuration(behind.blockedNs)} of it${where(behind.where)}` : ''}`;
   return `${text}; ${safeText(s.name)} took ${fmtDuration(s.durationNs)}${queued}`;
 }

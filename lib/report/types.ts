@@ -262,6 +262,12 @@ export interface ServedBy {
     blockedNs: number;
     where: PyLocation | null;
   } | null;
+  /**
+   * The longest hold of the serving process's GIL, by any thread, while the job was on its way (between
+   * its sender's start and its own): a worker whose reader thread waits for the GIL does not pick jobs up.
+   * Fields as in `stalledBy` (`blockedNs`: the part inside that interval).
+   */
+  queuedBehind: ServedBy['stalledBy'];
 }
 
 /**

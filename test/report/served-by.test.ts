@@ -68,6 +68,11 @@ describe('which worker served a slow request', () => {
         where: { function: 'run_job', file: '/srv/worker.py', line: 58 },
       },
     });
+    // On its way (from the Node job's start to the worker's), the worker's GIL was held: the longest such hold.
+    expect(s!.queuedBehind).not.toBeNull();
+    expect(s!.queuedBehind!.blockedNs).toBeGreaterThan(0);
+    expect(s!.queuedBehind!.holdEndNs).toBeGreaterThan(request.start + 1_000_000);
+    expect(s!.queuedBehind!.holdStartNs).toBeLessThan(waiter.start - 1_000);
     // The quick request: its only job began after it ended, so nothing served it (as far as the trace says).
     const quick = report.slowRanges.find((r) => r.name === 'GET /predict' && r.durationNs < 10_000);
     expect(quick?.servedBy).toEqual([]);
