@@ -7,15 +7,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureNvtxModule } from '../../lib/python/nvtx-module.js';
 import { mergeTrace } from '../../lib/trace/merge.js';
 import { STAMP_FILE } from '../../lib/python/build.js';
-import { patchedPythonOrSkip } from '../helpers/pythons.js';
+import { patchedPythonOrSkip, pythonsToTest } from '../helpers/pythons.js';
+import { buildName } from '../../lib/python/paths.js';
 import { ensureCollector, readEvents, runWithCollector, scratchDir, type NormalizedEvent } from '../trace/helpers.js';
 
 const patched = await patchedPythonOrSkip('3.11.2');
 const python = 'python' in patched ? patched.python : '';
 
-function tracePython(code: string): { status: number | null; stderr: string; stdout: string; events: NormalizedEvent[] } {
+function tracePython(code: string, interpreter = python): { status: number | null; stderr: string; stdout: string; events: NormalizedEvent[] } {
   const dir = scratchDir('pynvtx');
-  const run = runWithCollector([python, '-u', '-c', code], join(dir, 'raw'));
+  const run = runWithCollector([interpreter, '-u', '-c', code], join(dir, 'raw'));
   if (run.status !== 0) return { status: run.status, stderr: run.stderr, stdout: run.stdout, events: [] };
   const db = join(dir, 'trace.sqlite');
   mergeTrace(join(dir, 'raw'), db);
@@ -168,5 +169,33 @@ print(json.dumps(peaks))
     expect(peaks.push_pop).toBe(peaks.empty);
     expect(peaks.marks).toBe(peaks.empty);
     expect(peaks.calls).toBe(peaks.empty);
+  });
+});
+
+// Every supported interpreter built here gets the module on first use and records the same rows; a
+// free-threaded one keeps its GIL off when the module is imported.
+describe.each(pythonsToTest())('the gil_nvtx module on CPython $version', (p) => {
+  const name = buildName(p.version, p.disableGil ?? false);
+  it(`builds against ${name} and records each form`, async (ctx) => {
+    if (p.reason) ctx.skip(p.reason);
+    const got = await patchedPythonOrSkip(p.version, { disableGil: p.disableGil });
+    if ('skip' in got) ctx.skip(got.skip);
+    ensureCollector();
+    await ensureNvtxModule((got as { python: string }).python);
+    const { status, stderr, stdout, events } = tracePython(
+      `
+import sys, gil_nvtx as nvtx
+with nvtx.annotate("a", domain="v"):
+    nvtx.mark("m", domain="v", payload=1)
+nvtx.push_range("p", domain="v", category="c", color="blue"); nvtx.pop_range(domain="v")
+nvtx.end_range(nvtx.start_range("s", domain="v", payload=2.0))
+print(getattr(sys, "_is_gil_enabled", lambda: True)())
+`,
+      (got as { python: string }).python,
+    );
+    expect(status, stderr).toBe(0);
+    expect(stdout.trim()).toBe(p.disableGil ? 'False' : 'True');
+    const rows = events.filter((e) => e.domain === 'v' && [34, 59, 60].includes(e.eventType)).map((e) => `${e.eventType} ${e.name} ${e.payload}`).sort();
+    expect(rows).toEqual(['34 m i64:1', '59 a null', '59 p null', '60 s f64:2.0']);
   });
 });
