@@ -4,7 +4,7 @@
 // step of its own after the install: it is not part of a build's identity, so adding or changing it
 // never invalidates interpreters already built and cached. Each use of an install (build-python reusing
 // one, the test helpers, the demo) builds the module when it is missing or older than its source.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,14 +78,21 @@ export async function ensureNvtxModule(python: string, opts: { env?: NodeJS.Proc
   const env = opts.env ?? process.env;
   const { include, site, extSuffix } = await sysconfigOf(python, env);
   const path = join(site, `${NVTX_MODULE_NAME}${extSuffix}`);
-  const nvtxIncludeDir = findNvtxHeaders(env).includeDir;
-  const wanted: ModuleStamp = { sourceSha256: sourceSha256(nvtxIncludeDir), nvtxIncludeDir };
   const stampPath = join(site, STAMP);
-  const have = readModuleStamp(stampPath);
-  if (existsSync(path) && have?.sourceSha256 === wanted.sourceSha256) return { path, built: false };
+  const have = existsSync(path) ? readModuleStamp(stampPath) : null;
+  let nvtxIncludeDir: string;
+  try {
+    nvtxIncludeDir = findNvtxHeaders(env).includeDir;
+  } catch (err) {
+    // Headers gone since (another shell, CUDA removed): a module built from this source still serves.
+    if (have && have.sourceSha256 === sourceSha256(have.nvtxIncludeDir)) return { path, built: false };
+    throw err;
+  }
+  const wanted: ModuleStamp = { sourceSha256: sourceSha256(nvtxIncludeDir), nvtxIncludeDir };
+  if (have?.sourceSha256 === wanted.sourceSha256) return { path, built: false };
 
   const log = opts.log ?? join(tmpdir(), `gil-nvtx-${NVTX_MODULE_NAME}-${process.pid}.log`);
-  const tmp = join(site, `.${NVTX_MODULE_NAME}.${process.pid}.tmp${extSuffix}`);
+  const tmp = join(site, `.${NVTX_MODULE_NAME}.${process.pid}-${randomUUID().slice(0, 8)}.tmp${extSuffix}`);
   try {
     // CC as make takes it: a command line (`ccache gcc`), the default compiler when unset or blank.
     const [compiler, ...ccArgs] = (env.CC?.trim() || 'cc').split(/\s+/) as [string, ...string[]];
@@ -100,7 +107,7 @@ export async function ensureNvtxModule(python: string, opts: { env?: NodeJS.Proc
       });
     }
     renameSync(tmp, path);
-    const stampTmp = `${stampPath}.${process.pid}.tmp`;
+    const stampTmp = `${tmp}.json`;
     writeFileSync(stampTmp, JSON.stringify(wanted, null, 2) + '\n');
     renameSync(stampTmp, stampPath);
   } finally {

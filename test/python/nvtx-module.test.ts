@@ -69,6 +69,16 @@ describe.skipIf('skip' in patched)('the gil_nvtx Python module', () => {
     expect((await ensureNvtxModule(python)).built).toBe(true);
     expect((await ensureNvtxModule(python)).built).toBe(false);
     expect(readFileSync(join(prefix, STAMP_FILE), 'utf8')).toBe(stamp);
+    // NVTX headers no longer found: an up-to-date module still serves; nothing to build it from is an error.
+    const noHeaders = { ...process.env, NVTX_INCLUDE_DIR: '/nonexistent/nvtx' };
+    expect((await ensureNvtxModule(python, { env: noHeaders })).built).toBe(false);
+    rmSync(join(dirname(r.path), 'gil_nvtx.build.json'));
+    await expect(ensureNvtxModule(python, { env: noHeaders })).rejects.toThrow(/^NVTX headers not found: NVTX_INCLUDE_DIR=\/nonexistent\/nvtx/);
+    expect((await ensureNvtxModule(python)).built).toBe(true);
+  });
+
+  it('says in one line when the interpreter cannot be asked for its sysconfig', async () => {
+    await expect(ensureNvtxModule('/bin/false')).rejects.toThrow(/^Could not read the sysconfig of \/bin\/false to build the gil_nvtx module \(exit 1\)\.$/);
   });
 
   it('records each API form with its domain, message, color, category and payload', () => {
