@@ -7,19 +7,24 @@
 import { holdLocations } from './locations.js';
 import { GilEventKind, domainNameOf, type GilRanges, type LoadedTrace } from './model.js';
 import type { GilPass, GilPassScan } from './scan.js';
-import { hasColumns, nvtxTextSql } from './schema.js';
 import type { PyLocation, ServedBy, ThreadRef } from './types.js';
 import { fmtDuration, safeText } from './units.js';
 import { threadRefOf } from './validate.js';
-import { CONTEXT_TAG, CORRELATION_PID_LIMIT, CORRELATION_TAG, CONTEXT_ID_LIMIT, decodeContextPayload, decodeCorrelation } from '../nvtx/context-payload.js';
+import { CONTEXT_TAG, decodeContextPayload, decodeCorrelation } from '../nvtx/context-payload.js';
 import { NsysEventType, pidOf, pidOfSql } from '../nsys/export-schema.js';
 
-/** A range as the linking needs it: where (thread), when, and its tree payload if it has one. */
-export interface LinkRow {
+/** A range whose jobs are wanted: its thread and span. */
+export interface LinkWindow {
   gt: number;
   start: number;
   end: number;
-  payload: number | null;
+}
+
+/** A range of the trace whose payload is a correlation id (as the slow-range pass reads them). */
+export interface CorrelatedRange extends LinkWindow {
+  name: string;
+  domainId: number;
+  correlation: number;
 }
 
 interface Job {
@@ -56,43 +61,32 @@ function latestAtOrBefore(list: TreeRange[] | undefined, at: number, open: boole
 }
 
 /**
- * The correlated jobs of the trace, and for each range that sent one (directly or through its children)
- * the jobs it led to. `null` when the trace has no correlated job at all: the report then says only what
- * overlapped in time, as it does without correlation.
+ * For each of a few ranges (the slow candidates), the correlated jobs it led to: jobs it sent directly or
+ * through its children, or itself when it is one. Only what starts inside those ranges is read (a job
+ * and every range of its sender's tree begin inside the request they serve), so memory follows the
+ * candidates, not the length of the trace. `null` when the trace has no correlated job at all: the
+ * report then says only what overlapped in time, as it does without correlation.
  */
 export class JobLinks {
-  private constructor(
-    private readonly byRange: Map<string, Job[]>,
-    private readonly jobsByKey: Map<string, Job>,
-  ) {}
+  private constructor(private readonly byRange: Map<string, Job[]>) {}
 
-  static read(trace: LoadedTrace): JobLinks | null {
-    if (!hasColumns(trace.schema, 'NVTX_EVENTS', ['int64Value', 'uint64Value'])) return null;
-    const { expr, join } = nvtxTextSql(trace.schema, 'n');
-    const low = CORRELATION_TAG;
-    const high = CORRELATION_TAG + CORRELATION_PID_LIMIT * CONTEXT_ID_LIMIT;
-    const payload = 'COALESCE(n.int64Value, n.uint64Value)';
-    const jobs = (
-      trace.db
-        .prepare(
-          `SELECT n.globalTid, n.start, n.end, ${expr}, COALESCE(n.domainId, 0), ${payload} FROM NVTX_EVENTS AS n ${join} ` +
-            `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND n.end IS NOT NULL AND NOT (${trace.gilRowFilter('n')}) ` +
-            `AND ${payload} >= ${low} AND ${payload} < ${high}`,
-        )
-        .raw(true)
-        .all() as [number, number, number, string | null, number, number][]
-    ).map(([gt, start, end, name, domainId, correlation]): Job => ({ gt, start, end, name: name ?? '', domainId, correlation, sentNs: null }));
-    if (jobs.length === 0) return null;
+  static read(trace: LoadedTrace, ranges: LinkWindow[], correlated: CorrelatedRange[]): JobLinks | null {
+    if (ranges.length === 0 || correlated.length === 0) return null;
+    const jobs = correlated
+      .filter((j) => ranges.some((r) => j.start >= r.start && j.start <= r.end))
+      .map((j): Job => ({ gt: j.gt, start: j.start, end: j.end, name: j.name, domainId: j.domainId, correlation: j.correlation, sentNs: null }));
+    const windows = ranges.map((r) => `(${Math.trunc(r.start)}, ${Math.ceil(r.end)})`).join(', ');
+    const inWindow = `EXISTS (SELECT 1 FROM w WHERE n.start >= w.s AND n.start <= w.e)`;
 
-    // The tree ranges of the processes that sent work, by (pid, own id) and by (thread, own id).
+    // The tree ranges of the processes that sent them, by (pid, own id) and by (thread, own id).
     const senders = [...new Set(jobs.map((j) => decodeCorrelation(j.correlation)?.pid).filter((p): p is number => p !== undefined))];
     const byPidSelf = new Map<string, TreeRange[]>();
     const byThreadSelf = new Map<string, TreeRange[]>();
     if (senders.length > 0) {
       const rows = trace.db
         .prepare(
-          `SELECT n.globalTid, n.start, n.end, n.uint64Value FROM NVTX_EVENTS AS n WHERE n.eventType = ${NsysEventType.startEnd} ` +
-            `AND n.uint64Value >= ${CONTEXT_TAG} AND n.uint64Value < ${2 * CONTEXT_TAG} AND ${pidOfSql('n.globalTid')} IN (${senders.join(', ')}) ORDER BY n.start`,
+          `WITH w(s, e) AS (VALUES ${windows}) SELECT n.globalTid, n.start, n.end, n.uint64Value FROM NVTX_EVENTS AS n WHERE n.eventType = ${NsysEventType.startEnd} ` +
+            `AND n.uint64Value >= ${CONTEXT_TAG} AND n.uint64Value < ${2 * CONTEXT_TAG} AND ${pidOfSql('n.globalTid')} IN (${senders.join(', ')}) AND ${inWindow} ORDER BY n.start`,
         )
         .raw(true)
         .all() as [number, number, number | null, number][];
@@ -109,7 +103,6 @@ export class JobLinks {
     }
 
     const byRange = new Map<string, Job[]>();
-    const jobsByKey = new Map<string, Job>();
     const link = (r: { gt: number; start: number }, job: Job) => {
       const key = rangeKey(r.gt, r.start);
       let list = byRange.get(key);
@@ -117,7 +110,6 @@ export class JobLinks {
       list.push(job);
     };
     for (const job of jobs) {
-      jobsByKey.set(rangeKey(job.gt, job.start), job);
       link(job, job);
       const c = decodeCorrelation(job.correlation)!;
       // The sender: the range of that process with that id that was open when the job began.
@@ -129,7 +121,7 @@ export class JobLinks {
         cur = cur.parent === 0 ? null : latestAtOrBefore(byThreadSelf.get(`${cur.gt}/${cur.parent}`), cur.start, false);
       }
     }
-    return new JobLinks(byRange, jobsByKey);
+    return new JobLinks(byRange);
   }
 
   /** The jobs a range sent (itself, if it is one), in start order. */

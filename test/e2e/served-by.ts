@@ -50,7 +50,7 @@ export function expectEntriesMatchWorkers(entries: ServedBy[], served: ServedLin
 /** Every slow request of the report ran at least one job inside it, each named as the workers logged it; returns the entries. */
 export function expectServedByMatchesWorkers(report: Report, served: ServedLine[]): ServedBy[] {
   const requests = slowRequests(report);
-  expect(requests.length, 'slow server requests in the report').toBeGreaterThan(0);
+  expect(requests.length, `slow server requests among ${JSON.stringify(report.slowRanges.map((r) => [r.domain, r.name, r.durationNs]))}`).toBeGreaterThan(0);
   const all: ServedBy[] = [];
   for (const r of requests) {
     expect(r.servedBy, `${r.name} at ${r.startNs}`).not.toBeNull();
@@ -77,8 +77,7 @@ export function expectEveryJobFound(entries: ServedBy[], served: ServedLine[]): 
 /**
  * Some slow request is traced to the 200 ms hold that stalled it: either its own job was the stall (the
  * serving thread held the GIL itself that long), or its job waited behind another thread's hold, and
- * that thread is one that ran a stall job. Either way, where in worker.py the holder was. A job that
- * waited long to be picked up names a holder that ran a stall job, too.
+ * that thread is one that ran a stall job. Either way, where in worker.py the holder was.
  */
 export function expectStallFound(entries: ServedBy[], served: ServedLine[]): void {
   const stallThreads = new Set(served.filter((s) => s.kind === 'stall').map((s) => `${s.pid}/${s.tid}`));
@@ -89,10 +88,6 @@ export function expectStallFound(entries: ServedBy[], served: ServedLine[]): voi
     (s) => s.stalledBy !== null && s.stalledBy.blockedNs > 100_000_000 && stallThreads.has(`${s.pid}/${s.stalledBy.thread.tid}`) && inWorker(s.stalledBy.where?.file),
   );
   expect(own.length + behind.length, JSON.stringify(entries, null, 1)).toBeGreaterThan(0);
-  // A job that waited 100 ms or more to be picked up waited behind a stall of its worker.
-  for (const s of entries.filter((e) => e.queuedBehind !== null && e.queuedBehind.blockedNs > 100_000_000)) {
-    expect(stallThreads.has(`${s.pid}/${s.queuedBehind!.thread.tid}`), JSON.stringify(s)).toBe(true);
-  }
   for (const s of behind) expect(s.gilWaitNs).toBeGreaterThanOrEqual(s.stalledBy!.blockedNs);
 }
 
