@@ -78,12 +78,19 @@ domain_for(PyObject *name)
     if (d == NULL) return NULL;
     /* Domains live as long as the process, as NVTX's own do: the capsule has no destructor. */
     cap = PyCapsule_New(d, NULL, NULL);
-    if (cap == NULL || PyDict_SetItem(domains, name, cap) < 0) {
-        Py_XDECREF(cap);
-        return NULL;
-    }
+    if (cap == NULL) return NULL;
+    /* SetDefault, not SetItem: a value once in a cache is never replaced, so a pointer read from it
+     * stays valid even while another thread (free-threaded builds) adds the same name. */
+    PyObject *kept = PyDict_SetDefault(domains, name, cap);
     Py_DECREF(cap);
-    return d;
+    if (kept == NULL) return NULL;
+    if (kept != cap) {
+        /* Another thread created it first: same NVTX domain, keep theirs. */
+        Py_DECREF(d->strings);
+        Py_DECREF(d->categories);
+        PyMem_Free(d);
+    }
+    return (Domain *)PyCapsule_GetPointer(kept, NULL);
 }
 
 static int
@@ -104,11 +111,9 @@ set_message(nvtxEventAttributes_t *a, Domain *d, PyObject *message)
         if (utf8 == NULL) return -1;
         handle = nvtxDomainRegisterStringA(d->handle, utf8);
         PyObject *v = PyLong_FromVoidPtr((void *)handle);
-        if (v == NULL || PyDict_SetItem(d->strings, message, v) < 0) {
-            Py_XDECREF(v);
-            return -1;
-        }
-        Py_DECREF(v);
+        PyObject *kept = v == NULL ? NULL : PyDict_SetDefault(d->strings, message, v);
+        Py_XDECREF(v);
+        if (kept == NULL) return -1;
     }
     if (handle != NULL) {
         a->messageType = NVTX_MESSAGE_TYPE_REGISTERED;
@@ -150,12 +155,9 @@ color_by_name(PyObject *name, uint32_t *argb)
     if (!ok) return -1;
     *argb = 0xff000000u | ((uint32_t)(r * 255 + 0.5) << 16) | ((uint32_t)(g * 255 + 0.5) << 8) | (uint32_t)(b * 255 + 0.5);
     v = PyLong_FromUnsignedLong(*argb);
-    if (v == NULL || PyDict_SetItem(colors, name, v) < 0) {
-        Py_XDECREF(v);
-        return -1;
-    }
-    Py_DECREF(v);
-    return 0;
+    PyObject *kept = v == NULL ? NULL : PyDict_SetDefault(colors, name, v);
+    Py_XDECREF(v);
+    return kept == NULL ? -1 : 0;
 }
 
 static int
