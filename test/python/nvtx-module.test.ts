@@ -208,4 +208,34 @@ print(getattr(sys, "_is_gil_enabled", lambda: True)())
     const rows = events.filter((e) => e.domain === 'v' && [34, 59, 60].includes(e.eventType)).map((e) => `${e.eventType} ${e.name} ${e.payload}`).sort();
     expect(rows).toEqual(['34 m i64:1', '59 a null', '59 p null', '60 s f64:2.0']);
   });
+
+  it(`${name}: threads naming new domains, messages and categories at once lose no row`, async (ctx) => {
+    if (p.reason) ctx.skip(p.reason);
+    const got = await patchedPythonOrSkip(p.version, { disableGil: p.disableGil });
+    if ('skip' in got) ctx.skip(got.skip);
+    ensureCollector();
+    await ensureNvtxModule((got as { python: string }).python);
+    // On a free-threaded build these run truly in parallel: the caches are filled from 8 threads at once.
+    const { status, stderr, events } = tracePython(
+      `
+import threading, gil_nvtx as nvtx
+def work():
+    for i in range(300):
+        d = f"race {i % 20}"
+        nvtx.push_range(f"m{i % 60}", domain=d, category=f"c{i % 10}", color="red")
+        nvtx.mark("x", domain=d, payload=i)
+        nvtx.pop_range(domain=d)
+ts = [threading.Thread(target=work) for _ in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+`,
+      (got as { python: string }).python,
+    );
+    expect(status, stderr).toBe(0);
+    const race = events.filter((e) => e.domain?.startsWith('race '));
+    expect(race.filter((e) => e.eventType === 34)).toHaveLength(2400);
+    const pushed = race.filter((e) => e.eventType === 59);
+    expect(pushed).toHaveLength(2400);
+    expect(pushed.filter((e) => e.end === null || !/^m\d+$/.test(e.name ?? ''))).toEqual([]);
+  });
 });
