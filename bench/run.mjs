@@ -13,6 +13,7 @@ const BENCHES = {
   report: 'report/bench.mjs',
   gil: 'gil/run.mjs',
   tracers: 'tracers/run.mjs',
+  'python-nvtx': 'python/nvtx-module.mjs',
 };
 const wanted = process.argv.slice(2);
 for (const name of wanted) {

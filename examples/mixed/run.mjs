@@ -12,6 +12,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     workers: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
+    // Each worker appends one JSON line per job it ran (correlation id, pid, thread id), for checking
+    // the report's "served by" against what really happened.
+    'served-log': { type: 'string' },
   },
 });
 const count = Number(values.requests);
@@ -24,7 +27,7 @@ for (const [name, v] of Object.entries({ requests: count, concurrency, workers }
   }
 }
 
-const service = await startService({ python: values.python, workers });
+const service = await startService({ python: values.python, workers, servedLog: values['served-log'] });
 let results;
 try {
   results = await runLoad(service.url, { count, concurrency });

@@ -11,10 +11,10 @@ export const ROUTES = {
   '/ingest': () => [{ kind: 'write' }],
 };
 
-export function startService({ python, workers = 2, port = 0, host = '127.0.0.1' }) {
+export function startService({ python, workers = 2, port = 0, host = '127.0.0.1', servedLog }) {
   nameThread('node event loop');
   const uninstall = instrumentHttp({ domain: 'mixed: http' });
-  const pool = new PythonPool({ python, size: workers });
+  const pool = new PythonPool({ python, size: workers, servedLog });
   let served = 0;
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -6,6 +6,11 @@ Three threads share the interpreter, so jobs contend for the GIL the way a real 
            the classic "C extension forgot Py_BEGIN_ALLOW_THREADS"
   hash     work that releases the GIL (hashlib on large buffers)
   write    a durable write: write + os.fdatasync (releases the GIL, but is slow on real disks)
+
+Each job runs inside an NVTX range of the domain "mixed: worker" whose payload is the correlation id
+the pool sent with it, through gil-nvtx's own Python module (built into the interpreters build-python
+makes); `gil-nvtx report` follows it from the Node request to this thread. NVIDIA's `nvtx` package
+works the same way, and without either the jobs simply run unmarked.
 """
 import ctypes
 import hashlib
@@ -16,12 +21,30 @@ import sys
 import tempfile
 import threading
 
+try:
+    import gil_nvtx as nvtx
+except ImportError:
+    try:
+        import nvtx
+    except ImportError:
+        nvtx = None
+
 THREADS = int(os.environ.get("MIXED_WORKER_THREADS", "3"))
 _libc = ctypes.PyDLL(None)  # PyDLL: the GIL stays held during the call
 _out_lock = threading.Lock()
 _jobs: "queue.Queue[dict | None]" = queue.Queue()
 _scratch = tempfile.NamedTemporaryFile(prefix="gil-nvtx-mixed-", delete=True)
 _payload = os.urandom(8 << 20)
+JOB_DOMAIN = "mixed: worker"
+_served_log = os.environ.get("MIXED_WORKER_SERVED_LOG")
+
+
+def run_marked(job: dict) -> dict:
+    correlation = job.get("correlation")
+    if nvtx is None or not isinstance(correlation, int) or correlation <= 0:
+        return run_job(job)
+    with nvtx.annotate(f"job {job.get('kind')}", domain=JOB_DOMAIN, payload=correlation):
+        return run_job(job)
 
 
 def run_job(job: dict) -> dict:
@@ -51,11 +74,15 @@ def serve() -> None:
         if job is None:
             return
         try:
-            reply = {"id": job.get("id"), "ok": True, **run_job(job)}
+            reply = {"id": job.get("id"), "ok": True, **run_marked(job)}
         except Exception as exc:  # a bad job is answered, never fatal to the worker
             reply = {"id": job.get("id"), "ok": False, "error": str(exc)}
         line = json.dumps(reply) + "\n"
         with _out_lock:
+            if _served_log:
+                served = {"correlation": job.get("correlation"), "kind": job.get("kind"), "pid": os.getpid(), "tid": threading.get_native_id()}
+                with open(_served_log, "a") as f:
+                    f.write(json.dumps(served) + "\n")
             sys.stdout.write(line)
             sys.stdout.flush()
 

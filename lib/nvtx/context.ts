@@ -5,7 +5,7 @@
 // The store is a plain number, so entering a context allocates nothing beyond what `run` itself costs.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { status } from './binding.js';
-import { CONTEXT_ID_LIMIT } from './context-payload.js';
+import { CONTEXT_ID_LIMIT, correlationPayload } from './context-payload.js';
 
 let storage: AsyncLocalStorage<number> | null = null;
 let lastId = 0;
@@ -27,6 +27,17 @@ export function contextEnabled(): boolean {
 /** The context id of the innermost open tree range here, 0 outside any (or when tracking is off). */
 export function currentContext(): number {
   return storage === null ? 0 : storage.getStore() ?? 0;
+}
+
+/**
+ * The id to send with work handed to another process (a job for a Python worker), for the range that
+ * work runs in to carry as its payload: the report then ties that range to the request it was sent
+ * for, and says which process and thread served the request. It names the innermost open tree range
+ * here (a `trace()` range, or the request itself), so call it inside the range that sends the work.
+ * 0 outside a tracked request, or when context tracking is off (no NVTX tool attached).
+ */
+export function currentCorrelationId(): number {
+  return correlationPayload(process.pid, currentContext());
 }
 
 export function nextContextId(): number {

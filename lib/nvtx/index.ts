@@ -13,6 +13,7 @@ export { Resource, type ResourceIdentifierKind } from './resource.js';
 export type { EventAttributes, Payload, PayloadType } from './attributes.js';
 export { status, isToolAttached, FORCE_NATIVE_ENV, type NvtxStatus, type BindingMode } from './binding.js';
 export { ADDON_PATH_ENV, type NativeStats } from './native.js';
+export { currentCorrelationId } from './context.js';
 
 const domains = new Map<string, Domain>();
 

@@ -14,6 +14,7 @@ import { buildName, cacheRoot, cachedTarballPath, defaultPrefix } from './paths.
 import { debianCodename, isDebianFamily } from './debian.js';
 import { obtainTarball, type TarballSource } from './sources.js';
 import { installThreadNames, threadNamesSha256 } from './thread-names.js';
+import { ensureNvtxModule } from './nvtx-module.js';
 
 export { defaultPrefix } from './paths.js';
 
@@ -41,6 +42,11 @@ export interface BuildPythonOptions {
    * The interpreter the benchmarks compare the patched one against (not offered on the CLI).
    */
   unpatched?: boolean;
+  /**
+   * Build the `gil_nvtx` Python module into the install (default: for patched builds). Not part of a
+   * build's identity: a reused install that lacks it, or has an older one, gets it built.
+   */
+  nvtxModule?: boolean;
 }
 
 export interface BuildPythonResult {
@@ -144,6 +150,19 @@ function minorNumber(minor: string): number {
  * installed prefix (matching build stamp) or the built tree of a run that failed later.
  */
 export async function buildPython(opts: BuildPythonOptions): Promise<BuildPythonResult> {
+  const result = await buildInterpreter(opts);
+  if (opts.nvtxModule ?? !(opts.unpatched ?? false)) {
+    const env = opts.env ?? process.env;
+    const module = await ensureNvtxModule(result.python, { env, log: result.log ?? undefined });
+    if (module.built) {
+      opts.onProgress?.('install', `the gil_nvtx module: ${module.path}`);
+      if (!(opts.quiet ?? env.CI === 'true') && !opts.onProgress) process.stderr.write(`[install] the gil_nvtx module: ${module.path}\n`);
+    }
+  }
+  return result;
+}
+
+async function buildInterpreter(opts: BuildPythonOptions): Promise<BuildPythonResult> {
   const env = opts.env ?? process.env;
   const quiet = opts.quiet ?? env.CI === 'true';
   const progress = (stage: BuildStage, message: string) => {

@@ -63,9 +63,15 @@ export function runLogged(
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
+    // A command that cannot start reports 'error' and then 'close': the log is closed once.
+    let open = true;
+    const closeLog = () => {
+      if (open) closeSync(fd);
+      open = false;
+    };
     child.on('error', (err) => {
       stopListening();
-      closeSync(fd);
+      closeLog();
       reject(err);
     });
     // Once the command itself has gone, whatever of its group outlived it (a step that ignores
@@ -75,7 +81,7 @@ export function runLogged(
     });
     child.on('close', (code, signal) => {
       stopListening();
-      closeSync(fd);
+      closeLog();
       if (partial) tail.push(partial);
       if (interrupted) {
         reject(new GilNvtxError(`Interrupted by ${interrupted}: stopped \`${cmd}\` and every process it started.`, { exitCode: 128 + (constants.signals[interrupted] ?? 0) }));

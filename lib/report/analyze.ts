@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { LongestHoldsPass, blamePicked } from './blame.js';
 import type { LoadedTrace } from './model.js';
 import { scanGils } from './scan.js';
-import { HoldsDuringPass, slowRangeCandidates, slowRangesFrom } from './slow-ranges.js';
+import { HoldsDuringPass, servedByPlan, slowRangeCandidates, slowRangesFrom } from './slow-ranges.js';
 import { StatsPass } from './stats.js';
 import { REPORT_SCHEMA, type ProcessSummary, type Report } from './types.js';
 import { ValidationPass } from './validate.js';
@@ -38,7 +38,8 @@ export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Rep
   const longest = new LongestHoldsPass(trace, top, minHoldNs);
   const slow = slowRangeCandidates(trace, Math.min(top, 5));
   const during = new HoldsDuringPass(trace, slow.map((c) => c.row), 5);
-  scanGils(trace, [validation, stats, longest, during]);
+  const served = servedByPlan(trace, slow);
+  scanGils(trace, [validation, stats, longest, during, ...(served ? [served.pass] : [])]);
   const processes: ProcessSummary[] = [...trace.processes.values()].map((p) => ({
     pid: p.pid,
     name: p.name,
@@ -58,6 +59,6 @@ export function analyzeTrace(trace: LoadedTrace, opts: AnalyzeOptions = {}): Rep
     validation: validation.result(),
     gils: stats.stats,
     blame: blamePicked(trace, longest.best),
-    slowRanges: slowRangesFrom(trace, slow, during),
+    slowRanges: slowRangesFrom(trace, slow, during, served),
   };
 }

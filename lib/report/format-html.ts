@@ -5,6 +5,7 @@
 // is JSON with <, >, & and U+2028/9 escaped, so nothing from the trace can close the script element.
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { eventLoopText } from './event-loop.js';
+import { servedBySentence } from './served-by.js';
 import { HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { formatLocation } from './locations.js';
 import { decodeContextPayload } from '../nvtx/context-payload.js';
@@ -219,7 +220,9 @@ function summaryHtml(report: Report): string {
     for (const r of report.slowRanges) {
       parts.push(
         `<li>${fmtDuration(r.durationNs)} <b>${esc(r.domain)}:${esc(r.name)}</b> in ${esc(r.processName)} (pid ${r.pid}) at ${fmtAt(r.startNs, t0)}; median of ${r.instances} is ${fmtDuration(r.medianNs)}<br>` +
-          `GIL held ${fmtDuration(r.gilHeldNs)} while it ran${r.eventLoop ? `; ${esc(eventLoopText(r.eventLoop))}` : ''}</li>`,
+          `GIL held ${fmtDuration(r.gilHeldNs)} while it ran${r.eventLoop ? `; ${esc(eventLoopText(r.eventLoop))}` : ''}` +
+          (r.servedBy ?? []).map((sb) => `<br><span class="served">${esc(servedBySentence(sb, (w) => formatLocation(w)))}</span>`).join('') +
+          '</li>',
       );
     }
     parts.push('</ol>');

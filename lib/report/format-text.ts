@@ -2,6 +2,7 @@
 import { forcedSwitchesText, gilSourceLines, interpreterText } from './format-source.js';
 import { formatLocation } from './locations.js';
 import { eventLoopText } from './event-loop.js';
+import { servedBySentence } from './served-by.js';
 import type { BlamedHold, Distribution, GilStats, PyLocation, Report, SlowRange, ThreadRef } from './types.js';
 import { fmtAt, fmtDuration, fmtPercent, safeText } from './units.js';
 import { incompleteWarnings } from './warnings.js';
@@ -133,6 +134,7 @@ function slowRangeSection(r: SlowRange, traceStart: number, c: ReturnType<typeof
     }
   }
   if (r.eventLoop) out.push(`   ${eventLoopText(r.eventLoop)}`);
+  for (const s of r.servedBy ?? []) out.push(`   ${servedBySentence(s, at)}`);
   return out;
 }
 

@@ -5,7 +5,9 @@
 import { blockedDuring, eventLoopBlocks, isEventLoopDomain } from './event-loop.js';
 import { GilEventKind, domainNameOf, type GilRanges, type LoadedTrace } from './model.js';
 import { scanGils, type GilPass, type GilPassScan } from './scan.js';
-import { nvtxTextSql } from './schema.js';
+import { JobLinks, ServedByPass, type CorrelatedRange } from './served-by.js';
+import { hasColumns, nvtxTextSql } from './schema.js';
+import { decodeCorrelation } from '../nvtx/context-payload.js';
 import type { HoldDuringRange, SlowRange } from './types.js';
 import { threadRef, threadRefOf } from './validate.js';
 import { NsysEventType, pidOf, tidOf } from '../nsys/export-schema.js';
@@ -21,6 +23,8 @@ interface Row {
   gt: number;
   name: string;
   domainId: number;
+  /** The payload when it is a correlation id (the range is a job another process sent), else null. */
+  correlation: number | null;
 }
 
 interface Held {
@@ -74,27 +78,34 @@ export class HoldsDuringPass implements GilPass {
   }
 }
 
-/** The slowest repeated non-GIL ranges, longest first (SQL only; the holds during them come from `HoldsDuringPass`). */
-export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandidate[] {
-  if (top === 0) return [];
+/**
+ * The slowest repeated non-GIL ranges, longest first (SQL only; the holds during them come from
+ * `HoldsDuringPass`), and every range of the trace that carries a correlation id (the same pass reads them).
+ */
+export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandidates {
+  const correlated: CorrelatedRange[] = [];
+  if (top === 0) return Object.assign([], { correlated });
   const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
   const notGil = trace.nonGilRowFilter('n');
+  const payload = hasColumns(trace.schema, 'NVTX_EVENTS', ['int64Value', 'uint64Value']) ? 'COALESCE(n.int64Value, n.uint64Value)' : 'NULL';
   // One pass in SQL: closed non-GIL ranges with their name; grouping happens here, where it is cheap.
   const rows = trace.db
     .prepare(
-      `SELECT n.start, n.end, n.globalTid, ${text}, COALESCE(n.domainId, 0) FROM NVTX_EVENTS AS n ${join} ` +
+      `SELECT n.start, n.end, n.globalTid, ${text}, COALESCE(n.domainId, 0), ${payload} FROM NVTX_EVENTS AS n ${join} ` +
         `WHERE n.eventType IN (${NsysEventType.pushPop}, ${NsysEventType.startEnd}) AND n.end IS NOT NULL AND ${notGil}`,
     )
     .raw(true)
-    .all() as [number, number, number, string | null, number][];
+    .all() as [number, number, number, string | null, number, number | null][];
   const groups = new Map<string, Row[]>();
-  for (const [start, end, gt, name, domainId] of rows) {
+  for (const [start, end, gt, name, domainId, value] of rows) {
     // The event-loop blocks are what a slow request is measured against, not slow requests themselves.
     if (isEventLoopDomain(trace.domainNames.get(`${pidOf(gt)}/${domainId}`))) continue;
     const key = `${pidOf(gt)}/${domainId}/${name ?? ''}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = []));
-    g.push({ start, end, gt, name: name ?? '', domainId });
+    const row: Row = { start, end, gt, name: name ?? '', domainId, correlation: decodeCorrelation(value) ? value : null };
+    g.push(row);
+    if (row.correlation !== null) correlated.push({ ...row, correlation: row.correlation });
   }
   const candidates: { row: Row; instances: number; medianNs: number }[] = [];
   for (const g of groups.values()) {
@@ -104,8 +115,11 @@ export function slowRangeCandidates(trace: LoadedTrace, top: number): SlowCandid
     for (const row of g) candidates.push({ row, instances: g.length, medianNs });
   }
   candidates.sort((a, b) => b.row.end - b.row.start - (a.row.end - a.row.start) || a.row.start - b.row.start);
-  return candidates.slice(0, top);
+  return Object.assign(candidates.slice(0, top), { correlated });
 }
+
+/** The candidates, and the trace's correlated ranges (the jobs the served-by answer is made of). */
+export type SlowCandidates = SlowCandidate[] & { correlated: CorrelatedRange[] };
 
 export interface SlowCandidate {
   row: Row;
@@ -113,8 +127,8 @@ export interface SlowCandidate {
   medianNs: number;
 }
 
-/** Turns the candidates and what `HoldsDuringPass` found during them into the report's entries. */
-export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], during: HoldsDuringPass): SlowRange[] {
+/** Turns the candidates and what `HoldsDuringPass` (and `ServedByPass`, with correlated jobs) found during them into the report's entries. */
+export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], during: HoldsDuringPass, served: ServedByPlan | null = null): SlowRange[] {
   const blocks = candidates.length > 0 ? eventLoopBlocks(trace) : null;
   return candidates.map(({ row, instances, medianNs }, i) => {
     const pid = pidOf(row.gt);
@@ -133,13 +147,28 @@ export function slowRangesFrom(trace: LoadedTrace, candidates: SlowCandidate[], 
       gilHeldNs: during.heldNs[i]!,
       holds: during.kept[i]!.map((h) => h.hold),
       eventLoop: blockedDuring(blocks, pid, tidOf(row.gt), row.start, row.end),
+      servedBy: served ? served.pass.servedBy(served.links.jobsOf(row)) : null,
     };
   });
+}
+
+export interface ServedByPlan {
+  links: JobLinks;
+  pass: ServedByPass;
+}
+
+/** The scan pass that says who served each candidate; null when the trace has no correlated jobs. */
+export function servedByPlan(trace: LoadedTrace, candidates: SlowCandidates): ServedByPlan | null {
+  if (candidates.length === 0) return null;
+  const links = JobLinks.read(trace, candidates.map((c) => c.row), candidates.correlated);
+  if (!links) return null;
+  return { links, pass: new ServedByPass(trace, candidates.flatMap((c) => links.jobsOf(c.row))) };
 }
 
 export function slowRanges(trace: LoadedTrace, opts: SlowRangeOptions = {}): SlowRange[] {
   const candidates = slowRangeCandidates(trace, opts.top ?? 5);
   const during = new HoldsDuringPass(trace, candidates.map((c) => c.row), opts.maxHolds ?? 5);
-  scanGils(trace, [during]);
-  return slowRangesFrom(trace, candidates, during);
+  const served = servedByPlan(trace, candidates);
+  scanGils(trace, served ? [during, served.pass] : [during]);
+  return slowRangesFrom(trace, candidates, during, served);
 }

@@ -227,6 +227,50 @@ export interface HoldDuringRange {
 }
 
 /**
+ * A job that served a range: work the range sent to another process (through a correlation id, see
+ * `currentCorrelationId`), which ran in a range of its own on the thread that served it.
+ */
+export interface ServedBy {
+  /** The job's own range (on the serving thread). */
+  domain: string;
+  name: string;
+  /** The payload both sides share. */
+  correlationId: number;
+  pid: number;
+  processName: string;
+  thread: ThreadRef;
+  startNs: number;
+  endNs: number;
+  durationNs: number;
+  /** From the start of the range that sent the job to the job's own start (queues, pipes); null when the sender is not in the trace. */
+  queuedNs: number | null;
+  /** How long the serving thread waited for its GIL during the job, and held it (Σ of its holds' parts inside the job). */
+  gilWaitNs: number;
+  gilHeldNs: number;
+  /** The serving thread's own longest hold during the job (a job that stalls everyone else itself), and where in Python it began and ended. */
+  longestHold: { startNs: number; endNs: number; holdNs: number; taken: PyLocation | null; released: PyLocation | null } | null;
+  /**
+   * The hold by another thread of that GIL it waited behind longest during the job, and where in Python
+   * the holder was (where it released the GIL, else where it took it; null without location marks).
+   */
+  stalledBy: {
+    thread: ThreadRef;
+    holdStartNs: number;
+    holdEndNs: number;
+    holdNs: number;
+    /** Part of the serving thread's waits inside this hold. */
+    blockedNs: number;
+    where: PyLocation | null;
+  } | null;
+  /**
+   * The longest hold of the serving process's GIL, by any thread, while the job was on its way (between
+   * its sender's start and its own): a worker whose reader thread waits for the GIL does not pick jobs up.
+   * Fields as in `stalledBy` (`blockedNs`: the part inside that interval).
+   */
+  queuedBehind: ServedBy['stalledBy'];
+}
+
+/**
  * One of the slowest instances of a repeated operation outside the GIL domain (a Node request, a job),
  * with the GIL holds in progress while it ran: the reverse view of `BlamedHold.concurrentRanges`.
  */
@@ -252,6 +296,12 @@ export interface SlowRange {
    * `instrumentEventLoop()` recorded, and how many); null when that process did not record blocks.
    */
   eventLoop: { blockedNs: number; blocks: number } | null;
+  /**
+   * The jobs the range sent to other processes and the threads that ran them, when the trace carries
+   * correlation ids (an empty list: it does, but none for this range); null when it carries none, and
+   * `holds` (overlap in time, any process) is all there is.
+   */
+  servedBy: ServedBy[] | null;
 }
 
 export interface ProcessSummary {

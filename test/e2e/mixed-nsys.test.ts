@@ -1,16 +1,19 @@
 // The mixed example (a Node HTTP front end handing requests to patched-Python
 // worker processes) profiled with `gil-nvtx profile` under real nsys. N requests give exactly N request
 // ranges on the Node process, every worker process has GIL ranges, and the report ties the slowest
-// requests to the GIL holds that were in progress during them.
+// requests to the GIL holds that were in progress during them, and to the worker thread that served each
+// (checked against the workers' own log of who ran which job).
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../lib/report/types.js';
+import type { Report, ServedBy } from '../../lib/report/types.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { nsysGate } from '../helpers/tools.js';
 import { scratch } from '../report/helpers.js';
+import { everyRequestServedBy, expectEveryJobFound, expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REQUESTS = 30;
@@ -22,6 +25,10 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
   let report: Report;
   let sqlite = '';
   let stdout = ''; // the profiled program's output
+  let served: ServedLine[] = [];
+  let everyRequest: ServedBy[] = [];
+  let text = '';
+  let html = '';
 
   beforeAll(async () => {
     const got = await patchedPythonOrSkip(VERSION);
@@ -29,12 +36,14 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
       skip = got.skip;
       return;
     }
-    const out = join(scratch('gil-nvtx-mixed-'), 'mixed');
+    const dir = scratch('gil-nvtx-mixed-');
+    const out = join(dir, 'mixed');
+    const log = join(dir, 'served.jsonl');
     const r = spawnSync(
       process.execPath,
       [join(ROOT, 'bin/gil-nvtx.js'), 'profile', '-o', out, '--json', '--top', '5', '--timeout', '300', '--',
         process.execPath, join(ROOT, 'examples/mixed/run.mjs'), '--python', got.python,
-        '--requests', String(REQUESTS), '--workers', String(WORKERS), '--json'],
+        '--requests', String(REQUESTS), '--workers', String(WORKERS), '--json', '--served-log', log],
       // Not quiet: the program's own output (and nsys's) goes to stderr; stdout carries only the report.
       { encoding: 'utf8', env: { ...process.env, CI: 'false' }, maxBuffer: 64 << 20 },
     );
@@ -42,6 +51,17 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
     stdout = r.stderr;
     report = JSON.parse(r.stdout) as Report;
     sqlite = `${out}.sqlite`;
+    served = readServedLog(log);
+    everyRequest = await everyRequestServedBy(sqlite);
+    // The same export as text and HTML, as `gil-nvtx report` prints them.
+    const rep = spawnSync(process.execPath, [join(ROOT, 'bin/gil-nvtx.js'), 'report', sqlite, '--no-color', '--top', '5', '--html', join(dir, 'report.html')], {
+      encoding: 'utf8',
+      cwd: ROOT,
+      env: { ...process.env, CI: 'true' },
+    });
+    expect(rep.status, rep.stderr).toBe(0);
+    text = rep.stdout;
+    html = readFileSync(join(dir, 'report.html'), 'utf8');
   }, 3_600_000);
 
   it('records exactly one server and one client range per request on the Node process', (ctx) => {
@@ -91,5 +111,13 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
     expect(hold!.overlapNs).toBeGreaterThan(100_000_000);
     expect([...new Set(report.gils.map((g) => g.pid))]).toContain(hold!.pid);
     expect(slowest!.gilHeldNs).toBeGreaterThanOrEqual(hold!.overlapNs);
+  });
+
+  it('names the worker process and thread that ran each job of a slow request, and the hold that stalled one', (ctx) => {
+    if (skip) ctx.skip(skip);
+    const entries = expectServedByMatchesWorkers(report, served);
+    expectEveryJobFound(everyRequest, served);
+    expectStallFound(everyRequest, served);
+    expectSentences(text, html, entries);
   });
 });

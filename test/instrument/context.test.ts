@@ -3,7 +3,7 @@
 // concurrent requests; the report draws the tree (Perfetto flows, HTML nesting).
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { decodeContextPayload } from '../../lib/nvtx/context-payload.js';
+import { decodeContextPayload, decodeCorrelation } from '../../lib/nvtx/context-payload.js';
 import { analyzeTrace, formatHtml, loadTrace, writePerfettoEvents } from '../../lib/report/index.js';
 import { traceCommand } from '../../lib/trace/run.js';
 import { nsysGate } from '../helpers/tools.js';
@@ -14,7 +14,7 @@ const fixture = fileURLToPath(new URL('./fixtures/context-tree.mjs', import.meta
 
 /** The tree the fixture builds, from the trace; returns how many requests it made. */
 function checkTree(output: string, events: NormalizedEvent[]): number {
-  const { requests } = lastJsonLine<{ requests: number }>(output);
+  const { requests, pid, correlations, outside } = lastJsonLine<{ requests: number; pid: number; correlations: number[]; outside: number }>(output);
   const ranges = events
     .filter((e) => e.eventType === 60)
     .map((e) => ({ ...e, ctx: decodeContextPayload(e.payload?.startsWith('u64:') ? Number(e.payload.slice(4)) : null) }));
@@ -36,6 +36,11 @@ function checkTree(output: string, events: NormalizedEvent[]): number {
     expect(childrenOf(request, 'GET 127.0.0.1/leaf')).toHaveLength(1);
   }
   expect(selves.size).toBe(requests);
+  // currentCorrelationId() inside a query names this process and that query's range; outside any, 0.
+  const querySelves = named('db query').map((q) => q.ctx!.self).sort((a, b) => a - b);
+  expect(correlations.map((c) => decodeCorrelation(c)).map((c) => c?.pid)).toEqual(Array(requests).fill(pid));
+  expect(correlations.map((c) => decodeCorrelation(c)!.context).sort((a, b) => a - b)).toEqual(querySelves);
+  expect(outside).toBe(0);
   // The server side of /leaf is a request of its own; the client requests of the main module have no parent.
   expect(named('GET /leaf').map((r) => r.ctx?.parent)).toEqual(Array(requests).fill(0));
   expect(named('GET 127.0.0.1/outer/:id').map((r) => r.ctx?.parent)).toEqual(Array(requests).fill(0));

@@ -46,6 +46,8 @@ function setup(extraEnv: NodeJS.ProcessEnv = {}) {
     jobs: 1,
     quiet: true,
     env,
+    // The fake interpreter is a shell script: nothing to build a Python module against.
+    nvtxModule: false,
     ...more,
   });
   const steps = () => (existsSync(env.FAKE_COUNTER!) ? readFileSync(env.FAKE_COUNTER!, 'utf8').trim().split('\n') : []);

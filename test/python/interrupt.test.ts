@@ -53,7 +53,7 @@ describe('interrupting build-python', () => {
       const fifo = join(dir, 'block.fifo');
       execFileSync('mkfifo', [fifo]);
       const env = { ...process.env, GIL_NVTX_CACHE_DIR: join(dir, 'cache'), GIL_NVTX_OFFLINE: '1', GIL_NVTX_NO_APT: '1', NVTX_INCLUDE_DIR: join(work, 'nvtx') };
-      const opts: BuildPythonOptions = { version: FAKE_VERSION, release: fake.release, prefix: join(dir, 'prefix'), tarball: fake.tarball, patchFile: fake.patch, jobs: 1, quiet: true, env };
+      const opts: BuildPythonOptions = { version: FAKE_VERSION, release: fake.release, prefix: join(dir, 'prefix'), tarball: fake.tarball, patchFile: fake.patch, jobs: 1, quiet: true, env, nvtxModule: false };
       const child = spawn(process.execPath, [script, JSON.stringify({ ...opts, env: { ...env, FAKE_INSTALL_BLOCK: fifo } })], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -95,7 +95,7 @@ describe('interrupting build-python', () => {
     mkdirSync(join(dir, `prefix.tmp-${dead.pid}`, 'usr'), { recursive: true });
     const live = join(dir, `prefix.tmp-${process.ppid}`); // a live process's: left alone
     mkdirSync(live);
-    await buildPython({ version: FAKE_VERSION, release: fake.release, prefix: join(dir, 'prefix'), tarball: fake.tarball, patchFile: fake.patch, jobs: 1, quiet: true, env });
+    await buildPython({ version: FAKE_VERSION, release: fake.release, prefix: join(dir, 'prefix'), tarball: fake.tarball, patchFile: fake.patch, jobs: 1, quiet: true, env, nvtxModule: false });
     expect(readdirSync(dir).filter((n) => n.startsWith('prefix')).sort()).toEqual(['prefix', `prefix.tmp-${process.ppid}`]);
   });
 });
