@@ -55,7 +55,7 @@ function openRange(r: RawRecord, start: number, tid: number, domainId: number, r
  * written as ranges close, so memory holds only open ranges and definitions, never the whole trace.
  * The database is built under a temporary name and renamed into place.
  */
-export function mergeTrace(rawDir: string, output: string): MergeSummary {
+export function mergeTrace(rawDir: string, output: string, opts: { window?: { fromNs: number; toNs: number } } = {}): MergeSummary {
   const files = rawTraceFiles(rawDir);
   if (files.length === 0) {
     throw new GilNvtxError(`No collector files (*${RAW_FILE_SUFFIX}) in ${rawDir}.`, {
@@ -74,7 +74,7 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
     db.exec(TRACE_SCHEMA_SQL);
-    const summary = writeAll(db, files, readSamples(rawDir));
+    const summary = writeAll(db, files, readSamples(rawDir), opts.window);
     db.exec(TRACE_INDEX_SQL);
     db.close();
     renameOutputFile(tmp, output);
@@ -162,7 +162,14 @@ export function readSamples(rawDir: string): Map<number, Sample[]> {
 /** The NVTX_EVENTS columns a row can fill, in statement order. */
 const EVENT_COLUMNS = ['start', 'end', 'eventType', 'rangeId', 'category', 'color', 'globalTid', 'endGlobalTid', 'domainId'] as const;
 
-function writeAll(db: Database.Database, files: string[], samples: Map<number, Sample[]>): Omit<MergeSummary, 'output'> {
+/** Event types a merge window cuts (definitions and names are kept whenever they were written). */
+const WINDOWED_TYPES = new Set<number>([NsysEventType.pushPop, NsysEventType.startEnd, NsysEventType.mark]);
+
+/**
+ * `window`: only ranges and marks that overlap it (a flight-recorder dump: a ring chunk a thread has
+ * written slowly can reach back long before the dump's window).
+ */
+function writeAll(db: Database.Database, files: string[], samples: Map<number, Sample[]>, window?: { fromNs: number; toNs: number }): Omit<MergeSummary, 'output'> {
   // One statement per row shape (message kind x payload column), each binding only its own columns
   // (binding NULLs costs as much as binding values), and rows go in batches of BATCH per statement:
   // per-call overhead is most of an insert's cost, and there are millions of rows.
@@ -203,6 +210,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
   let lastShape: Shape | null = null;
   /** One NVTX_EVENTS row: times, type, ids, and the message / payload of `o`. */
   const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null) => {
+    if (window && WINDOWED_TYPES.has(eventType) && ((end ?? o.start) < window.fromNs || o.start > window.toNs)) return;
     const textId = o.stringId ? (strings.get(o.stringId) ?? null) : null;
     const message: 0 | 1 | 2 = textId !== null ? 1 : o.text !== null ? 2 : 0;
     const sh = shapeOf(o.payloadType, message);

@@ -417,7 +417,8 @@ static uint64_t watch(struct traced *f, uint64_t threshold_ns) {
     struct held *s = &f->held[i];
     if (s->since && (s->since != since || s->tid != tid)) stop_sampling(s);
     if (!since || now < since) continue;
-    if (g_trigger_ns && f->reported[i] != since && now - since >= (uint64_t)((double)g_trigger_ns * f->ticks_per_ns)) {
+    /* A process past exit() (a zombie not yet reaped) leaves its last hold open: not a stall. */
+    if (g_trigger_ns && f->reported[i] != since && get_u64(f->hdr + RAW_OFF_END_NS) == 0 && now - since >= (uint64_t)((double)g_trigger_ns * f->ticks_per_ns)) {
       f->reported[i] = since;
       report_hold(f, tid, since, now);
     }
