@@ -4,7 +4,7 @@
 // around it out of every ring (lib/trace/ring-dump.ts) and merges it into DIR/dump-<n>-<time>/, a
 // trace folder `gil-nvtx report` reads. Recording goes on. Nothing here can block the traced
 // processes: they write into their mappings whatever this process does, and go on if it dies.
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GilNvtxError } from '../errors.js';
 import { formatBytes } from '../units.js';
@@ -184,6 +184,8 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
     const tmp = join(outDir, `.dump-${n}.tmp`);
     const p: Pending = { n, tmp, window, triggers: [t], timer: setTimeout(flush, delayMs), recopy: setInterval(() => recopy(p), RECOPY_MS), snapshot: null, error: null };
     try {
+      // Never recreate a record folder someone deleted: say so at each trigger instead.
+      if (!existsSync(ringDir)) throw new Error(`${ringDir} is gone (the record folder was deleted?)`);
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(join(tmp, 'raw'), { recursive: true });
       p.snapshot = new RingSnapshot(ringDir, join(tmp, 'raw'), window);

@@ -516,23 +516,29 @@ static void put_thread_record(struct rec_thread *t, const char *comm) {
 /* Template tables of the threads that have a watch entry, by entry; others get one from the heap. */
 static struct rec_template g_template_pool[RAW_WATCH_ENTRIES][RAW_COMPACT_ARGS];
 
-/* A thread's first event: a slot, a watch table entry, and the destructor that closes it at exit. */
-static void register_thread(struct rec_thread *t) {
-  t->slot = __atomic_add_fetch(&g_next_slot, 1, __ATOMIC_RELAXED);
-  t->tid = (uint32_t)syscall(SYS_gettid);
-  t->watch = NULL;
-  t->template = NULL;
+/* A watch table entry for `t`, when the file has one free; its template table goes with it. */
+static void claim_watch(struct rec_thread *t) {
   for (unsigned i = 0; g_header && i < RAW_WATCH_ENTRIES; i++) {
     unsigned char *e = g_header + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE;
     uint32_t free_ = 0;
     if (__atomic_compare_exchange_n((uint32_t *)(e + RAW_WATCH_OFF_TID), &free_, t->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
       __atomic_store_n((uint64_t *)(e + RAW_WATCH_OFF_HOLDS), 0, __ATOMIC_RELAXED);
       t->watch = e;
+      free(t->template); /* a heap table from before the file existed; no template is in use yet */
       t->template = g_template_pool[i];
       g_comm[i][0] = 0; /* the entry's previous thread's name */
       break;
     }
   }
+}
+
+/* A thread's first event: a slot, a watch table entry, and the destructor that closes it at exit. */
+static void register_thread(struct rec_thread *t) {
+  t->slot = __atomic_add_fetch(&g_next_slot, 1, __ATOMIC_RELAXED);
+  t->tid = (uint32_t)syscall(SYS_gettid);
+  t->watch = NULL;
+  t->template = NULL;
+  claim_watch(t);
   /* Past RAW_WATCH_ENTRIES live threads; NULL (no memory) means full records only. */
   if (!t->template) t->template = calloc(RAW_COMPACT_ARGS, sizeof *t->template);
   pthread_setspecific(g_thread_key, t);
@@ -551,6 +557,8 @@ uint64_t *rec_reserve_slow(struct rec_thread *t, unsigned words) {
     add_dropped();
     return NULL;
   }
+  /* A fork child's first thread registers before its file exists: the watch table comes with the file. */
+  if (first && !t->watch) claim_watch(t);
   if (first) write_thread_record(t);
   if (g_need_definitions) {
     pthread_mutex_lock(&g_lock);

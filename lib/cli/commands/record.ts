@@ -67,6 +67,8 @@ export async function run(argv: string[]): Promise<number> {
       throw usageError('record', `--max-disk ${values['max-disk']} is too small: the smallest rings for ${RING_PROCESSES} processes and as much again for dumps take ${formatBytes(minDiskBytes(process.env))}.`);
     }
   }
+  const [w, b, a] = [windowMs ?? 30_000, beforeMs ?? Math.min(10_000, windowMs ?? 30_000), afterMs ?? 2_000];
+  if (b + a > w) throw usageError('record', `--before plus --after (${b + a} ms) is longer than --window (${w} ms).`);
   const triggerHoldMs = wholeNumberOption('record', '--trigger-hold-ms', values['trigger-hold-ms'], { max: 60000, fallback: 100 });
   const maxDumps = wholeNumberOption('record', '--max-dumps', values['max-dumps'], { min: 1, fallback: 10 });
   const { quiet, watchThresholdMs, onProgress } = commandRunValues('record', values, positionals);
