@@ -6,7 +6,7 @@
 // interleaved in one run.
 //
 //   node bench/recorder/soak.mjs [--seconds 600] [--python PATH] [--max-disk 256M] [--no-overhead]
-//                                [--overhead-rounds 3] [--overhead-seconds 5] [--json FILE]
+//                                [--overhead-rounds 3] [--overhead-seconds 5] [--batch 100] [--pause-ms 2] [--json FILE]
 // Exit 1 when a check fails. Needs the build (npm run build) and a patched 3.11 (GIL_NVTX_PYTHON or
 // the test interpreters' cache).
 import { spawn, spawnSync } from 'node:child_process';
@@ -31,13 +31,16 @@ const { values } = parseArgs({
     'overhead-rounds': { type: 'string', default: '3' },
     'overhead-seconds': { type: 'string', default: '5' },
     json: { type: 'string' },
+    // The workers' pace: BATCH hand-offs, then a PAUSE-ms sleep (0: flat out).
+    batch: { type: 'string', default: '100' },
+    'pause-ms': { type: 'string', default: '2' },
   },
 });
 const seconds = Number(values.seconds);
 const STALL_MS = 150;
 // Stalls further apart than a dump's window (--before + --after + the stall), so each has its own.
 const RECORD = ['--window', '4s', '--before', '2s', '--after', '1s', '--trigger-hold-ms', '100', '--max-dumps', '1000', '--max-disk', values['max-disk']];
-const LOAD = ['--threads', '2', '--batch', '100', '--pause-ms', '2', '--stall-ms', String(STALL_MS), '--gap-min', '3.5', '--gap-max', '6'];
+const LOAD = ['--threads', '2', '--batch', values.batch, '--pause-ms', values['pause-ms'], '--stall-ms', String(STALL_MS), '--gap-min', '3.5', '--gap-max', '6'];
 
 function findPython() {
   if (values.python) return values.python;
@@ -195,13 +198,15 @@ const maxRss = Math.max(...result.samples.map((s) => s.rssKb));
 // merges a dump, bounded by RECORDER_RSS_MAX.
 const RECORDER_RSS_MAX_KB = 400 * 1024;
 const serviceRss = (s) => s.rss.python3 ?? 0;
-const firstHalfRss = Math.max(...result.samples.slice(0, Math.max(1, Math.floor(result.samples.length / 2))).map(serviceRss));
+const live = result.samples.filter((s) => serviceRss(s) > 0); // the service's last moments are not sampled
+const liveHalf = live.slice(Math.floor(live.length / 2));
+const firstHalfRss = Math.max(...live.slice(0, Math.max(1, Math.floor(live.length / 2))).map(serviceRss));
 const recorderRss = Math.max(...result.samples.map((s) => (s.rss.node ?? 0) + (s.rss.gil_nvtx_watchd ?? 0)));
 let pass = ok('service exit', code === 0, `exit code ${code}`);
 pass = ok('stalls', result.stalls.length > 0 && result.stalls.every((s) => s.dumps.length === 1), `${result.stalls.length} injected, in exactly one dump: ${result.stalls.filter((s) => s.dumps.length === 1).length}`) && pass;
 pass = ok('disk', maxDisk <= parseSizeBytes(values['max-disk']), `max ${(maxDisk / 2 ** 20).toFixed(1)} MiB of --max-disk ${values['max-disk']}; second half ${(Math.min(...half.map((s) => s.diskBytes)) / 2 ** 20).toFixed(1)}-${(Math.max(...half.map((s) => s.diskBytes)) / 2 ** 20).toFixed(1)} MiB`) && pass;
-pass = ok('rss', Math.max(...half.map(serviceRss)) <= firstHalfRss * 1.1 + 4096 && recorderRss <= RECORDER_RSS_MAX_KB,
-  `service second half max ${(Math.max(...half.map(serviceRss)) / 1024).toFixed(1)} MiB vs first half ${(firstHalfRss / 1024).toFixed(1)} MiB; recorder + watchdog max ${(recorderRss / 1024).toFixed(1)} MiB (bound ${RECORDER_RSS_MAX_KB / 1024}); all ${(maxRss / 1024).toFixed(1)} MiB`) && pass;
+pass = ok('rss', live.length > 0 && Math.max(...liveHalf.map(serviceRss)) <= firstHalfRss * 1.1 + 4096 && recorderRss <= RECORDER_RSS_MAX_KB,
+  `service second half max ${(Math.max(...liveHalf.map(serviceRss)) / 1024).toFixed(1)} MiB vs first half ${(firstHalfRss / 1024).toFixed(1)} MiB; recorder + watchdog max ${(recorderRss / 1024).toFixed(1)} MiB (bound ${RECORDER_RSS_MAX_KB / 1024}); all ${(maxRss / 1024).toFixed(1)} MiB`) && pass;
 if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
 if (!process.env.SOAK_KEEP) rmSync(dir, { recursive: true, force: true });
 else console.log('kept', dir);
