@@ -73,10 +73,11 @@ export const RawKind = {
 export const RawOp = { push: 0, pop: 1, start: 2, end: 3, mark: 4 } as const;
 export const RAW_COMPACT_ARGS = 32;
 
-/** Range ids: slot << 40 | per-thread counter; bit 62 marks a GIL hold. */
+/** Range ids: slot << 40 | per-thread counter; bit 62 marks a GIL hold, bit 61 a GIL wait. */
 export const RAW_RANGE_SLOT_SHIFT = 40;
 export const RAW_RANGE_COUNTER_MASK = 2 ** RAW_RANGE_SLOT_SHIFT - 1;
 export const RAW_RANGE_HOLD_BIT = 2 ** 62;
+export const RAW_RANGE_WAIT_BIT = 2 ** 61;
 
 export const RawFlag = {
   color: 0x01,
@@ -124,4 +125,4 @@ export const PayloadColumn: Record<number, 'uint64Value' | 'int64Value' | 'doubl
 };
 
 /** The watch table in page 1 of the header: one entry per recording thread, read by the watchdog. */
-export const RawWatch = { offset: 4096, entrySize: 32, entries: 128, tid: 0, holdSince: 8, holds: 16 } as const;
+export const RawWatch = { offset: 4096, entrySize: 32, entries: 128, tid: 0, holdSince: 8, holds: 16, waitSince: 24 } as const;

@@ -11,7 +11,7 @@ import {
   RAW_FORMAT_VERSION,
   RAW_HEADER_SIZE,
   RAW_MAGIC,
-  RAW_RANGE_HOLD_BIT,
+  RAW_RANGE_WAIT_BIT,
   RAW_RANGE_SLOT_SHIFT,
   RawFlag,
   RawKind,
@@ -93,9 +93,9 @@ interface Template extends Omit<EventAttrs, 'text'> {
 }
 
 const TWO32 = 4294967296;
-// A range id's high word: the flag bits (RAW_RANGE_HOLD_BIT and up) cleared, the slot above
+// A range id's high word: the flag bits (RAW_RANGE_WAIT_BIT and up) cleared, the slot above
 // RAW_RANGE_SLOT_SHIFT, the counter's high bits below it.
-const ID_HI_MASK = RAW_RANGE_HOLD_BIT / TWO32 - 1;
+const ID_HI_MASK = RAW_RANGE_WAIT_BIT / TWO32 - 1;
 const ID_HI_SLOT_SHIFT = RAW_RANGE_SLOT_SHIFT - 32;
 const ID_HI_COUNTER_MASK = 2 ** ID_HI_SLOT_SHIFT - 1;
 const COMPACT_OP_KIND = [RawKind.push, RawKind.pop, RawKind.start, RawKind.end, RawKind.mark];

@@ -41,6 +41,8 @@ export interface RecordOptions {
   maxDiskBytes?: number;
   /** A GIL hold longer than this triggers a dump (0 = never). Default 100 ms. */
   triggerHoldMs?: number;
+  /** A GIL wait longer than this triggers a dump. Default 0 (never). */
+  triggerWaitMs?: number;
   /** A dump covers [trigger - before, trigger + after]. Defaults 10 s and 2 s. */
   beforeMs?: number;
   afterMs?: number;
@@ -55,8 +57,8 @@ export interface RecordOptions {
 }
 
 export interface Trigger {
-  kind: 'hold' | 'signal';
-  /** CLOCK_MONOTONIC ns: the hold's start, or when the signal arrived. */
+  kind: 'hold' | 'wait' | 'signal';
+  /** CLOCK_MONOTONIC ns: the hold's (wait's) start, or when the signal arrived. */
   atNs: number;
   pid?: number;
   tid?: number;
@@ -316,11 +318,14 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
   const watchdog = startWatchdog(
     collector,
     ringDir,
-    ['--threshold-ms', String(opts.watchThresholdMs ?? envThresholdMs(base)), '--trigger-hold-ms', String(opts.triggerHoldMs ?? 100), '--samples-max-bytes', String(Math.floor((maxDisk * (1 - RING_SHARE)) / 8))],
+    [
+      ...['--threshold-ms', String(opts.watchThresholdMs ?? envThresholdMs(base)), '--trigger-hold-ms', String(opts.triggerHoldMs ?? 100)],
+      ...['--trigger-wait-ms', String(opts.triggerWaitMs ?? 0), '--samples-max-bytes', String(Math.floor((maxDisk * (1 - RING_SHARE)) / 8))],
+    ],
     opts.onProgress,
     (line) => {
       const [kind, pid, tid, at] = line.split(' ');
-      if (kind === 'hold' && Number(at) > 0) trigger({ kind: 'hold', atNs: Number(at), pid: Number(pid), tid: Number(tid) });
+      if ((kind === 'hold' || kind === 'wait') && Number(at) > 0) trigger({ kind, atNs: Number(at), pid: Number(pid), tid: Number(tid) });
     },
   );
   const onSignal = () => trigger({ kind: 'signal', atNs: monoNs() });

@@ -70,6 +70,7 @@
 #define RAW_WATCH_OFF_TID 0         /* u32 */
 #define RAW_WATCH_OFF_HOLD_SINCE 8  /* u64, timestamp (file ticks) of the open outermost GIL hold, 0 = none */
 #define RAW_WATCH_OFF_HOLDS 16      /* u64, GIL holds this thread has begun */
+#define RAW_WATCH_OFF_WAIT_SINCE 24 /* u64, timestamp (file ticks) of the thread's open GIL wait, 0 = none */
 
 /* Timestamp sources (RAW_OFF_TICK_SOURCE). With RAW_TICKS_TSC every record's timestamp is a raw
  * rdtsc value and the merger converts it to CLOCK_MONOTONIC ns by piecewise-linear interpolation
@@ -152,6 +153,7 @@ enum raw_kind {
 #define RAW_RANGE_SLOT_SHIFT 40
 #define RAW_RANGE_COUNTER_MASK ((1ull << 40) - 1)
 #define RAW_RANGE_HOLD_BIT (1ull << 62)
+#define RAW_RANGE_WAIT_BIT (1ull << 61) /* a GIL wait, for the watch entry's wait field (slots stay below 2^21) */
 
 /*
  * The watchdog's samples file (<trace dir>/watchdog-<pid>.gsamp): a 64-byte header (magic, version,

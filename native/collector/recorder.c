@@ -269,6 +269,7 @@ static void on_exit_handler(void) {
 static void release_watch(struct rec_thread *t) {
   if (!t->watch) return;
   __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), 0, __ATOMIC_RELAXED);
+  __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), 0, __ATOMIC_RELAXED);
   __atomic_store_n((uint32_t *)(t->watch + RAW_WATCH_OFF_TID), 0, __ATOMIC_RELEASE);
   t->watch = NULL;
 }
@@ -523,6 +524,7 @@ static void claim_watch(struct rec_thread *t) {
     uint32_t free_ = 0;
     if (__atomic_compare_exchange_n((uint32_t *)(e + RAW_WATCH_OFF_TID), &free_, t->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
       __atomic_store_n((uint64_t *)(e + RAW_WATCH_OFF_HOLDS), 0, __ATOMIC_RELAXED);
+      __atomic_store_n((uint64_t *)(e + RAW_WATCH_OFF_WAIT_SINCE), 0, __ATOMIC_RELAXED);
       t->watch = e;
       free(t->template); /* a heap table from before the file existed; no template is in use yet */
       t->template = g_template_pool[i];

@@ -11,12 +11,14 @@
  * nothing, and a crash of it leaves the program running. Ends on SIGTERM/SIGINT or when its parent dies.
  *
  * For `gil-nvtx record` (ring mode, raw_format.h) it also reports each hold that grows past
- * --trigger-hold-ms, once, as a line on stdout: `hold <pid> <tid> <hold start, CLOCK_MONOTONIC ns>`;
+ * --trigger-hold-ms (each wait past --trigger-wait-ms), once, as a line on stdout:
+ * `hold <pid> <tid> <hold start, CLOCK_MONOTONIC ns>` (`wait …`);
  * stdout is non-blocking, so a recorder that stops reading costs the watchdog nothing but those lines.
  * --samples-max-bytes N bounds the samples file: past N bytes it becomes watchdog-<pid>-old.gsamp
  * (replacing the previous one) and a new one starts, so the samples never take more than 2 N.
  *
- * usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N] [--trigger-hold-ms N] [--samples-max-bytes N]
+ * usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N] [--trigger-hold-ms N] [--trigger-wait-ms N]
+ *                          [--samples-max-bytes N]
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -62,7 +64,8 @@ struct traced {
   int cgroup_fd;
   int throttled_us; /* cgroup v2 counts throttled time in µs, v1 in ns */
   struct held held[RAW_WATCH_ENTRIES];
-  uint64_t reported[RAW_WATCH_ENTRIES]; /* the hold start last reported as a trigger, per entry */
+  uint64_t reported[RAW_WATCH_ENTRIES];      /* the hold start last reported as a trigger, per entry */
+  uint64_t reported_wait[RAW_WATCH_ENTRIES]; /* the same for waits */
 };
 
 static struct traced g_files[MAX_FILES];
@@ -70,7 +73,8 @@ static int g_nfiles;
 static volatile sig_atomic_t g_stop;
 static int g_out = -1;
 static uint64_t g_out_bytes, g_out_max;
-static uint64_t g_trigger_ns; /* 0 = no trigger reports */
+static uint64_t g_trigger_ns;      /* 0 = no hold trigger reports */
+static uint64_t g_wait_trigger_ns; /* 0 = no wait trigger reports */
 static char g_out_path[PATH_MAX + 64];
 static int g_psi[3] = {-1, -1, -1};
 static char g_dir[PATH_MAX];
@@ -395,10 +399,10 @@ static void sample(struct traced *f, struct held *s) {
 }
 
 /* A trigger line for a hold past --trigger-hold-ms; dropped when the reader is not keeping up. */
-static void report_hold(const struct traced *f, uint32_t tid, uint64_t since, uint64_t now) {
+static void report_hold(const struct traced *f, const char *what, uint32_t tid, uint64_t since, uint64_t now) {
   uint64_t age_ns = (uint64_t)((double)(now - since) / f->ticks_per_ns);
   char line[96];
-  int n = snprintf(line, sizeof line, "hold %u %u %llu\n", f->pid, tid, (unsigned long long)(mono_ns() - age_ns));
+  int n = snprintf(line, sizeof line, "%s %u %u %llu\n", what, f->pid, tid, (unsigned long long)(mono_ns() - age_ns));
   if (write(STDOUT_FILENO, line, (size_t)n) != n) {
     /* a full pipe or a recorder gone: the ring keeps the hold; only this trigger is lost */
   }
@@ -414,13 +418,24 @@ static uint64_t watch(struct traced *f, uint64_t threshold_ns) {
     const unsigned char *e = f->hdr + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE;
     uint32_t tid = __atomic_load_n((const uint32_t *)(e + RAW_WATCH_OFF_TID), __ATOMIC_ACQUIRE);
     uint64_t since = tid ? __atomic_load_n((const uint64_t *)(e + RAW_WATCH_OFF_HOLD_SINCE), __ATOMIC_ACQUIRE) : 0;
+    uint64_t waiting = tid && g_wait_trigger_ns ? __atomic_load_n((const uint64_t *)(e + RAW_WATCH_OFF_WAIT_SINCE), __ATOMIC_ACQUIRE) : 0;
+    if (waiting && now > waiting && f->reported_wait[i] != waiting && get_u64(f->hdr + RAW_OFF_END_NS) == 0) {
+      uint64_t left = (uint64_t)((double)g_wait_trigger_ns * f->ticks_per_ns);
+      if (now - waiting >= left) {
+        f->reported_wait[i] = waiting;
+        report_hold(f, "wait", tid, waiting, now);
+      } else {
+        uint64_t ns = (uint64_t)((double)(left - (now - waiting)) / f->ticks_per_ns);
+        if (ns < soonest) soonest = ns;
+      }
+    }
     struct held *s = &f->held[i];
     if (s->since && (s->since != since || s->tid != tid)) stop_sampling(s);
     if (!since || now < since) continue;
     /* A process past exit() (a zombie not yet reaped) leaves its last hold open: not a stall. */
     if (g_trigger_ns && f->reported[i] != since && get_u64(f->hdr + RAW_OFF_END_NS) == 0 && now - since >= (uint64_t)((double)g_trigger_ns * f->ticks_per_ns)) {
       f->reported[i] = since;
-      report_hold(f, tid, since, now);
+      report_hold(f, "hold", tid, since, now);
     }
     if (now - since < threshold) {
       uint64_t left = (uint64_t)((double)(threshold - (now - since)) / f->ticks_per_ns);
@@ -474,15 +489,16 @@ static long arg_ms(const char *s, const char *name) {
   return v;
 }
 
-#define USAGE "usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N] [--trigger-hold-ms N] [--samples-max-bytes N]\n"
+#define USAGE "usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N] [--trigger-hold-ms N] [--trigger-wait-ms N] [--samples-max-bytes N]\n"
 
 int main(int argc, char **argv) {
-  long threshold_ms = 10, period_ms = 1, trigger_ms = 0;
+  long threshold_ms = 10, period_ms = 1, trigger_ms = 0, wait_trigger_ms = 0;
   const char *dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threshold-ms") && i + 1 < argc) threshold_ms = arg_ms(argv[++i], "--threshold-ms");
     else if (!strcmp(argv[i], "--period-ms") && i + 1 < argc) period_ms = arg_ms(argv[++i], "--period-ms");
     else if (!strcmp(argv[i], "--trigger-hold-ms") && i + 1 < argc) trigger_ms = arg_ms(argv[++i], "--trigger-hold-ms");
+    else if (!strcmp(argv[i], "--trigger-wait-ms") && i + 1 < argc) wait_trigger_ms = arg_ms(argv[++i], "--trigger-wait-ms");
     else if (!strcmp(argv[i], "--samples-max-bytes") && i + 1 < argc) g_out_max = strtoull(argv[++i], NULL, 10);
     else if (argv[i][0] != '-' && !dir) dir = argv[i];
     else {
@@ -505,11 +521,12 @@ int main(int argc, char **argv) {
   sigaction(SIGHUP, &sa, NULL);
   if (getppid() == 1) return 0; /* the parent died before PDEATHSIG was armed */
   signal(SIGPIPE, SIG_IGN); /* a recorder that died: trigger lines fail, the watchdog goes on */
-  if (trigger_ms) {
+  g_wait_trigger_ns = (uint64_t)wait_trigger_ms * 1000000ull;
+  if (trigger_ms || wait_trigger_ms) {
     int fl = fcntl(STDOUT_FILENO, F_GETFL);
     if (fl >= 0) (void)fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK);
     g_trigger_ns = (uint64_t)trigger_ms * 1000000ull;
-    if (trigger_ms < threshold_ms) threshold_ms = trigger_ms; /* look at holds from the trigger on */
+    if (trigger_ms && trigger_ms < threshold_ms) threshold_ms = trigger_ms; /* look at holds from the trigger on */
   }
   g_threshold_ms = (int32_t)threshold_ms;
   g_period_ms = (int32_t)period_ms;

@@ -155,6 +155,27 @@ describe.skipIf('skip' in patched)('gil-nvtx record', () => {
   }, 120_000);
 });
 
+describe.skipIf('skip' in patched)('gil-nvtx record wait trigger', () => {
+  it('--trigger-wait-ms: the threads kept waiting by a stall trigger one dump between them, which holds the stall', async () => {
+    const r = record(['--window', '2s', '--before', '1s', '--after', '300ms', '--trigger-hold-ms', '0', '--trigger-wait-ms', '50', '--max-disk', '64M'], scratchDir('record-wait'));
+    try {
+      await until('the service', () => r.out.some((l) => l.startsWith('ready')));
+      r.send('stall');
+      const stall = await until('the stall', () => r.out.find((l) => l.startsWith('stall')));
+      const [dump] = await until('the wait dump', () => (r.dumps().length ? r.dumps() : false));
+      const triggers = dumpJson(join(r.dir, dump!)).triggers;
+      // Both workers waited 200 ms: two wait triggers, folded into one dump; no hold trigger (off).
+      expect(triggers.map((t) => t.kind)).toEqual(['wait', 'wait']);
+      expect(longHolds(join(r.dir, dump!))).toEqual([expect.objectContaining({ pid: Number(stall.split(' ')[1]) })]);
+      r.send('quit');
+      expect(await r.exited).toBe(0);
+      expect(r.dumps()).toHaveLength(1);
+    } finally {
+      r.child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
+
 describe.skipIf('skip' in patched)('gil-nvtx record never hurts the service', () => {
   it('a full disk: dumps fail with one line each, the service runs to its end, the recorder goes on', async () => {
     // Room for the rings (one process: 1 MiB at --max-disk 16M), not for the dumps.

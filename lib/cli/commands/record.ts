@@ -4,12 +4,13 @@ import { formatBytes, parseDurationMs, parseSizeBytes } from '../../units.js';
 import { COMMAND_RUN_OPTIONS, commandRunValues } from './trace.js';
 
 const HELP = `usage: gil-nvtx record [-o DIR] [--window 30s] [--max-disk 512M] [--trigger-hold-ms 100]
-                      [--before 10s] [--after 2s] [--max-dumps N] [--quiet] -- <command…>
+                      [--trigger-wait-ms N] [--before 10s] [--after 2s] [--max-dumps N] [--quiet] -- <command…>
 
 The flight recorder: runs <command> (a service, for hours) with the collector in ring mode. Each
 process records into a fixed-size ring, so disk and memory stay flat however long it runs. A trigger
 writes the window around it as DIR/dump-<n>-<time>/, a trace folder \`gil-nvtx report\` reads, and
-recording goes on. Triggers: a GIL hold longer than --trigger-hold-ms, SIGUSR2 to this process, or
+recording goes on. Triggers: a GIL hold longer than --trigger-hold-ms (a wait longer than
+--trigger-wait-ms), SIGUSR2 to this process, or
 \`gil-nvtx dump DIR\` from another shell. Triggers inside one dump's window give that one dump.
 
 options:
@@ -18,6 +19,7 @@ options:
   --max-disk SIZE        disk for the whole run (default 512M): half for the rings, sized for
                          ${RING_PROCESSES} processes (each ring: SIZE / ${2 * RING_PROCESSES}), half for the kept dumps
   --trigger-hold-ms N    a GIL hold longer than N ms triggers a dump (default 100; 0 = never)
+  --trigger-wait-ms N    a GIL wait longer than N ms triggers a dump (default 0 = never)
   --before DURATION      a dump starts this long before its trigger (default 10s, at most --window)
   --after DURATION       and ends this long after it (default 2s)
   --max-dumps N          dumps kept, oldest removed first (default 10)
@@ -39,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       window: { type: 'string' },
       'max-disk': { type: 'string' },
       'trigger-hold-ms': { type: 'string' },
+      'trigger-wait-ms': { type: 'string' },
       before: { type: 'string' },
       after: { type: 'string' },
       'max-dumps': { type: 'string' },
@@ -70,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   const [w, b, a] = [windowMs ?? 30_000, beforeMs ?? Math.min(10_000, windowMs ?? 30_000), afterMs ?? 2_000];
   if (b + a > w) throw usageError('record', `--before plus --after (${b + a} ms) is longer than --window (${w} ms).`);
   const triggerHoldMs = wholeNumberOption('record', '--trigger-hold-ms', values['trigger-hold-ms'], { max: 60000, fallback: 100 });
+  const triggerWaitMs = wholeNumberOption('record', '--trigger-wait-ms', values['trigger-wait-ms'], { max: 60000, fallback: 0 });
   const maxDumps = wholeNumberOption('record', '--max-dumps', values['max-dumps'], { min: 1, fallback: 10 });
   const { quiet, watchThresholdMs, onProgress } = commandRunValues('record', values, positionals);
   const result = await recordCommand(positionals, {
@@ -81,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     afterMs,
     maxDiskBytes,
     triggerHoldMs,
+    triggerWaitMs,
     maxDumps,
     onProgress,
     onSpawn: () => onProgress(`recording into ${values.output ?? 'gil-nvtx-record'} (pid ${process.pid}: SIGUSR2 or \`gil-nvtx dump\` writes a dump)`),
