@@ -293,10 +293,14 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
   const ended = new Map<string, number>();
   const pruneRings = () => {
     const now = monoNs();
-    for (const { file, header } of ringFiles(ringDir)) {
+    const rings = ringFiles(ringDir);
+    const u64 = (h: Buffer, off: number) => h.readUInt32LE(off + 4) * 2 ** 32 + h.readUInt32LE(off);
+    for (const { file, header } of rings) {
       const pid = header.readUInt32LE(HeaderOffset.pid);
-      const end = header.readUInt32LE(HeaderOffset.endNs + 4) * 2 ** 32 + header.readUInt32LE(HeaderOffset.endNs);
-      let alive = end === 0;
+      const end = u64(header, HeaderOffset.endNs);
+      // exec keeps the pid: a newer file of the pid means this program image is gone.
+      const replaced = rings.some((o) => o.header.readUInt32LE(HeaderOffset.pid) === pid && u64(o.header, HeaderOffset.startNs) > u64(header, HeaderOffset.startNs));
+      let alive = end === 0 && !replaced;
       if (alive) {
         try {
           process.kill(pid, 0);

@@ -103,6 +103,9 @@ describe('durations and sizes on the command line', () => {
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
+    const dump = spawnSync(process.execPath, [CLI, 'dump', scratchDir('record-none')], { encoding: 'utf8' });
+    expect(dump.status).toBe(1);
+    expect(dump.stderr).toMatch(/No gil-nvtx record is running into /);
   });
 });
 
