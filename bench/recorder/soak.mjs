@@ -197,7 +197,8 @@ const maxRss = Math.max(...result.samples.map((s) => s.rssKb));
 // The service's resident set must stay flat (its ring is mapped once); the recorder's peaks while it
 // merges a dump, bounded by RECORDER_RSS_MAX.
 const RECORDER_RSS_MAX_KB = 400 * 1024;
-const serviceRss = (s) => s.rss.python3 ?? 0;
+// The service is every process of the tree but the recorder (node) and the watchdog.
+const serviceRss = (s) => Object.entries(s.rss).reduce((sum, [name, kb]) => (name === 'node' || name.startsWith('gil_nvtx_watch') ? sum : sum + kb), 0);
 const live = result.samples.filter((s) => serviceRss(s) > 0); // the service's last moments are not sampled
 const liveHalf = live.slice(Math.floor(live.length / 2));
 const firstHalfRss = Math.max(...live.slice(0, Math.max(1, Math.floor(live.length / 2))).map(serviceRss));

@@ -3,7 +3,7 @@
 // stays flat, and every injected stall is in exactly one dump. (The bench runs 10 minutes by default
 // and also measures the overhead against no tool.)
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
@@ -25,12 +25,14 @@ describe.skipIf('skip' in patched)('flight recorder soak (short)', () => {
       env: { ...process.env, GIL_NVTX_COLLECTOR: ensureCollector() },
       timeout: 90_000,
     });
-    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(existsSync(json), r.stderr.slice(-2000)).toBe(true);
     const soak = JSON.parse(readFileSync(json, 'utf8')) as Soak;
+    // The bench's own verdicts first: their details say what went wrong.
+    expect(Object.fromEntries(Object.entries(soak.checks).filter(([, c]) => !c.pass))).toEqual({});
+    expect(r.status, r.stdout.slice(-2000) + r.stderr.slice(-2000)).toBe(0);
     expect(soak.stalls.length).toBeGreaterThanOrEqual(2);
     for (const s of soak.stalls) expect(s.dumps, `stall at ${s.start}`).toHaveLength(1);
     expect(new Set(soak.stalls.map((s) => s.dumps[0])).size).toBe(soak.stalls.length);
     expect(Math.max(...soak.samples.map((s) => s.diskBytes))).toBeLessThanOrEqual(128 * 2 ** 20);
-    expect(Object.values(soak.checks).every((c) => c.pass), JSON.stringify(soak.checks)).toBe(true);
   }, 120_000);
 });
