@@ -18,6 +18,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "merge a trace folder's raw files (after a trace that died before its merge)",
     load: () => import('./commands/merge.js'),
   },
+  record: {
+    summary: 'the flight recorder: run a service with bounded rings, dump the window around each GIL stall',
+    load: () => import('./commands/record.js'),
+  },
+  dump: { summary: 'ask a running `gil-nvtx record` for a dump now', load: () => import('./commands/dump.js') },
   profile: {
     summary: 'run a command under nsys profile, export SQLite and report',
     load: () => import('./commands/profile.js'),

@@ -56,7 +56,7 @@ function openRange(r: RawRecord, start: number, tid: number, domainId: number, r
  * written as ranges close, so memory holds only open ranges and definitions, never the whole trace.
  * The database is built under a temporary name and renamed into place.
  */
-export function mergeTrace(rawDir: string, output: string): MergeSummary {
+export function mergeTrace(rawDir: string, output: string, opts: { window?: { fromNs: number; toNs: number } } = {}): MergeSummary {
   const files = rawTraceFiles(rawDir);
   if (files.length === 0) {
     throw new GilNvtxError(`No collector files (*${RAW_FILE_SUFFIX}) in ${rawDir}.`, {
@@ -75,7 +75,7 @@ export function mergeTrace(rawDir: string, output: string): MergeSummary {
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
     db.exec(TRACE_SCHEMA_SQL);
-    const summary = writeAll(db, files, readSamples(rawDir));
+    const summary = writeAll(db, files, readSamples(rawDir), opts.window);
     db.exec(TRACE_INDEX_SQL);
     db.close();
     renameOutputFile(tmp, output);
@@ -165,7 +165,14 @@ const EVENT_COLUMNS = ['start', 'eventType', 'globalTid', 'domainId'] as const;
 /** Columns a row may leave NULL: a shape binds those its rows have (bit i of its mask: OPTIONAL_COLUMNS[i]). */
 const OPTIONAL_COLUMNS = ['end', 'rangeId', 'category', 'color', 'endGlobalTid'] as const;
 
-function writeAll(db: Database.Database, files: string[], samples: Map<number, Sample[]>): Omit<MergeSummary, 'output'> {
+/** Event types a merge window cuts (definitions and names are kept whenever they were written). */
+const WINDOWED_TYPES = new Set<number>([NsysEventType.pushPop, NsysEventType.startEnd, NsysEventType.mark]);
+
+/**
+ * `window`: only ranges and marks that overlap it (a flight-recorder dump: a ring chunk a thread has
+ * written slowly can reach back long before the dump's window).
+ */
+function writeAll(db: Database.Database, files: string[], samples: Map<number, Sample[]>, window?: { fromNs: number; toNs: number }): Omit<MergeSummary, 'output'> {
   // One statement per row shape (message kind x payload column x which optional columns are set), each
   // binding only its own columns (binding a NULL costs as much as binding a value: a GIL row binds 9
   // columns instead of 11), and rows go in batches of BATCH per statement: per-call overhead is most
@@ -218,8 +225,12 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
   // row of another shape first writes out the batch in progress. Shapes rarely alternate (the GIL's
   // ranges and drop requests share one; the interpreter's location marks are few).
   let lastShape: Shape | null = null;
-  /** One NVTX_EVENTS row: times, type, ids, and the message / payload of `o`. Returns the row's textId. */
-  const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null): number | null => {
+  /**
+   * One NVTX_EVENTS row: times, type, ids, and the message / payload of `o`. Returns the row's textId,
+   * or undefined when the row is outside the merge's window and not written.
+   */
+  const insertEvent = (o: OpenRange, strings: Map<number, number>, end: number | null, eventType: number, gtid: number, endGtid: number | null): number | null | undefined => {
+    if (window && WINDOWED_TYPES.has(eventType) && ((end ?? o.start) < window.fromNs || o.start > window.toNs)) return undefined;
     const textId = o.stringId ? (strings.get(o.stringId) ?? null) : null;
     const message: 0 | 1 | 2 = textId !== null ? 1 : o.text !== null ? 2 : 0;
     const mask = (end !== null ? 1 : 0) | (o.rangeId !== null ? 2 : 0) | (o.category !== null ? 4 : 0) | (o.color !== null ? 8 : 0) | (endGtid !== null ? 16 : 0);
@@ -475,7 +486,7 @@ function writeAll(db: Database.Database, files: string[], samples: Map<number, S
                 const gt = globalTid(pid, row.o.tid);
                 const textId = insertEvent(row.o, strings, row.end, row.eventType, gt, row.endTid === null ? null : globalTid(pid, row.endTid));
                 events++;
-                gilSummary.add(kindOf(row.o, textId), pid, gt, row.o.payloadType ? Number(row.o.payload) : 0, row.o.start, row.end);
+                if (textId !== undefined) gilSummary.add(kindOf(row.o, textId), pid, gt, row.o.payloadType ? Number(row.o.payload) : 0, row.o.start, row.end);
               }
             },
           });

@@ -3,7 +3,7 @@
 // against the header and checks that every constant here equals what the C compiler makes of its twin.
 
 export const RAW_MAGIC = 'GILNVTX1';
-export const RAW_FORMAT_VERSION = 3;
+export const RAW_FORMAT_VERSION = 4;
 export const RAW_HEADER_SIZE = 8192;
 export const RAW_CHUNK_HEADER_SIZE = 32;
 export const RAW_CHUNK_MAGIC = 0x4b4e4843;
@@ -35,6 +35,7 @@ export const HeaderOffset = {
   watchdogPid: 148,
   exeDev: 152,
   exeIno: 160,
+  ringChunks: 168,
   cmdline: 512,
 } as const;
 
@@ -43,7 +44,11 @@ export const RAW_CMDLINE_MAX = 4096 - HeaderOffset.cmdline;
 /** What record timestamps count (header `tickSource`); TSC ticks are converted through calibration pairs. */
 export const TickSource = { ns: 0, tsc: 1 } as const;
 
-export const ChunkOffset = { magic: 0, slot: 4, tid: 8, seq: 12 } as const;
+export const ChunkOffset = { magic: 0, slot: 4, tid: 8, seq: 12, ranges: 16, gen: 24, owned: 28 } as const;
+
+/** Ring mode: definition chunks before the ring (slot 0, never reused), and the smallest ring. */
+export const RAW_RING_DEF_CHUNKS = 2;
+export const RAW_RING_MIN_CHUNKS = 8;
 
 export const RawKind = {
   push: 1,
@@ -68,10 +73,11 @@ export const RawKind = {
 export const RawOp = { push: 0, pop: 1, start: 2, end: 3, mark: 4 } as const;
 export const RAW_COMPACT_ARGS = 32;
 
-/** Range ids: slot << 40 | per-thread counter; bit 62 marks a GIL hold. */
+/** Range ids: slot << 40 | per-thread counter; bit 62 marks a GIL hold, bit 61 a GIL wait. */
 export const RAW_RANGE_SLOT_SHIFT = 40;
 export const RAW_RANGE_COUNTER_MASK = 2 ** RAW_RANGE_SLOT_SHIFT - 1;
 export const RAW_RANGE_HOLD_BIT = 2 ** 62;
+export const RAW_RANGE_WAIT_BIT = 2 ** 61;
 
 export const RawFlag = {
   color: 0x01,
@@ -119,4 +125,4 @@ export const PayloadColumn: Record<number, 'uint64Value' | 'int64Value' | 'doubl
 };
 
 /** The watch table in page 1 of the header: one entry per recording thread, read by the watchdog. */
-export const RawWatch = { offset: 4096, entrySize: 32, entries: 128, tid: 0, holdSince: 8, holds: 16 } as const;
+export const RawWatch = { offset: 4096, entrySize: 32, entries: 128, tid: 0, holdSince: 8, holds: 16, waitSince: 24 } as const;

@@ -11,7 +11,7 @@ import {
   RAW_FORMAT_VERSION,
   RAW_HEADER_SIZE,
   RAW_MAGIC,
-  RAW_RANGE_HOLD_BIT,
+  RAW_RANGE_WAIT_BIT,
   RAW_RANGE_SLOT_SHIFT,
   RawFlag,
   RawKind,
@@ -83,6 +83,8 @@ export interface RawChunk {
   slot: number;
   tid: number;
   seq: number;
+  /** Ranges the thread had started when it took the chunk: where its compact starts count from. */
+  ranges: number;
 }
 
 interface Template extends Omit<EventAttrs, 'text'> {
@@ -91,9 +93,9 @@ interface Template extends Omit<EventAttrs, 'text'> {
 }
 
 const TWO32 = 4294967296;
-// A range id's high word: the flag bits (RAW_RANGE_HOLD_BIT and up) cleared, the slot above
+// A range id's high word: the flag bits (RAW_RANGE_WAIT_BIT and up) cleared, the slot above
 // RAW_RANGE_SLOT_SHIFT, the counter's high bits below it.
-const ID_HI_MASK = RAW_RANGE_HOLD_BIT / TWO32 - 1;
+const ID_HI_MASK = RAW_RANGE_WAIT_BIT / TWO32 - 1;
 const ID_HI_SLOT_SHIFT = RAW_RANGE_SLOT_SHIFT - 32;
 const ID_HI_COUNTER_MASK = 2 ** ID_HI_SLOT_SHIFT - 1;
 const COMPACT_OP_KIND = [RawKind.push, RawKind.pop, RawKind.start, RawKind.end, RawKind.mark];
@@ -169,7 +171,10 @@ export class RawTraceFile {
       for (let off = RAW_HEADER_SIZE; off + RAW_CHUNK_HEADER_SIZE <= size; off += chunkSize) {
         if (readSync(this.fd, ch, 0, RAW_CHUNK_HEADER_SIZE, off) !== RAW_CHUNK_HEADER_SIZE) break;
         if (ch.readUInt32LE(ChunkOffset.magic) !== RAW_CHUNK_MAGIC) continue; // allocated, never handed out
-        const chunk = { offset: off, slot: ch.readUInt32LE(ChunkOffset.slot), tid: ch.readUInt32LE(ChunkOffset.tid), seq: ch.readUInt32LE(ChunkOffset.seq) };
+        if (ch.readUInt32LE(ChunkOffset.gen) & 1) continue; // a ring chunk caught while being reused
+        const chunk = {
+          offset: off, slot: ch.readUInt32LE(ChunkOffset.slot), tid: ch.readUInt32LE(ChunkOffset.tid), seq: ch.readUInt32LE(ChunkOffset.seq), ranges: u64(ch, ChunkOffset.ranges),
+        };
         let t = bySlot.get(chunk.slot);
         if (!t) bySlot.set(chunk.slot, (t = { slot: chunk.slot, tid: chunk.tid, chunks: [] }));
         t.chunks.push(chunk);
@@ -208,6 +213,8 @@ export class RawTraceFile {
       // Chunks can be shorter on disk than their size when the file was cut (a full disk, a copy).
       const n = readSync(this.fd, b, 0, b.length, chunk.offset);
       templates.fill(undefined); // each chunk restates the templates it uses
+      // A ring's window can begin at any chunk of the thread: the chunk says where the numbering stands.
+      counter = chunk.ranges;
       let lastTs = 0;
       let p = RAW_CHUNK_HEADER_SIZE;
       while (p + 8 <= n) {

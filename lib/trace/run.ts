@@ -100,33 +100,44 @@ export function prepareTraceDir(outDir: string): string {
  */
 export async function traceCommand(command: string[], opts: TraceOptions = {}): Promise<TraceResult> {
   const [exe, ...args] = command;
-  if (!exe) throw new GilNvtxError('No command to trace.', { hint: 'usage: gil-nvtx trace [-o DIR] -- <command…>', exitCode: 2 });
   const base = opts.env ?? process.env;
-  if (base.NVTX_INJECTION64_PATH && !base.NVTX_INJECTION64_PATH.endsWith('gil_nvtx_collector.so')) {
-    throw new GilNvtxError(`Another NVTX tool is attached already (NVTX_INJECTION64_PATH=${base.NVTX_INJECTION64_PATH}).`, {
-      hint: 'A process can have only one NVTX tool. Run `gil-nvtx trace` outside nsys, or use `gil-nvtx profile` for nsys.',
-      exitCode: 2,
-    });
-  }
-  const collector = opts.collector ?? findOrBuildCollector({ env: base, onProgress: opts.onProgress });
+  const collector = collectorForCommand(command, base, 'gil-nvtx trace [-o DIR] -- <command…>', opts.onProgress, opts.collector);
   const outDir = resolve(opts.outDir ?? 'gil-nvtx-trace');
   const lock = await lockTraceDir(outDir);
   try {
-    return await traceLocked(exe, args, collector, outDir, base, opts);
+    return await traceLocked(exe!, args, collector, outDir, base, opts);
   } finally {
     lock.release();
   }
 }
 
-async function traceLocked(exe: string, args: string[], collector: string, outDir: string, base: NodeJS.ProcessEnv, opts: TraceOptions): Promise<TraceResult> {
-  const rawDir = prepareTraceDir(outDir);
-  const watchdog = startWatchdog(collector, rawDir, opts.watchThresholdMs ?? envThresholdMs(base), opts.onProgress);
-  const env = collectorEnv(collector, rawDir, base);
-  if (watchdog.pid) env.GIL_NVTX_WATCHDOG_PID = String(watchdog.pid);
+/** Refuses a second NVTX tool, then finds (or builds) the collector: what `trace` and `record` check first. */
+export function collectorForCommand(command: string[], base: NodeJS.ProcessEnv, usage: string, onProgress?: (line: string) => void, collector?: string): string {
+  if (!command[0]) throw new GilNvtxError(`No command to ${usage.split(' ')[1]}.`, { hint: `usage: ${usage}`, exitCode: 2 });
+  if (base.NVTX_INJECTION64_PATH && !base.NVTX_INJECTION64_PATH.endsWith('gil_nvtx_collector.so')) {
+    throw new GilNvtxError(`Another NVTX tool is attached already (NVTX_INJECTION64_PATH=${base.NVTX_INJECTION64_PATH}).`, {
+      hint: 'A process can have only one NVTX tool. Run gil-nvtx outside nsys, or use `gil-nvtx profile` for nsys.',
+      exitCode: 2,
+    });
+  }
+  return collector ?? findOrBuildCollector({ env: base, onProgress });
+}
 
-  // The watchdog stops whatever happens to the command, a spawn failure included.
+export interface CommandRun {
+  /** The program's exit code, or 128 + signal number when a signal ended it. */
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/**
+ * Runs the traced command with `env` and waits for it. SIGINT, SIGTERM and SIGHUP sent to us are passed
+ * on to it (Ctrl-C reaches the whole foreground group; we wait for the program to be gone).
+ */
+export async function runTracedCommand(exe: string, args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; stdio?: 'inherit' | 'pipe'; onSpawn?: (pid: number) => void }): Promise<CommandRun> {
   const ran = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((res, rej) => {
     const child = spawn(exe, args, { env, cwd: opts.cwd, stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    if (child.pid) opts.onSpawn?.(child.pid);
     let out = '';
     child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
@@ -146,9 +157,18 @@ async function traceLocked(exe: string, args: string[], collector: string, outDi
       res({ code: c, signal: s, output: out });
     });
   });
-  const { code, signal, output } = await ran.finally(() => watchdog.stop());
+  const { code, signal, output } = await ran;
   const { constants } = await import('node:os');
-  const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+  return { exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), signal, output };
+}
+
+async function traceLocked(exe: string, args: string[], collector: string, outDir: string, base: NodeJS.ProcessEnv, opts: TraceOptions): Promise<TraceResult> {
+  const rawDir = prepareTraceDir(outDir);
+  const watchdog = startWatchdog(collector, rawDir, ['--threshold-ms', String(opts.watchThresholdMs ?? envThresholdMs(base))], opts.onProgress);
+  const env = collectorEnv(collector, rawDir, base);
+  if (watchdog.pid) env.GIL_NVTX_WATCHDOG_PID = String(watchdog.pid);
+  // The watchdog stops whatever happens to the command, a spawn failure included.
+  const { exitCode, signal, output } = await runTracedCommand(exe, args, env, opts).finally(() => watchdog.stop());
   const database = join(outDir, TRACE_DB);
   if (rawTraceFiles(rawDir).length === 0) {
     removeRawFiles(rawDir);
@@ -193,7 +213,7 @@ export function parseWatchMs(value: string | undefined): number | null {
   return Number.isInteger(v) && v >= 0 && v <= 60000 ? v : null;
 }
 
-function envThresholdMs(env: NodeJS.ProcessEnv): number {
+export function envThresholdMs(env: NodeJS.ProcessEnv): number {
   return parseWatchMs(env.GIL_NVTX_WATCH_MS) ?? 10;
 }
 
@@ -202,13 +222,28 @@ function envThresholdMs(env: NodeJS.ProcessEnv): number {
  * the recording threads and samples long GIL holds. Without one (a build that lacks it) the trace
  * still works: threads allocate for themselves and long holds carry no samples.
  */
-function startWatchdog(collector: string, rawDir: string, thresholdMs: number, onProgress?: (line: string) => void): { pid: number | undefined; stop: () => Promise<void> } {
+export function startWatchdog(
+  collector: string,
+  rawDir: string,
+  args: string[],
+  onProgress?: (line: string) => void,
+  onLine?: (line: string) => void,
+): { pid: number | undefined; stop: () => Promise<void> } {
   const exe = watchdogFor(collector);
   if (!exe) {
     onProgress?.(`no watchdog beside ${collector}: long holds will not be explained`);
     return { pid: undefined, stop: async () => {} };
   }
-  const child = spawn(exe, [rawDir, '--threshold-ms', String(thresholdMs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // With onLine, its stdout is a pipe of trigger lines (`gil-nvtx record`).
+  const child = spawn(exe, [rawDir, ...args], { stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'inherit'] });
+  if (onLine && child.stdout) {
+    let rest = '';
+    child.stdout.on('data', (b: Buffer) => {
+      const lines = (rest + b.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) if (l) onLine(l);
+    });
+  }
   const exited = new Promise<void>((res) => {
     child.once('close', () => res());
     child.once('error', () => res());

@@ -17,6 +17,7 @@
 
 #define GIL_DOMAIN_NAME "CPython GIL"
 #define GIL_HOLDING_MESSAGE "Holding GIL"
+#define GIL_WAITING_MESSAGE "Waiting for GIL"
 #define GIL_IDS 4 /* registrations of the hold message per domain (a fork child registers again) */
 
 struct domain {
@@ -25,6 +26,7 @@ struct domain {
   char *name;
   /* Registered ids of "Holding GIL" in this domain: ranges with it are holds for the watchdog. */
   uint64_t hold_ids[GIL_IDS];
+  uint64_t wait_ids[GIL_IDS]; /* and of "Waiting for GIL": waits */
   struct domain *next;
 };
 
@@ -36,14 +38,16 @@ static uint64_t g_resource_count;
 
 static inline uint32_t domain_index(nvtxDomainHandle_t h) { return h ? ((struct domain *)h)->index : 0; }
 
-/* A template's head word: domain | attribute flags << 32 | HEAD_HOLD for a GIL hold. */
+/* A template's head word: domain | attribute flags << 32 | HEAD_HOLD for a GIL hold, HEAD_WAIT a wait. */
 #define HEAD_HOLD (1ull << 48)
+#define HEAD_WAIT (1ull << 49)
 
 static uint64_t hold_role(nvtxDomainHandle_t h, uint64_t string_id) {
   const struct domain *d = (const struct domain *)h;
   if (!d || !d->is_gil || !string_id) return 0;
   for (int i = 0; i < GIL_IDS; i++) {
     if (__atomic_load_n(&d->hold_ids[i], __ATOMIC_ACQUIRE) == string_id) return HEAD_HOLD;
+    if (__atomic_load_n(&d->wait_ids[i], __ATOMIC_ACQUIRE) == string_id) return HEAD_WAIT;
   }
   return 0;
 }
@@ -235,9 +239,14 @@ static int record_compact(struct rec_thread *t, unsigned op, const struct attrs 
 /* A start's range id, and the watch entry when it is a GIL hold. */
 static inline uint64_t started(struct rec_thread *t, uint64_t head, uint64_t now) {
   uint64_t id = ((uint64_t)t->slot << RAW_RANGE_SLOT_SHIFT) | ++t->range_count;
-  if (head & HEAD_HOLD) {
-    rec_watch_hold_begin(t, now);
-    id |= RAW_RANGE_HOLD_BIT;
+  if (head & (HEAD_HOLD | HEAD_WAIT)) {
+    if (head & HEAD_HOLD) {
+      rec_watch_hold_begin(t, now);
+      id |= RAW_RANGE_HOLD_BIT;
+    } else {
+      rec_watch_wait_begin(t, now);
+      id |= RAW_RANGE_WAIT_BIT;
+    }
   }
   return id;
 }
@@ -283,8 +292,11 @@ static void record_end(nvtxDomainHandle_t domain, uint64_t id) {
   struct rec_thread *t = &rec_tls;
   uint64_t now = rec_now();
   uint64_t counter = id & RAW_RANGE_COUNTER_MASK;
-  int mine = t->slot != 0 && ((id & ~(RAW_RANGE_HOLD_BIT | (1ull << 63))) >> RAW_RANGE_SLOT_SHIFT) == t->slot;
-  if ((id & RAW_RANGE_HOLD_BIT) && mine) rec_watch_hold_end(t);
+  int mine = t->slot != 0 && ((id & ~(RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT | (1ull << 63))) >> RAW_RANGE_SLOT_SHIFT) == t->slot;
+  if ((id & (RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT)) && mine) {
+    if (id & RAW_RANGE_HOLD_BIT) rec_watch_hold_end(t);
+    else rec_watch_wait_end(t);
+  }
   uint64_t *r = rec_reserve(t, 1);
   if (!r) return;
   if (now < t->last_ts) now = t->last_ts;
@@ -443,10 +455,12 @@ static nvtxStringHandle_t cb_DomainRegisterStringA(nvtxDomainHandle_t d, const c
   uint64_t id = __atomic_add_fetch(&g_string_count, 1, __ATOMIC_RELAXED);
   rec_define(RAW_STRING, domain_index(d), id, s);
   struct domain *dom = (struct domain *)d;
-  if (dom && dom->is_gil && s && strcmp(s, GIL_HOLDING_MESSAGE) == 0) {
+  int hold = dom && dom->is_gil && s && strcmp(s, GIL_HOLDING_MESSAGE) == 0;
+  if (hold || (dom && dom->is_gil && s && strcmp(s, GIL_WAITING_MESSAGE) == 0)) {
+    uint64_t *ids = hold ? dom->hold_ids : dom->wait_ids;
     for (int i = 0; i < GIL_IDS; i++) {
       uint64_t free_ = 0;
-      if (__atomic_compare_exchange_n(&dom->hold_ids[i], &free_, id, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) break;
+      if (__atomic_compare_exchange_n(&ids[i], &free_, id, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) break;
     }
   }
   return (nvtxStringHandle_t)(uintptr_t)id;

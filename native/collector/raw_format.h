@@ -23,7 +23,7 @@
 #define GIL_NVTX_RAW_FORMAT_H
 
 #define RAW_MAGIC "GILNVTX1"
-#define RAW_FORMAT_VERSION 3u /* 3: compact one-word events, watch table, no per-range CPU time */
+#define RAW_FORMAT_VERSION 4u /* 4: ring mode (chunk generation, owner, range base); 3: compact one-word events */
 #define RAW_HEADER_SIZE 8192u /* page 0: the fields below; page 1: the watch table */
 #define RAW_CHUNK_HEADER_SIZE 32u
 #define RAW_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
@@ -55,6 +55,7 @@
 #define RAW_OFF_WATCHDOG_PID 148 /* u32, the watchdog that attached to this file, 0 if none */
 #define RAW_OFF_EXE_DEV 152      /* u64, st_dev of the program image's executable (/proc/self/exe) */
 #define RAW_OFF_EXE_INO 160      /* u64, st_ino of it: exec keeps the pid, not these */
+#define RAW_OFF_RING_CHUNKS 168  /* u32, ring mode: chunks in the ring (after the definition chunks); 0 = grow */
 #define RAW_OFF_CMDLINE 512      /* /proc/self/cmdline, NUL-separated, truncated to fit page 0 */
 #define RAW_CMDLINE_MAX (4096u - RAW_OFF_CMDLINE)
 
@@ -69,6 +70,7 @@
 #define RAW_WATCH_OFF_TID 0         /* u32 */
 #define RAW_WATCH_OFF_HOLD_SINCE 8  /* u64, timestamp (file ticks) of the open outermost GIL hold, 0 = none */
 #define RAW_WATCH_OFF_HOLDS 16      /* u64, GIL holds this thread has begun */
+#define RAW_WATCH_OFF_WAIT_SINCE 24 /* u64, timestamp (file ticks) of the thread's open GIL wait, 0 = none */
 
 /* Timestamp sources (RAW_OFF_TICK_SOURCE). With RAW_TICKS_TSC every record's timestamp is a raw
  * rdtsc value and the merger converts it to CLOCK_MONOTONIC ns by piecewise-linear interpolation
@@ -82,6 +84,22 @@
 #define RAW_CHUNK_OFF_SLOT 4  /* u32, process-local thread slot */
 #define RAW_CHUNK_OFF_TID 8   /* u32 */
 #define RAW_CHUNK_OFF_SEQ 12  /* u32, chunk number within the thread slot */
+#define RAW_CHUNK_OFF_RANGES 16 /* u64, ranges the thread had started when it took the chunk (numbers its compact starts) */
+#define RAW_CHUNK_OFF_GEN 24  /* u32, ring mode: odd while the chunk is being (re)taken, even when stable */
+#define RAW_CHUNK_OFF_OWNED 28 /* u32, ring mode: 1 while a live thread writes into the chunk (never retaken then) */
+
+/*
+ * Ring mode (GIL_NVTX_RING_CHUNKS=N, set by `gil-nvtx record`): the file has a fixed size, allocated
+ * once when it is created: the header, RAW_RING_DEF_CHUNKS definition chunks (slot 0: domains,
+ * registered strings and categories, never reused, so any window of the ring can be read with the names
+ * its events refer to), then N ring chunks. A thread that needs a chunk takes ring chunk
+ * (RAW_OFF_CHUNKS_TAKEN++ % N), skipping one a live thread still owns, and clears it. Readers copy a
+ * chunk between two reads of its generation (seqlock): an odd or changed generation means it was being
+ * reused, and the copy is discarded. Each chunk starts with a calibration record whose ns word says
+ * when the thread began writing it.
+ */
+#define RAW_RING_DEF_CHUNKS 2u
+#define RAW_RING_MIN_CHUNKS 8u
 
 /* Record header word: kind (bits 0-7) | flags (8-15) | words incl. header (16-31) | domain index (32-63).
  * Word 1 of every record but RAW_COMPACT is the timestamp in the file's ticks (RAW_OFF_TICK_SOURCE). */
@@ -135,6 +153,7 @@ enum raw_kind {
 #define RAW_RANGE_SLOT_SHIFT 40
 #define RAW_RANGE_COUNTER_MASK ((1ull << 40) - 1)
 #define RAW_RANGE_HOLD_BIT (1ull << 62)
+#define RAW_RANGE_WAIT_BIT (1ull << 61) /* a GIL wait, for the watch entry's wait field (slots stay below 2^21) */
 
 /*
  * The watchdog's samples file (<trace dir>/watchdog-<pid>.gsamp): a 64-byte header (magic, version,

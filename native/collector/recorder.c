@@ -53,6 +53,20 @@ static uint32_t g_window_done[MAX_WINDOWS]; /* chunks of each window that their 
 /* Space a thread allocates for itself when the watchdog has not allocated ahead (or there is none). */
 #define SELF_AHEAD_CHUNKS 4u
 
+/*
+ * Ring mode (raw_format.h, GIL_NVTX_RING_CHUNKS): the chunk area is allocated and mapped once, whole,
+ * when the file is created; threads reuse its chunks in turn, so disk and memory stay fixed for the
+ * whole run. Definitions go to the definition chunks (g_lock), which are never reused.
+ */
+static uint32_t g_ring;            /* ring chunks, 0 = the file grows */
+static unsigned char *g_ring_base; /* the mapped chunk area: definition chunks, then the ring */
+static uint64_t g_ring_bytes;
+static uint64_t *g_def_pos, *g_def_end; /* the definition chunk being filled */
+static uint32_t g_def_chunks;           /* definition chunks begun */
+/* Each thread's OS name, by watch entry: a ring chunk restates it without reading /proc again. */
+#define COMM_MAX 16u
+static char g_comm[RAW_WATCH_ENTRIES][COMM_MAX];
+
 struct definition {
   unsigned kind;
   uint32_t domain;
@@ -84,6 +98,16 @@ static uint32_t env_chunk_size(void) {
   uint32_t bytes = 16384;
   while (bytes < (uint64_t)kb * 1024u) bytes <<= 1;
   return bytes;
+}
+
+/* GIL_NVTX_RING_CHUNKS: unset or 0 = a growing file; else ring mode with at least RAW_RING_MIN_CHUNKS. */
+static uint32_t env_ring_chunks(void) {
+  const char *s = getenv("GIL_NVTX_RING_CHUNKS");
+  long n = s ? strtol(s, NULL, 10) : 0;
+  if (n <= 0) return 0;
+  if (n < (long)RAW_RING_MIN_CHUNKS) n = RAW_RING_MIN_CHUNKS;
+  if (n > (1l << 20)) n = 1l << 20;
+  return (uint32_t)n;
 }
 
 /*
@@ -163,6 +187,23 @@ static int open_trace_file(uint32_t forked_from) {
     unlink(path);
     return 0;
   }
+  if (g_ring) {
+    /* All the disk the process will ever use, up front: nothing can fail (or make a system call) later. */
+    uint64_t bytes = (uint64_t)(RAW_RING_DEF_CHUNKS + g_ring) * g_chunk_size;
+    err = posix_fallocate(fd, RAW_HEADER_SIZE, (off_t)bytes);
+    void *area = err ? MAP_FAILED : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, RAW_HEADER_SIZE);
+    if (area == MAP_FAILED) {
+      warn_once("cannot allocate the trace ring", err ? err : errno);
+      munmap(h, RAW_HEADER_SIZE);
+      close(fd);
+      unlink(path);
+      return 0;
+    }
+    g_ring_base = area;
+    g_ring_bytes = bytes;
+    g_def_pos = g_def_end = NULL;
+    g_def_chunks = 0;
+  }
   unsigned char *hdr = h;
   memcpy(hdr + RAW_OFF_MAGIC, RAW_MAGIC, 8);
   put_u32(hdr + RAW_OFF_VERSION, RAW_FORMAT_VERSION);
@@ -180,7 +221,8 @@ static int open_trace_file(uint32_t forked_from) {
     put_u64(hdr + RAW_OFF_CAL_TICKS, g_cal_ticks);
     put_u64(hdr + RAW_OFF_CAL_NS, g_cal_ns);
   }
-  put_u64(hdr + RAW_OFF_ALLOCATED, RAW_HEADER_SIZE);
+  put_u64(hdr + RAW_OFF_ALLOCATED, RAW_HEADER_SIZE + g_ring_bytes);
+  put_u32(hdr + RAW_OFF_RING_CHUNKS, g_ring);
   struct stat exe;
   if (stat("/proc/self/exe", &exe) == 0) {
     put_u64(hdr + RAW_OFF_EXE_DEV, (uint64_t)exe.st_dev);
@@ -227,6 +269,7 @@ static void on_exit_handler(void) {
 static void release_watch(struct rec_thread *t) {
   if (!t->watch) return;
   __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), 0, __ATOMIC_RELAXED);
+  __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), 0, __ATOMIC_RELAXED);
   __atomic_store_n((uint32_t *)(t->watch + RAW_WATCH_OFF_TID), 0, __ATOMIC_RELEASE);
   t->watch = NULL;
 }
@@ -268,6 +311,9 @@ static void atfork_child(void) {
     g_window_done[w] = 0;
   }
   memset(&rec_tls, 0, sizeof rec_tls);
+  if (g_ring_base) munmap(g_ring_base, g_ring_bytes);
+  g_ring_base = NULL;
+  g_ring_bytes = 0;
   if (g_header) munmap(g_header, RAW_HEADER_SIZE);
   g_header = NULL;
   if (g_fd >= 0) close(g_fd);
@@ -282,6 +328,7 @@ int rec_init(void) {
   if (!dir || !*dir) dir = "gil-nvtx-trace";
   snprintf(g_dir, sizeof g_dir, "%s", dir);
   g_chunk_size = env_chunk_size();
+  g_ring = env_ring_chunks();
   if (mkdir(g_dir, 0755) != 0 && errno != EEXIST) {
     warn_once("cannot create the trace folder", errno);
     return 0;
@@ -350,6 +397,13 @@ static int allocated_to(uint64_t need) {
 /* `t` leaves its chunk; the last chunk of a window to be left unmaps the window. */
 static void finish_chunk(struct rec_thread *t) {
   if (!t->chunk) return;
+  if (g_ring) {
+    unsigned char *c = g_ring_base + (t->chunk - 1) * g_chunk_size;
+    t->chunk = 0;
+    t->pos = t->end = NULL;
+    __atomic_store_n((uint32_t *)(c + RAW_CHUNK_OFF_OWNED), 0, __ATOMIC_RELEASE);
+    return;
+  }
   uint64_t w = (t->chunk - 1) * g_chunk_size / WINDOW_BYTES;
   t->chunk = 0;
   t->pos = t->end = NULL;
@@ -358,6 +412,49 @@ static void finish_chunk(struct rec_thread *t) {
     unsigned char *base = __atomic_exchange_n(&g_windows[w], WINDOW_GONE, __ATOMIC_ACQ_REL);
     if (base && base != WINDOW_GONE) munmap(base, WINDOW_BYTES);
   }
+}
+
+static void put_thread_record(struct rec_thread *t, const char *comm);
+
+/* Fills the header of chunk `c` for `t` and starts writing into it. */
+static void begin_chunk(struct rec_thread *t, unsigned char *c) {
+  put_u32(c + RAW_CHUNK_OFF_SLOT, t->slot);
+  put_u32(c + RAW_CHUNK_OFF_TID, t->tid);
+  put_u32(c + RAW_CHUNK_OFF_SEQ, t->seq++);
+  put_u64(c + RAW_CHUNK_OFF_RANGES, t->range_count);
+  __atomic_store_n((uint32_t *)(c + RAW_CHUNK_OFF_MAGIC), RAW_CHUNK_MAGIC, __ATOMIC_RELEASE);
+  t->pos = (uint64_t *)(c + RAW_CHUNK_HEADER_SIZE);
+  t->end = (uint64_t *)(c + g_chunk_size);
+  t->last_ts = 0;
+  t->templates = 0; /* each chunk restates the templates it uses */
+  t->hint = 0;
+  write_calibration(t); /* a time base for compact events, a pair for the tick mapping, the chunk's start */
+}
+
+/*
+ * Ring mode: the next ring chunk no live thread owns, cleared under an odd generation so that a
+ * reader copying it meanwhile discards its copy. No system call: the pages are the file's, mapped once.
+ * 0 when every chunk is owned (more live threads than chunks): this event is dropped, not the process.
+ */
+static int take_ring_chunk(struct rec_thread *t) {
+  for (uint32_t tries = 0; tries < g_ring; tries++) {
+    uint64_t index = __atomic_fetch_add(header_u64(RAW_OFF_CHUNKS_TAKEN), 1, __ATOMIC_ACQ_REL) % g_ring;
+    unsigned char *c = g_ring_base + (RAW_RING_DEF_CHUNKS + index) * g_chunk_size;
+    uint32_t free_ = 0;
+    if (!__atomic_compare_exchange_n((uint32_t *)(c + RAW_CHUNK_OFF_OWNED), &free_, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) continue;
+    uint32_t *gen = (uint32_t *)(c + RAW_CHUNK_OFF_GEN);
+    uint32_t odd = __atomic_load_n(gen, __ATOMIC_RELAXED) | 1u;
+    __atomic_store_n(gen, odd, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the odd generation is visible before any byte changes */
+    __atomic_store_n((uint32_t *)(c + RAW_CHUNK_OFF_MAGIC), 0, __ATOMIC_RELAXED);
+    memset(c + RAW_CHUNK_HEADER_SIZE, 0, g_chunk_size - RAW_CHUNK_HEADER_SIZE);
+    t->chunk = RAW_RING_DEF_CHUNKS + index + 1;
+    begin_chunk(t, c);
+    __atomic_store_n(gen, odd + 1u, __ATOMIC_RELEASE);
+    if (t->watch) put_thread_record(t, g_comm[(t->watch - g_header - RAW_WATCH_OFFSET) / RAW_WATCH_ENTRY_SIZE]);
+    return 1;
+  }
+  return 0;
 }
 
 /* Hands `t` the next chunk of the file. */
@@ -374,22 +471,14 @@ static int take_chunk(struct rec_thread *t) {
     pthread_mutex_unlock(&g_lock);
     if (!ok) return 0;
   }
+  if (g_ring) return take_ring_chunk(t) ? 1 : -1;
   uint64_t index = __atomic_fetch_add(header_u64(RAW_OFF_CHUNKS_TAKEN), 1, __ATOMIC_ACQ_REL);
   uint64_t off = index * g_chunk_size;
   unsigned char *window = window_for(off);
   if (!window || window == WINDOW_GONE || !allocated_to(RAW_HEADER_SIZE + off + g_chunk_size)) return 0;
   unsigned char *c = window + off % WINDOW_BYTES;
   t->chunk = index + 1;
-  put_u32(c + RAW_CHUNK_OFF_SLOT, t->slot);
-  put_u32(c + RAW_CHUNK_OFF_TID, t->tid);
-  put_u32(c + RAW_CHUNK_OFF_SEQ, t->seq++);
-  __atomic_store_n((uint32_t *)(c + RAW_CHUNK_OFF_MAGIC), RAW_CHUNK_MAGIC, __ATOMIC_RELEASE);
-  t->pos = (uint64_t *)(c + RAW_CHUNK_HEADER_SIZE);
-  t->end = (uint64_t *)(c + g_chunk_size);
-  t->last_ts = 0;
-  t->templates = 0; /* each chunk restates the templates it uses */
-  t->hint = 0;
-  write_calibration(t); /* a time base for compact events, and a pair for the tick mapping */
+  begin_chunk(t, c);
   return 1;
 }
 
@@ -408,7 +497,13 @@ static void write_thread_record(struct rec_thread *t) {
     close(fd);
     if (n > 0) comm[comm[n - 1] == '\n' ? n - 1 : n] = 0;
   }
+  if (t->watch) snprintf(g_comm[(t->watch - g_header - RAW_WATCH_OFFSET) / RAW_WATCH_ENTRY_SIZE], COMM_MAX, "%s", comm);
+  put_thread_record(t, comm);
+}
+
+static void put_thread_record(struct rec_thread *t, const char *comm) {
   size_t len = strlen(comm);
+  if (len == 0) return;
   unsigned words = 3 + rec_string_words(len);
   uint64_t *r = t->pos && (size_t)(t->end - t->pos) >= words ? t->pos : NULL;
   if (!r) return; /* a fresh chunk always has room; at exit a full chunk just keeps the first name */
@@ -422,22 +517,30 @@ static void write_thread_record(struct rec_thread *t) {
 /* Template tables of the threads that have a watch entry, by entry; others get one from the heap. */
 static struct rec_template g_template_pool[RAW_WATCH_ENTRIES][RAW_COMPACT_ARGS];
 
+/* A watch table entry for `t`, when the file has one free; its template table goes with it. */
+static void claim_watch(struct rec_thread *t) {
+  for (unsigned i = 0; g_header && i < RAW_WATCH_ENTRIES; i++) {
+    unsigned char *e = g_header + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE;
+    uint32_t free_ = 0;
+    if (__atomic_compare_exchange_n((uint32_t *)(e + RAW_WATCH_OFF_TID), &free_, t->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+      __atomic_store_n((uint64_t *)(e + RAW_WATCH_OFF_HOLDS), 0, __ATOMIC_RELAXED);
+      __atomic_store_n((uint64_t *)(e + RAW_WATCH_OFF_WAIT_SINCE), 0, __ATOMIC_RELAXED);
+      t->watch = e;
+      free(t->template); /* a heap table from before the file existed; no template is in use yet */
+      t->template = g_template_pool[i];
+      g_comm[i][0] = 0; /* the entry's previous thread's name */
+      break;
+    }
+  }
+}
+
 /* A thread's first event: a slot, a watch table entry, and the destructor that closes it at exit. */
 static void register_thread(struct rec_thread *t) {
   t->slot = __atomic_add_fetch(&g_next_slot, 1, __ATOMIC_RELAXED);
   t->tid = (uint32_t)syscall(SYS_gettid);
   t->watch = NULL;
   t->template = NULL;
-  for (unsigned i = 0; g_header && i < RAW_WATCH_ENTRIES; i++) {
-    unsigned char *e = g_header + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE;
-    uint32_t free_ = 0;
-    if (__atomic_compare_exchange_n((uint32_t *)(e + RAW_WATCH_OFF_TID), &free_, t->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-      __atomic_store_n((uint64_t *)(e + RAW_WATCH_OFF_HOLDS), 0, __ATOMIC_RELAXED);
-      t->watch = e;
-      t->template = g_template_pool[i];
-      break;
-    }
-  }
+  claim_watch(t);
   /* Past RAW_WATCH_ENTRIES live threads; NULL (no memory) means full records only. */
   if (!t->template) t->template = calloc(RAW_COMPACT_ARGS, sizeof *t->template);
   pthread_setspecific(g_thread_key, t);
@@ -450,11 +553,14 @@ uint64_t *rec_reserve_slow(struct rec_thread *t, unsigned words) {
   }
   int first = t->slot == 0;
   if (first) register_thread(t);
-  if (!take_chunk(t)) {
-    rec_enabled = 0;
+  int took = take_chunk(t);
+  if (took <= 0) {
+    if (took == 0) rec_enabled = 0; /* the file cannot grow: recording stops for the process */
     add_dropped();
     return NULL;
   }
+  /* A fork child's first thread registers before its file exists: the watch table comes with the file. */
+  if (first && !t->watch) claim_watch(t);
   if (first) write_thread_record(t);
   if (g_need_definitions) {
     pthread_mutex_lock(&g_lock);
@@ -485,19 +591,51 @@ size_t rec_clamp_string(const char *s) {
   return len;
 }
 
-/* Writes one definition record into the calling thread's chunk; the caller holds g_lock. */
+/* Ring mode: room for a definition record in the definition chunks (the caller holds g_lock). */
+static uint64_t *reserve_definition(unsigned words) {
+  if (!g_def_pos || (size_t)(g_def_end - g_def_pos) < words) {
+    if (g_def_chunks == RAW_RING_DEF_CHUNKS) return NULL;
+    unsigned char *c = g_ring_base + (uint64_t)g_def_chunks * g_chunk_size;
+    put_u32(c + RAW_CHUNK_OFF_SLOT, 0);
+    put_u32(c + RAW_CHUNK_OFF_TID, (uint32_t)getpid());
+    put_u32(c + RAW_CHUNK_OFF_SEQ, g_def_chunks++);
+    __atomic_store_n((uint32_t *)(c + RAW_CHUNK_OFF_MAGIC), RAW_CHUNK_MAGIC, __ATOMIC_RELEASE);
+    g_def_pos = (uint64_t *)(c + RAW_CHUNK_HEADER_SIZE);
+    g_def_end = (uint64_t *)(c + g_chunk_size);
+    if ((size_t)(g_def_end - g_def_pos) < words) return NULL;
+  }
+  uint64_t *r = g_def_pos;
+  g_def_pos += words;
+  return r;
+}
+
+/* Writes one definition record into the calling thread's chunk (ring mode: the definition chunks);
+ * the caller holds g_lock. */
 static void write_definition(const struct definition *d) {
   struct rec_thread *t = &rec_tls;
   size_t len = rec_clamp_string(d->text);
   int has_value = d->kind != RAW_DOMAIN;
   unsigned words = 2 + (unsigned)has_value + rec_string_words(len);
+  if (g_ring) {
+    uint64_t *r = reserve_definition(words);
+    if (!r) {
+      add_dropped();
+      return;
+    }
+    r[1] = rec_now(); /* not the thread's time base: its chunk's compact events do not count from it */
+    uint64_t *w = r + 2;
+    if (has_value) *w++ = d->value;
+    rec_put_string(w, d->text ? d->text : "", len);
+    rec_commit(r, d->kind, 0, words, d->domain);
+    return;
+  }
   uint64_t *r = t->pos && (size_t)(t->end - t->pos) >= words ? t->pos : NULL;
   if (r) {
     t->pos += words;
   } else {
     if (t->slot == 0) register_thread(t);
     int first = t->pos == NULL;
-    if (!take_chunk(t)) {
+    if (take_chunk(t) <= 0) {
       rec_enabled = 0;
       add_dropped();
       return;

@@ -130,6 +130,15 @@ static inline void rec_watch_hold_end(struct rec_thread *t) {
   __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), 0, __ATOMIC_RELEASE);
 }
 
+/* The watch entry's wait field: when the thread began waiting for a GIL (the watchdog's wait trigger). */
+static inline void rec_watch_wait_begin(struct rec_thread *t, uint64_t now) {
+  if (t->watch) __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), now, __ATOMIC_RELEASE);
+}
+
+static inline void rec_watch_wait_end(struct rec_thread *t) {
+  if (t->watch) __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), 0, __ATOMIC_RELEASE);
+}
+
 /* Words an inline string of `len` bytes takes (length word + bytes padded to 8). */
 static inline unsigned rec_string_words(size_t len) { return 1u + (unsigned)((len + 7) / 8); }
 

@@ -10,7 +10,15 @@
  * Being another process, it can never hold a lock the GIL holder needs, costs the traced program
  * nothing, and a crash of it leaves the program running. Ends on SIGTERM/SIGINT or when its parent dies.
  *
- * usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N]
+ * For `gil-nvtx record` (ring mode, raw_format.h) it also reports each hold that grows past
+ * --trigger-hold-ms (each wait past --trigger-wait-ms), once, as a line on stdout:
+ * `hold <pid> <tid> <hold start, CLOCK_MONOTONIC ns>` (`wait …`);
+ * stdout is non-blocking, so a recorder that stops reading costs the watchdog nothing but those lines.
+ * --samples-max-bytes N bounds the samples file: past N bytes it becomes watchdog-<pid>-old.gsamp
+ * (replacing the previous one) and a new one starts, so the samples never take more than 2 N.
+ *
+ * usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N] [--trigger-hold-ms N] [--trigger-wait-ms N]
+ *                          [--samples-max-bytes N]
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -56,14 +64,21 @@ struct traced {
   int cgroup_fd;
   int throttled_us; /* cgroup v2 counts throttled time in µs, v1 in ns */
   struct held held[RAW_WATCH_ENTRIES];
+  uint64_t reported[RAW_WATCH_ENTRIES];      /* the hold start last reported as a trigger, per entry */
+  uint64_t reported_wait[RAW_WATCH_ENTRIES]; /* the same for waits */
 };
 
 static struct traced g_files[MAX_FILES];
 static int g_nfiles;
 static volatile sig_atomic_t g_stop;
 static int g_out = -1;
+static uint64_t g_out_bytes, g_out_max;
+static uint64_t g_trigger_ns;      /* 0 = no hold trigger reports */
+static uint64_t g_wait_trigger_ns; /* 0 = no wait trigger reports */
+static char g_out_path[PATH_MAX + 64];
 static int g_psi[3] = {-1, -1, -1};
 static char g_dir[PATH_MAX];
+static int32_t g_threshold_ms, g_period_ms; /* as the samples file's header states them */
 
 static void on_signal(int sig) {
   (void)sig;
@@ -284,6 +299,7 @@ static void scan(void) {
 
 /* Keeps disk blocks allocated ahead of the chunks the threads have taken (raw_format.h). */
 static void allocate_ahead(struct traced *f) {
+  if (get_u32(f->hdr + RAW_OFF_RING_CHUNKS)) return; /* a ring is allocated whole when it is created */
   uint64_t taken = __atomic_load_n((uint64_t *)(f->hdr + RAW_OFF_CHUNKS_TAKEN), __ATOMIC_ACQUIRE);
   uint64_t rate = taken - f->last_taken; /* chunks since the last look */
   f->last_taken = taken;
@@ -312,6 +328,8 @@ static uint64_t psi_total(int fd) {
   const char *p = strstr(buf, "total=");
   return p ? strtoull(p + 6, NULL, 10) : UNKNOWN;
 }
+
+static void rotate_samples(void);
 
 static void sample(struct traced *f, struct held *s) {
   unsigned char out[SAMPLE_SIZE];
@@ -372,8 +390,21 @@ static void sample(struct traced *f, struct held *s) {
   out[SAMPLE_OFF_STATE] = (unsigned char)state;
   ssize_t w = read_at0(s->wchan_fd, buf, 16);
   if (w > 0 && strcmp(buf, "0") != 0) memcpy(out + SAMPLE_OFF_WCHAN, buf, (size_t)w < 15 ? (size_t)w : 15);
+  if (g_out_max && g_out_bytes >= g_out_max) rotate_samples();
   if (g_out >= 0 && write(g_out, out, sizeof out) != (ssize_t)sizeof out) {
     /* A full disk: samples stop, the trace itself goes on. */
+  } else {
+    g_out_bytes += sizeof out;
+  }
+}
+
+/* A trigger line for a hold past --trigger-hold-ms; dropped when the reader is not keeping up. */
+static void report_hold(const struct traced *f, const char *what, uint32_t tid, uint64_t since, uint64_t now) {
+  uint64_t age_ns = (uint64_t)((double)(now - since) / f->ticks_per_ns);
+  char line[96];
+  int n = snprintf(line, sizeof line, "%s %u %u %llu\n", what, f->pid, tid, (unsigned long long)(mono_ns() - age_ns));
+  if (write(STDOUT_FILENO, line, (size_t)n) != n) {
+    /* a full pipe or a recorder gone: the ring keeps the hold; only this trigger is lost */
   }
 }
 
@@ -387,9 +418,25 @@ static uint64_t watch(struct traced *f, uint64_t threshold_ns) {
     const unsigned char *e = f->hdr + RAW_WATCH_OFFSET + i * RAW_WATCH_ENTRY_SIZE;
     uint32_t tid = __atomic_load_n((const uint32_t *)(e + RAW_WATCH_OFF_TID), __ATOMIC_ACQUIRE);
     uint64_t since = tid ? __atomic_load_n((const uint64_t *)(e + RAW_WATCH_OFF_HOLD_SINCE), __ATOMIC_ACQUIRE) : 0;
+    uint64_t waiting = tid && g_wait_trigger_ns ? __atomic_load_n((const uint64_t *)(e + RAW_WATCH_OFF_WAIT_SINCE), __ATOMIC_ACQUIRE) : 0;
+    if (waiting && now > waiting && f->reported_wait[i] != waiting && get_u64(f->hdr + RAW_OFF_END_NS) == 0) {
+      uint64_t left = (uint64_t)((double)g_wait_trigger_ns * f->ticks_per_ns);
+      if (now - waiting >= left) {
+        f->reported_wait[i] = waiting;
+        report_hold(f, "wait", tid, waiting, now);
+      } else {
+        uint64_t ns = (uint64_t)((double)(left - (now - waiting)) / f->ticks_per_ns);
+        if (ns < soonest) soonest = ns;
+      }
+    }
     struct held *s = &f->held[i];
     if (s->since && (s->since != since || s->tid != tid)) stop_sampling(s);
     if (!since || now < since) continue;
+    /* A process past exit() (a zombie not yet reaped) leaves its last hold open: not a stall. */
+    if (g_trigger_ns && f->reported[i] != since && get_u64(f->hdr + RAW_OFF_END_NS) == 0 && now - since >= (uint64_t)((double)g_trigger_ns * f->ticks_per_ns)) {
+      f->reported[i] = since;
+      report_hold(f, "hold", tid, since, now);
+    }
     if (now - since < threshold) {
       uint64_t left = (uint64_t)((double)(threshold - (now - since)) / f->ticks_per_ns);
       if (left < soonest) soonest = left;
@@ -409,6 +456,29 @@ static uint64_t watch(struct traced *f, uint64_t threshold_ns) {
   return soonest;
 }
 
+static int open_samples(void) {
+  g_out = open(g_out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (g_out < 0) return 0;
+  unsigned char head[SAMPLE_HEADER_SIZE];
+  memset(head, 0, sizeof head);
+  memcpy(head, SAMPLE_MAGIC, 8);
+  uint32_t v = SAMPLE_FORMAT_VERSION, size = SAMPLE_SIZE;
+  memcpy(head + 8, &v, 4);
+  memcpy(head + 12, &size, 4);
+  memcpy(head + 16, &g_threshold_ms, 4);
+  memcpy(head + 20, &g_period_ms, 4);
+  g_out_bytes = sizeof head;
+  return write(g_out, head, sizeof head) == (ssize_t)sizeof head;
+}
+
+static void rotate_samples(void) {
+  char old[PATH_MAX + 80];
+  snprintf(old, sizeof old, "%s/watchdog-%d-old" SAMPLE_FILE_SUFFIX, g_dir, (int)getpid());
+  close(g_out);
+  g_out = -1;
+  if (rename(g_out_path, old) == 0) (void)open_samples();
+}
+
 static long arg_ms(const char *s, const char *name) {
   char *end;
   long v = strtol(s, &end, 10);
@@ -419,20 +489,25 @@ static long arg_ms(const char *s, const char *name) {
   return v;
 }
 
+#define USAGE "usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N] [--trigger-hold-ms N] [--trigger-wait-ms N] [--samples-max-bytes N]\n"
+
 int main(int argc, char **argv) {
-  long threshold_ms = 10, period_ms = 1;
+  long threshold_ms = 10, period_ms = 1, trigger_ms = 0, wait_trigger_ms = 0;
   const char *dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threshold-ms") && i + 1 < argc) threshold_ms = arg_ms(argv[++i], "--threshold-ms");
     else if (!strcmp(argv[i], "--period-ms") && i + 1 < argc) period_ms = arg_ms(argv[++i], "--period-ms");
+    else if (!strcmp(argv[i], "--trigger-hold-ms") && i + 1 < argc) trigger_ms = arg_ms(argv[++i], "--trigger-hold-ms");
+    else if (!strcmp(argv[i], "--trigger-wait-ms") && i + 1 < argc) wait_trigger_ms = arg_ms(argv[++i], "--trigger-wait-ms");
+    else if (!strcmp(argv[i], "--samples-max-bytes") && i + 1 < argc) g_out_max = strtoull(argv[++i], NULL, 10);
     else if (argv[i][0] != '-' && !dir) dir = argv[i];
     else {
-      fprintf(stderr, "usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N]\n");
+      fprintf(stderr, USAGE);
       return 2;
     }
   }
   if (!dir) {
-    fprintf(stderr, "usage: gil_nvtx_watchdog DIR [--threshold-ms N] [--period-ms N]\n");
+    fprintf(stderr, USAGE);
     return 2;
   }
   if (period_ms < 1) period_ms = 1;
@@ -445,22 +520,21 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
   if (getppid() == 1) return 0; /* the parent died before PDEATHSIG was armed */
-  char path[PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/watchdog-%d" SAMPLE_FILE_SUFFIX, g_dir, (int)getpid());
-  g_out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (g_out < 0) {
-    fprintf(stderr, "gil_nvtx_watchdog: cannot create %s: %s\n", path, strerror(errno));
+  signal(SIGPIPE, SIG_IGN); /* a recorder that died: trigger lines fail, the watchdog goes on */
+  g_wait_trigger_ns = (uint64_t)wait_trigger_ms * 1000000ull;
+  if (trigger_ms || wait_trigger_ms) {
+    int fl = fcntl(STDOUT_FILENO, F_GETFL);
+    if (fl >= 0) (void)fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK);
+    g_trigger_ns = (uint64_t)trigger_ms * 1000000ull;
+    if (trigger_ms && trigger_ms < threshold_ms) threshold_ms = trigger_ms; /* look at holds from the trigger on */
+  }
+  g_threshold_ms = (int32_t)threshold_ms;
+  g_period_ms = (int32_t)period_ms;
+  snprintf(g_out_path, sizeof g_out_path, "%s/watchdog-%d" SAMPLE_FILE_SUFFIX, g_dir, (int)getpid());
+  if (!open_samples()) {
+    fprintf(stderr, "gil_nvtx_watchdog: cannot create %s: %s\n", g_out_path, strerror(errno));
     return 1;
   }
-  unsigned char head[SAMPLE_HEADER_SIZE];
-  memset(head, 0, sizeof head);
-  memcpy(head, SAMPLE_MAGIC, 8);
-  uint32_t v = SAMPLE_FORMAT_VERSION, size = SAMPLE_SIZE;
-  memcpy(head + 8, &v, 4);
-  memcpy(head + 12, &size, 4);
-  memcpy(head + 16, &threshold_ms, 4);
-  memcpy(head + 20, &period_ms, 4);
-  if (write(g_out, head, sizeof head) != (ssize_t)sizeof head) return 1;
   const char *psi[3] = {"/proc/pressure/cpu", "/proc/pressure/io", "/proc/pressure/memory"};
   for (int i = 0; i < 3; i++) g_psi[i] = open_ro(psi[i]);
 

@@ -54,8 +54,8 @@ describe('raw format: lib/trace/raw-format.ts says what native/collector/raw_for
   const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, x: string) => x.toUpperCase());
 
   it('file, chunk and sample constants', () => {
-    for (const name of ['RAW_MAGIC', 'RAW_FORMAT_VERSION', 'RAW_HEADER_SIZE', 'RAW_CHUNK_HEADER_SIZE', 'RAW_CHUNK_MAGIC', 'RAW_FILE_SUFFIX', 'RAW_CMDLINE_MAX', 'RAW_COMPACT_ARGS',
-      'RAW_RANGE_SLOT_SHIFT', 'RAW_RANGE_COUNTER_MASK', 'RAW_RANGE_HOLD_BIT', 'SAMPLE_MAGIC', 'SAMPLE_FORMAT_VERSION', 'SAMPLE_HEADER_SIZE', 'SAMPLE_SIZE', 'SAMPLE_FILE_SUFFIX'] as const) {
+    for (const name of ['RAW_MAGIC', 'RAW_FORMAT_VERSION', 'RAW_HEADER_SIZE', 'RAW_CHUNK_HEADER_SIZE', 'RAW_CHUNK_MAGIC', 'RAW_FILE_SUFFIX', 'RAW_CMDLINE_MAX', 'RAW_COMPACT_ARGS', 'RAW_RING_DEF_CHUNKS', 'RAW_RING_MIN_CHUNKS',
+      'RAW_RANGE_SLOT_SHIFT', 'RAW_RANGE_COUNTER_MASK', 'RAW_RANGE_HOLD_BIT', 'RAW_RANGE_WAIT_BIT', 'SAMPLE_MAGIC', 'SAMPLE_FORMAT_VERSION', 'SAMPLE_HEADER_SIZE', 'SAMPLE_SIZE', 'SAMPLE_FILE_SUFFIX'] as const) {
       expect((F as Record<string, unknown>)[name], name).toBe(c.get(name));
     }
     expect(F.TickSource).toEqual({ ns: c.get('RAW_TICKS_NS'), tsc: c.get('RAW_TICKS_TSC') });
@@ -71,7 +71,7 @@ describe('raw format: lib/trace/raw-format.ts says what native/collector/raw_for
     }
     expect(F.RawWatch).toEqual({
       offset: c.get('RAW_WATCH_OFFSET'), entrySize: c.get('RAW_WATCH_ENTRY_SIZE'), entries: c.get('RAW_WATCH_ENTRIES'),
-      tid: c.get('RAW_WATCH_OFF_TID'), holdSince: c.get('RAW_WATCH_OFF_HOLD_SINCE'), holds: c.get('RAW_WATCH_OFF_HOLDS'),
+      tid: c.get('RAW_WATCH_OFF_TID'), holdSince: c.get('RAW_WATCH_OFF_HOLD_SINCE'), holds: c.get('RAW_WATCH_OFF_HOLDS'), waitSince: c.get('RAW_WATCH_OFF_WAIT_SINCE'),
     });
   });
 

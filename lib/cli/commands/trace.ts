@@ -25,18 +25,39 @@ The exit code is the command's (128 + signal number if a signal ended it); 1 if 
 process made an NVTX call (nothing was traced).
 `;
 
+/** The options `trace` and `record` share (`record` adds its own to these). */
+export const COMMAND_RUN_OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  'keep-raw': { type: 'boolean', default: false },
+  'watch-ms': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** What the shared options say, checked: the command, the watchdog threshold, quiet, progress lines. */
+export function commandRunValues(command: string, values: { 'watch-ms'?: string; quiet?: boolean }, positionals: string[]) {
+  if (positionals.length === 0) {
+    throw usageError(command, `No command to ${command}: usage: gil-nvtx ${command} [-o DIR] -- <command…>.`);
+  }
+  const quiet = values.quiet === true || process.env.CI === 'true';
+  let watchThresholdMs: number | undefined;
+  if (values['watch-ms'] !== undefined) {
+    watchThresholdMs = parseWatchMs(values['watch-ms']) ?? undefined;
+    if (watchThresholdMs === undefined) {
+      throw usageError(command, `--watch-ms takes whole milliseconds from 0 to 60000, not '${values['watch-ms']}'.`);
+    }
+  }
+  const onProgress = (line: string) => {
+    if (!quiet) process.stderr.write(`gil-nvtx ${command}: ${line}\n`);
+  };
+  return { quiet, watchThresholdMs, onProgress };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('trace', {
     args: argv,
     allowPositionals: true,
-    options: {
-      output: { type: 'string', short: 'o' },
-      format: { type: 'string', default: 'native' },
-      'keep-raw': { type: 'boolean', default: false },
-      'watch-ms': { type: 'string' },
-      quiet: { type: 'boolean', short: 'q', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+    options: { ...COMMAND_RUN_OPTIONS, format: { type: 'string', default: 'native' } },
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -46,25 +67,8 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== 'native' && format !== 'perfetto') {
     throw usageError('trace', `Unknown --format '${format}': native or perfetto.`);
   }
-  if (positionals.length === 0) {
-    throw usageError('trace', 'No command to trace: usage: gil-nvtx trace [-o DIR] -- <command…>.');
-  }
-  const quiet = values.quiet || process.env.CI === 'true';
-  let watchThresholdMs: number | undefined;
-  if (values['watch-ms'] !== undefined) {
-    watchThresholdMs = parseWatchMs(values['watch-ms']) ?? undefined;
-    if (watchThresholdMs === undefined) {
-      throw usageError('trace', `--watch-ms takes whole milliseconds from 0 to 60000, not '${values['watch-ms']}'.`);
-    }
-  }
-  const result = await traceCommand(positionals, {
-    outDir: values.output,
-    keepRaw: values['keep-raw'],
-    watchThresholdMs,
-    onProgress: (line) => {
-      if (!quiet) process.stderr.write(`gil-nvtx trace: ${line}\n`);
-    },
-  });
+  const { quiet, watchThresholdMs, onProgress } = commandRunValues('trace', values, positionals);
+  const result = await traceCommand(positionals, { outDir: values.output, keepRaw: values['keep-raw'], watchThresholdMs, onProgress });
   let perfetto: string | null = null;
   if (format === 'perfetto') perfetto = await writePerfettoForTrace(result.database, result.outDir);
   if (!quiet) process.stderr.write(summary(result, perfetto));
