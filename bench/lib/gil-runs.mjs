@@ -24,10 +24,11 @@ function measurement(out) {
   return JSON.parse(line);
 }
 
+/** This process's environment without an NVTX tool of its own, plus `extra` (which may name one). */
 function cleanEnv(extra = {}) {
-  const env = { ...process.env, ...extra };
+  const env = { ...process.env };
   delete env.NVTX_INJECTION64_PATH;
-  return env;
+  return { ...env, ...extra };
 }
 
 /**
