@@ -13,7 +13,7 @@ import { lastJsonLine, nodeUnderNsys } from './helpers.js';
 const fixture = fileURLToPath(new URL('./fixtures/event-loop-block.mjs', import.meta.url));
 
 /** Every spin of the fixture is covered by exactly one block range, and none is left open. */
-function checkBlocks(output: string, events: NormalizedEvent[]): { spunMs: number[]; spinRanges: NormalizedEvent[] } {
+function checkBlocks(output: string, events: NormalizedEvent[]): { spunMs: number[]; spinRanges: NormalizedEvent[]; blocks: (NormalizedEvent & { from: number })[] } {
   const { spins, spunMs } = lastJsonLine<{ spins: number; spunMs: number[] }>(output);
   expect(spunMs).toHaveLength(spins);
   const spinRanges = events.filter((e) => e.domain === 'test:spin' && e.name === 'spin');
@@ -31,7 +31,7 @@ function checkBlocks(output: string, events: NormalizedEvent[]): { spunMs: numbe
     const covering = blocks.filter((b) => b.from <= spin.start && b.end! >= spin.end!);
     expect(covering, `exactly one block covers the spin at ${spin.start}`).toHaveLength(1);
   }
-  return { spunMs, spinRanges };
+  return { spunMs, spinRanges, blocks };
 }
 
 describe('instrumentEventLoop', () => {
@@ -49,7 +49,7 @@ describe('instrumentEventLoop', () => {
   it('one range per block, covering it; slow requests report the time the loop was blocked', async () => {
     const result = await traceCommand([process.execPath, fixture, '3'], { outDir: scratchDir('loop'), collector: ensureCollector(), stdio: 'pipe' });
     expect(result.exitCode, result.output).toBe(0);
-    const { spunMs, spinRanges } = checkBlocks(result.output, readEvents(result.database));
+    const { spunMs, spinRanges, blocks } = checkBlocks(result.output, readEvents(result.database));
 
     const trace = await loadTrace(result.database, { requireGil: false });
     try {
@@ -61,10 +61,14 @@ describe('instrumentEventLoop', () => {
       for (const r of spinRequests) {
         const i = spinRanges.findIndex((s) => s.start >= r.startNs && s.end! <= r.endNs);
         expect(i).toBeGreaterThanOrEqual(0);
-        expect(r.eventLoop!.blocks).toBe(1);
+        // Every block range of the trace that overlaps the request, and only those: on a loaded machine
+        // the loop can also stall (starved of a CPU) beside the spin, which is a block of its own.
+        const overlapping = blocks.filter((b) => Math.min(b.end!, r.endNs) - Math.max(b.from, r.startNs) > 0);
+        expect(overlapping.length).toBeGreaterThanOrEqual(1);
+        expect(r.eventLoop!.blocks).toBe(overlapping.length);
         expect(r.eventLoop!.blockedNs).toBeGreaterThanOrEqual(spunMs[i]! * 1e6);
       }
-      expect(formatText(report)).toMatch(/Node event loop blocked \d+(\.\d+)? ms during it \(1 block\)/);
+      expect(formatText(report)).toMatch(/Node event loop blocked \d+(\.\d+)? ms during it \(\d+ blocks?\)/);
       expect(formatHtml(trace, report)).toContain('Node event loop blocked');
       expect((JSON.parse(formatJson(report)) as typeof report).slowRanges[0]!.eventLoop).not.toBeNull();
     } finally {
