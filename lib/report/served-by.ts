@@ -141,8 +141,11 @@ interface JobGil {
   /** The job thread's own holds during the job. */
   own: { s: number; e: number }[];
   /** While the job was on its way (sent, not begun): the longest overlapping hold of the serving process, by any thread. */
-  queue: { s: number; e: number; t: number; overlap: number } | null;
+  queue: OtherHold | null;
 }
+
+/** Another thread's hold (thread index `t`) and how much of it counts (`overlap`). */
+type OtherHold = { s: number; e: number; t: number; overlap: number };
 
 /**
  * From the serving process's GIL scans: for each job, the GIL waits of its own thread during it, and the
@@ -207,7 +210,7 @@ export class ServedByPass implements GilPass {
     const picked = jobs.map((job) => {
       const st = this.byJob.get(JobLinks.key(job))!;
       const waitNs = st.waits.reduce((sum, w) => sum + (w.e - w.s), 0);
-      let best: { s: number; e: number; t: number; overlap: number } | null = null;
+      let best: OtherHold | null = null;
       for (const h of st.holds) {
         let overlap = 0;
         for (const w of st.waits) overlap += Math.max(0, Math.min(h.e, w.e) - Math.max(h.s, w.s));
@@ -231,6 +234,18 @@ export class ServedByPass implements GilPass {
     // Where another thread let go of the GIL is where it was while the job waited (where it took it when
     // that frame had returned by then).
     const at = (i: number) => (i < 0 ? null : (where[i]!.released ?? where[i]!.taken ?? null));
+    /** Another thread's hold as `stalledBy` and `queuedBehind` report it; `slot` indexes its location. */
+    const otherHold = (h: OtherHold | null, slot: number): ServedBy['stalledBy'] =>
+      h
+        ? {
+            thread: threadRefOf(trace, trace.threads[h.t]!.globalTid),
+            holdStartNs: h.s,
+            holdEndNs: h.e,
+            holdNs: h.e - h.s,
+            blockedNs: h.overlap,
+            where: at(slot),
+          }
+        : null;
     return picked.map((p, i) => {
       const pid = pidOf(p.job.gt);
       return {
@@ -247,26 +262,8 @@ export class ServedByPass implements GilPass {
         gilWaitNs: p.waitNs,
         gilHeldNs: p.heldNs,
         longestHold: p.own ? { startNs: p.own.s, endNs: p.own.e, holdNs: p.own.e - p.own.s, ...(where[slots[i]!.own] ?? { taken: null, released: null }) } : null,
-        stalledBy: p.best
-          ? {
-              thread: threadRefOf(trace, trace.threads[p.best.t]!.globalTid),
-              holdStartNs: p.best.s,
-              holdEndNs: p.best.e,
-              holdNs: p.best.e - p.best.s,
-              blockedNs: p.best.overlap,
-              where: at(slots[i]!.best),
-            }
-          : null,
-        queuedBehind: p.queue
-          ? {
-              thread: threadRefOf(trace, trace.threads[p.queue.t]!.globalTid),
-              holdStartNs: p.queue.s,
-              holdEndNs: p.queue.e,
-              holdNs: p.queue.e - p.queue.s,
-              blockedNs: p.queue.overlap,
-              where: at(slots[i]!.queue),
-            }
-          : null,
+        stalledBy: otherHold(p.best, slots[i]!.best),
+        queuedBehind: otherHold(p.queue, slots[i]!.queue),
       };
     });
   }
