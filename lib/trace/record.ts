@@ -12,7 +12,7 @@ import { lockOwner, tryLock } from '../lock.js';
 import { mergeTraceInWorker } from './merge-worker.js';
 import { HeaderOffset, RAW_HEADER_SIZE, RAW_RING_DEF_CHUNKS, RAW_RING_MIN_CHUNKS } from './raw-format.js';
 import { RingSnapshot, ringFiles, type RingCopy, type TimeWindow } from './ring-dump.js';
-import { LOCK_FILE, TRACE_DB, collectorEnv, collectorForCommand, envThresholdMs, lockTraceDir, removeRawFiles, runTracedCommand, startWatchdog } from './run.js';
+import { LOCK_FILE, TRACE_DB, type TraceOptions, collectorEnv, collectorForCommand, envThresholdMs, lockTraceDir, removeRawFiles, runTracedCommand, startWatchdog } from './run.js';
 
 /** Where the live rings are, inside the record folder. */
 export const RING_SUBDIR = 'ring';
@@ -26,13 +26,8 @@ export const RING_PROCESSES = 8;
 /** How often a dump in progress copies the rings again until its window ends. */
 const RECOPY_MS = 50;
 
-export interface RecordOptions {
-  outDir?: string;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  collector?: string;
-  stdio?: 'inherit' | 'pipe';
-  onProgress?: (line: string) => void;
+/** The options `record` shares with `trace` mean the same; `outDir` defaults to `gil-nvtx-record`. */
+export interface RecordOptions extends Pick<TraceOptions, 'outDir' | 'env' | 'cwd' | 'collector' | 'stdio' | 'onProgress'> {
   /** Watchdog sampling threshold (as `trace --watch-ms`). */
   watchThresholdMs?: number;
   /** How far back a ring must reach; also how long an ended process's ring is kept. Default 30 s. */
