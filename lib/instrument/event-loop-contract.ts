@@ -10,4 +10,6 @@ export const EVENT_LOOP_BLOCKED = 'event loop blocked';
 export const BEATS = 0;
 export const STOP = 1;
 export const STOPPED = 2;
+/** Set by the watcher once it watches: instrumentEventLoop() returns only then, so no block after it is missed. */
+export const READY = 3;
 export const LAST_BEAT_BYTE_OFFSET = 16;

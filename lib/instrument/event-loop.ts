@@ -1,9 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { binding, status } from '../nvtx/binding.js';
 import { argError } from '../nvtx/validate.js';
-import { BEATS, LAST_BEAT_BYTE_OFFSET, STOP, STOPPED } from './event-loop-contract.js';
+import { BEATS, LAST_BEAT_BYTE_OFFSET, READY, STOP, STOPPED } from './event-loop-contract.js';
 
 export { EVENT_LOOP_BLOCKED, EVENT_LOOP_DOMAIN } from './event-loop-contract.js';
+
+const READY_TIMEOUT_MS = 10_000;
 
 export interface EventLoopInstrumentationOptions {
   /** Blocks at least this long get a range (default 50 ms); the resolution is a quarter of it. */
@@ -21,7 +23,8 @@ export interface EventLoopInstrumentationOptions {
  * (ns since its last beat), so the block itself is [start - payload, end]; its category is the OS thread id
  * of the watched loop. Ranges appear on the watcher's thread, named `event loop watch`.
  *
- * Opt-in, and only with an NVTX tool attached (otherwise it does nothing). Returns a function that stops
+ * Opt-in, and only with an NVTX tool attached (otherwise it does nothing). It returns once the watcher
+ * runs (it blocks the calling thread for the worker's start-up), with a function that stops
  * the watcher once it has ended any range it had open; it also runs at process exit, so none stays open.
  */
 export function instrumentEventLoop(options: EventLoopInstrumentationOptions = {}): () => void {
@@ -31,7 +34,7 @@ export function instrumentEventLoop(options: EventLoopInstrumentationOptions = {
   if (!(thresholdMs >= 1 && thresholdMs <= 3_600_000)) throw argError('instrumentEventLoop', 0, 'options.thresholdMs', 'from 1 to 3600000 (ms)', true);
   if (!status().native) return () => {};
   const shared = new SharedArrayBuffer(24);
-  const words = new Int32Array(shared, 0, 3);
+  const words = new Int32Array(shared, 0, 4);
   const lastBeat = new BigInt64Array(shared, LAST_BEAT_BYTE_OFFSET, 1);
   const beat = () => {
     Atomics.store(lastBeat, 0, process.hrtime.bigint());
@@ -49,6 +52,12 @@ export function instrumentEventLoop(options: EventLoopInstrumentationOptions = {
     process.emitWarning(`gil-nvtx: the event-loop watcher stopped: ${err.message}`, { code: 'GIL_NVTX_EVENT_LOOP_WATCHER' });
   });
   worker.once('exit', () => (watching = false));
+  // A worker starts in the background, and under nsys its first NVTX call can take hundreds of ms: a
+  // block in that time would get no range. So wait (a few tens of ms as a rule) until it watches.
+  if (Atomics.wait(words, READY, 0, READY_TIMEOUT_MS) === 'timed-out') {
+    process.emitWarning(`gil-nvtx: the event-loop watcher was not running after ${READY_TIMEOUT_MS} ms; blocks before it starts get no range`, { code: 'GIL_NVTX_EVENT_LOOP_WATCHER' });
+  }
+  beat(); // the wait above was not a block of the loop
   const timer = setInterval(beat, Math.max(1, Math.floor(thresholdMs / 4)));
   timer.unref();
   let stopped = false;

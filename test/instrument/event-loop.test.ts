@@ -11,6 +11,7 @@ import { ensureCollector, readEvents, scratchDir, type NormalizedEvent } from '.
 import { lastJsonLine, nodeUnderNsys } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/event-loop-block.mjs', import.meta.url));
+const slowWorkerStart = fileURLToPath(new URL('./fixtures/slow-worker-start.cjs', import.meta.url));
 
 /** Every spin of the fixture is covered by exactly one block range, and none is left open. */
 function checkBlocks(output: string, events: NormalizedEvent[]): { spunMs: number[]; spinRanges: NormalizedEvent[]; blocks: (NormalizedEvent & { from: number })[] } {
@@ -39,6 +40,12 @@ describe('instrumentEventLoop', () => {
     const run = await nodeUnderNsys(fixture, ['3'], 'loop');
     checkBlocks(run.output, readEvents(run.sqlite));
   }, 400_000);
+
+  it('a watcher slow to start (a busy machine) still sees the first block: instrumentEventLoop() returns once it watches', async () => {
+    const result = await traceCommand([process.execPath, '--require', slowWorkerStart, fixture, '1'], { outDir: scratchDir('loop-slow'), collector: ensureCollector(), stdio: 'pipe' });
+    expect(result.exitCode, result.output).toBe(0);
+    checkBlocks(result.output, readEvents(result.database));
+  });
 
   it('rejects a bad threshold with one clear TypeError or RangeError', () => {
     expect(() => instrumentEventLoop({ thresholdMs: '5' as unknown as number })).toThrow(/argument 0 \(options\.thresholdMs\) must be a number/);
