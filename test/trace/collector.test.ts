@@ -94,19 +94,24 @@ describe('collector: what one process records', () => {
     const holds = queryAll<{ start: number; end: number }>(r.database, "SELECT e.start, e.end FROM NVTX_EVENTS e JOIN StringIds s ON s.id = e.textId WHERE s.value = 'Holding GIL' ORDER BY e.start");
     expect(holds).toHaveLength(2);
     const samples = (h: { start: number }) =>
-      queryAll<{ ts: number; execNs: number | null; state: string; syscall: number | null }>(r.database, 'SELECT ts, execNs, state, syscall FROM GILNVTX_HOLD_SAMPLES WHERE holdStart = ? ORDER BY ts', h.start);
+      queryAll<{ ts: number; execNs: number | null; runqNs: number | null; state: string; syscall: number | null }>(r.database, 'SELECT ts, execNs, runqNs, state, syscall FROM GILNVTX_HOLD_SAMPLES WHERE holdStart = ? ORDER BY ts', h.start);
     const [spin, sleep] = holds.map(samples) as [ReturnType<typeof samples>, ReturnType<typeof samples>];
     // 60 ms holds, sampled from 10 ms on about every millisecond (fewer on a loaded machine), all inside the hold.
     for (const [i, s] of [spin, sleep].entries()) {
       expect(s.length).toBeGreaterThan(3);
       for (const x of s) expect(x.ts).toBeGreaterThanOrEqual(holds[i]!.start);
     }
-    const onCpu = (s: typeof spin) => {
-      const known = s.filter((x) => x.execNs !== null);
-      return (known.at(-1)!.execNs! - known[0]!.execNs!) / (known.at(-1)!.ts - known[0]!.ts);
+    // Fractions of the sampled span on a CPU, and on a CPU or runnable waiting for one (schedstat).
+    const share = (s: typeof spin, runnable: boolean) => {
+      const known = s.filter((x) => x.execNs !== null && x.runqNs !== null);
+      const busy = (x: (typeof known)[number]) => x.execNs! + (runnable ? x.runqNs! : 0);
+      return (busy(known.at(-1)!) - busy(known[0]!)) / (known.at(-1)!.ts - known[0]!.ts);
     };
-    expect(onCpu(spin)).toBeGreaterThan(0.5);
-    expect(onCpu(sleep)).toBeLessThan(0.1);
+    // A spinning holder never sleeps; how much of that is on a CPU depends on the machine's load (on two
+    // busy cores it was 0.34), so "on a CPU" is asserted as on a CPU or waiting for one (0.91 then).
+    expect(share(spin, true)).toBeGreaterThan(0.75);
+    expect(share(spin, false)).toBeGreaterThan(10 * share(sleep, false));
+    expect(share(sleep, true)).toBeLessThan(0.1);
     expect(sleep.filter((x) => x.state === 'S').length).toBeGreaterThan(sleep.length / 2);
     // usleep is clock_nanosleep (or nanosleep) on Linux.
     const asleep = sleep.map((x) => x.syscall).filter((n): n is number => n !== null && n >= 0);
