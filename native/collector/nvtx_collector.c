@@ -147,11 +147,18 @@ static inline void raw_words(uint64_t w[RAW_ATTR_WORDS], const nvtxEventAttribut
   w[4] &= RAW_ATTR_W4_MASK;
 }
 
+/* Word k of an attribute block, loaded straight into a register (the caller's block may be unaligned). */
+static inline uint64_t attr_word(const nvtxEventAttributes_t *a, unsigned k) {
+  uint64_t v;
+  memcpy(&v, (const char *)a + 8 * k, 8);
+  return v;
+}
+
 static inline int same_raw(const struct rec_template *x, const void *domain, const nvtxEventAttributes_t *a) {
-  uint64_t w[RAW_ATTR_WORDS];
-  raw_words(w, a);
-  return x->domain == domain && ((w[0] ^ x->raw[0]) | (w[1] ^ x->raw[1]) | (w[2] ^ x->raw[2]) | (w[3] ^ x->raw[3]) |
-                                 (w[4] ^ x->raw[4]) | (w[5] ^ x->raw[5])) == 0;
+  /* Word 5, the message, tells most templates apart (a GIL wait from a hold): test it on its own first. */
+  if (attr_word(a, 5) != x->raw[5] || x->domain != domain) return 0;
+  return ((attr_word(a, 0) ^ x->raw[0]) | (attr_word(a, 1) ^ x->raw[1]) | (attr_word(a, 2) ^ x->raw[2]) |
+          (attr_word(a, 3) ^ x->raw[3]) | ((attr_word(a, 4) & RAW_ATTR_W4_MASK) ^ x->raw[4])) == 0;
 }
 
 /* The template of a repeated call: the one used last or the next one (a GIL wait is followed by a
@@ -251,19 +258,14 @@ static inline uint64_t started(struct rec_thread *t, uint64_t head, uint64_t now
   return id;
 }
 
-static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a,
-                             const char *ascii) {
-  struct rec_thread *t = &rec_tls;
-  uint64_t now = rec_now();
-  unsigned op = kind == RAW_START ? RAW_OP_START : kind == RAW_PUSH ? RAW_OP_PUSH : RAW_OP_MARK;
-  if (!ascii && t->pos && t->pos < t->end) {
-    int i = fast_template(t, domain, a);
-    if (i >= 0) {
-      uint64_t *e = t->pos++;
-      if (rec_put_compact(t, e, op, (unsigned)i, now)) return kind == RAW_START ? started(t, t->template[i].head, now) : 0;
-      t->pos = e;
-    }
-  }
+static inline unsigned op_of(unsigned kind) { return kind == RAW_START ? RAW_OP_START : kind == RAW_PUSH ? RAW_OP_PUSH : RAW_OP_MARK; }
+
+/* Every event that is not a repeat of a template the thread used last or next: decoded, then compact
+ * (a template of this chunk) or full. Out of line, so that the repeated call, every GIL transition,
+ * saves and restores only the few registers its own path uses. */
+static __attribute__((noinline)) uint64_t record_decoded(struct rec_thread *t, unsigned kind, nvtxDomainHandle_t domain,
+                                                         const nvtxEventAttributes_t *a, const char *ascii, uint64_t now) {
+  unsigned op = op_of(kind);
   struct attrs x;
   read_attrs(&x, domain, a, ascii);
   int done = record_compact(t, op, &x, &now, domain, a);
@@ -287,16 +289,25 @@ static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvt
   return started(t, x.key.head, now);
 }
 
-/* End: compact when the range started on this thread recently, else header, timestamp, range id. */
-static void record_end(nvtxDomainHandle_t domain, uint64_t id) {
-  struct rec_thread *t = &rec_tls;
+static inline uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a,
+                                    const char *ascii) {
+  struct rec_thread *t = rec_self();
   uint64_t now = rec_now();
-  uint64_t counter = id & RAW_RANGE_COUNTER_MASK;
-  int mine = t->slot != 0 && ((id & ~(RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT | (1ull << 63))) >> RAW_RANGE_SLOT_SHIFT) == t->slot;
-  if ((id & (RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT)) && mine) {
-    if (id & RAW_RANGE_HOLD_BIT) rec_watch_hold_end(t);
-    else rec_watch_wait_end(t);
+  if (!ascii && t->pos && t->pos < t->end) {
+    int i = fast_template(t, domain, a);
+    if (i >= 0 && rec_put_compact(t, t->pos, op_of(kind), (unsigned)i, now)) {
+      t->pos++;
+      return kind == RAW_START ? started(t, t->template[i].head, now) : 0;
+    }
   }
+  return record_decoded(t, kind, domain, a, ascii, now);
+}
+
+/* End: compact when the range started on this thread recently, else header, timestamp, range id. */
+/* The full form of an end, and the compact one after a reservation that took a new chunk. */
+static __attribute__((noinline)) void record_end_slow(struct rec_thread *t, nvtxDomainHandle_t domain, uint64_t id, int mine,
+                                                      uint64_t now) {
+  uint64_t counter = id & RAW_RANGE_COUNTER_MASK;
   uint64_t *r = rec_reserve(t, 1);
   if (!r) return;
   if (now < t->last_ts) now = t->last_ts;
@@ -313,8 +324,26 @@ static void record_end(nvtxDomainHandle_t domain, uint64_t id) {
   rec_commit(r, RAW_END, 0, 3, domain_index(domain));
 }
 
+static inline void record_end(nvtxDomainHandle_t domain, uint64_t id) {
+  struct rec_thread *t = rec_self();
+  uint64_t now = rec_now();
+  uint64_t counter = id & RAW_RANGE_COUNTER_MASK;
+  int mine = t->slot != 0 && ((id & ~(RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT | (1ull << 63))) >> RAW_RANGE_SLOT_SHIFT) == t->slot;
+  if ((id & (RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT)) && mine) {
+    if (id & RAW_RANGE_HOLD_BIT) rec_watch_hold_end(t);
+    else rec_watch_wait_end(t);
+  }
+  /* The compact end of a range this thread began recently, in the current chunk. */
+  if (mine && t->pos && t->pos < t->end && counter <= t->range_count &&
+      t->range_count - counter < RAW_COMPACT_ARGS && rec_put_compact(t, t->pos, RAW_OP_END, (unsigned)(t->range_count - counter), now)) {
+    t->pos++;
+    return;
+  }
+  record_end_slow(t, domain, id, mine, now);
+}
+
 static void record_pop(nvtxDomainHandle_t domain) {
-  struct rec_thread *t = &rec_tls;
+  struct rec_thread *t = rec_self();
   uint64_t head = (uint64_t)domain_index(domain);
   uint64_t now = rec_now();
   /* A pop's template is its domain alone: the one the last pop used, if the current chunk has it. */
@@ -339,7 +368,7 @@ static void record_pop(nvtxDomainHandle_t domain) {
 }
 
 static void record_named(unsigned kind, uint32_t domain, uint64_t value, const char *name) {
-  struct rec_thread *t = &rec_tls;
+  struct rec_thread *t = rec_self();
   size_t len = rec_clamp_string(name);
   unsigned words = 3 + rec_string_words(len);
   uint64_t *r = rec_reserve(t, words);

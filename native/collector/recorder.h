@@ -51,6 +51,14 @@ struct rec_thread {
 
 extern __thread struct rec_thread rec_tls __attribute__((visibility("hidden")));
 
+/* This thread's recorder state. The empty asm pins the address in a register: without it the compiler
+ * recomputes it (a TLS descriptor call) at each use in a function, three times on a GIL transition. */
+static inline struct rec_thread *rec_self(void) {
+  struct rec_thread *t = &rec_tls;
+  __asm__("" : "+r"(t));
+  return t;
+}
+
 /* Set once by rec_init; cleared when recording stops (file cannot grow, say). */
 extern volatile int rec_enabled __attribute__((visibility("hidden")));
 

@@ -1,7 +1,7 @@
 // The collector must not change what it measures. Counted, never timed: the system calls a patched
 // CPython makes per GIL release+retake with the collector (and its watchdog) attached, as the slope
 // between two run lengths (start-up, thread creation and the watchdog's attach cancel out), against the
-// same program with no tool.
+// same program with no tool; and, the same way, the instructions (callgrind) the collector adds.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,19 @@ const patched = await patchedPythonOrSkip('3.11.2');
 const python = 'python' in patched ? patched.python : '';
 // One GIL release and retake per os.read (it releases the GIL around the read system call).
 const HANDOFF = 'import os, sys\nfd = os.open("/dev/zero", os.O_RDONLY)\nfor _ in range(int(sys.argv[1])): os.read(fd, 1)\n';
+
+/** Instructions the program executes (callgrind), with string hashing fixed so that runs repeat exactly. */
+function instructions(cycles: number, env: NodeJS.ProcessEnv): number {
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', python, '-c', HANDOFF, String(cycles)], {
+    env: { ...process.env, PYTHONHASHSEED: '0', ...env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  const collected = /Collected : (\d+)/.exec(r.stderr);
+  expect(collected, r.stderr).not.toBeNull();
+  return Number(collected![1]);
+}
 
 /** Total system calls of the program (all its threads), from `strace -f -c`. */
 function syscalls(cycles: number, env: NodeJS.ProcessEnv): number {
@@ -66,4 +79,17 @@ describe.skipIf('skip' in patched)('collector fidelity: what tracing adds to the
       watchdog.kill('SIGTERM');
     }
   });
+
+  it('instructions: the collector adds at most 700 per release+retake cycle (4 NVTX events; 592 on 2026-12-03, 715 before)', () => {
+    const rawDir = join(scratchDir('fidelity-instructions'), 'raw');
+    mkdirSync(rawDir, { recursive: true });
+    const [small, large] = [4_000, 12_000];
+    const perCycle = (env: NodeJS.ProcessEnv) => (instructions(large, env) - instructions(small, env)) / (large - small);
+    const none = perCycle({});
+    const added = perCycle({ NVTX_INJECTION64_PATH: collector, GIL_NVTX_TRACE_DIR: rawDir }) - none;
+    // Without a tool a cycle is ~1,500 instructions of CPython (os.read, the GIL's mutex and condition).
+    expect(none).toBeGreaterThan(500);
+    expect(added).toBeGreaterThan(100); // the events are recorded at all
+    expect(added).toBeLessThan(700);
+  }, 300_000);
 });
