@@ -2,14 +2,16 @@
 // called is one line on stderr and exit status 2, never a stack trace; output that cannot be written
 // is one line and a non-zero exit. `profile` takes every option `report` has, from one definition.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../report/helpers.js';
 
 const CLI = join(import.meta.dirname, '../../bin/gil-nvtx.js');
-const COMMANDS = ['build-python', 'trace', 'merge', 'profile', 'report', 'demo', 'doctor'];
+const COMMANDS = readdirSync(join(import.meta.dirname, '../../lib/cli/commands'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3));
 // No nsys, no network, no apt: nothing here may get past argument checks into real work.
 const emptyPath = mkdtempSync(join(tmpdir(), 'gil-nvtx-usage-path-'));
 
@@ -38,6 +40,20 @@ function expectUsageError(args: string[], pattern: RegExp, path?: string): void 
 let trace: string;
 beforeAll(() => {
   trace = fixture('usage').path;
+});
+
+describe('every command is a user\'s', () => {
+  it('is listed by --help and has its section or mention in the README', () => {
+    expect(COMMANDS).toEqual(expect.arrayContaining(['trace', 'record', 'dump', 'report', 'profile']));
+    const help = gilNvtx(['--help']).stdout;
+    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+    for (const command of COMMANDS) {
+      expect(help, command).toContain(command);
+      expect(readme, `README mentions gil-nvtx ${command}`).toContain(`gil-nvtx ${command}`);
+    }
+    // The flight recorder's section (a merge once dropped it without a test noticing).
+    expect(readme).toMatch(/^## Catching a spike in production$/m);
+  });
 });
 
 describe('bad usage: one line, exit 2', () => {
