@@ -8,14 +8,16 @@
 //    stack; start/end ranges (which may cross threads and overlap) get one id each;
 //  - marks, including GIL drop requests, are thread-scoped instants;
 //  - the ranges of one request's tree (lib/nvtx/context-payload.ts) carry `context`/`parent` args, and a
-//    flow arrow (bind_id, flow_out → flow_in) runs from each parent to each child.
+//    flow arrow (bind_id, flow_out → flow_in) runs from each parent to each child;
+//  - work sent to another process (a job for a Python worker) whose range carries the sender's
+//    correlation id gets a `correlation` arg and a flow arrow from the range that sent it.
 import { formatLocation, parseLocation } from './locations.js';
 import type { BlamedHold, PyLocation } from './types.js';
 import { fmtDuration } from './units.js';
 import { DROP_REQUEST_MESSAGE, GIL_DOMAIN, HOLDING_MESSAGE, WAITING_MESSAGE } from '../gil-contract.js';
 import { GilEventKind, domainNameOf, threadNameOf, type LoadedTrace } from './model.js';
 import { hasColumns, nvtxTextSql } from './schema.js';
-import { decodeContextPayload } from '../nvtx/context-payload.js';
+import { decodeContextPayload, decodeCorrelation } from '../nvtx/context-payload.js';
 import { type ChunkWriter, writeOutputFile } from '../output-file.js';
 import { NsysEventType, globalTid, pidOf, tidOf } from '../nsys/export-schema.js';
 
@@ -102,7 +104,12 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
 
   if (opts.otherRanges !== false) {
     const { expr: text, join } = nvtxTextSql(trace.schema, 'n');
-    const payload = hasColumns(trace.schema, 'NVTX_EVENTS', ['uint64Value']) ? 'n.uint64Value' : 'NULL';
+    // Tree payloads are uint64; a correlation id may come as either (the Python module writes int64).
+    const payload = hasColumns(trace.schema, 'NVTX_EVENTS', ['int64Value', 'uint64Value'])
+      ? 'COALESCE(n.uint64Value, n.int64Value)'
+      : hasColumns(trace.schema, 'NVTX_EVENTS', ['uint64Value'])
+        ? 'n.uint64Value'
+        : 'NULL';
     // In start order, so a parent of a request's tree is written before its children.
     const sql =
       `SELECT n.start, n.end, n.eventType, n.globalTid, ${text}, n.domainId, ${payload} FROM NVTX_EVENTS AS n ${join} ` +
@@ -112,6 +119,14 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
     let flowId = 0;
     // Tree ranges seen so far (lib/nvtx/context-payload.ts), by thread and context id: their async slice.
     const treeSlices = new Map<string, { id: string; name: string; cat: string }>();
+    /** The same slices by process and context id (what a correlation id names), in start order. */
+    const senders = new Map<string, { id: string; name: string; cat: string; pid: number; tid: number; end: number }[]>();
+    /** An instant on `from`'s async track at `ts` that starts a flow; the flow_in fields for its target. */
+    const flowFrom = (from: { id: string; name: string; cat: string }, fromPid: number, fromTid: number, ts: number) => {
+      const bind = `ctx-${++flowId}`;
+      emit({ ph: 'n', cat: from.cat, name: from.name, pid: fromPid, tid: fromTid, id: from.id, ts: us(ts), bind_id: bind, flow_out: true });
+      return { bind_id: bind, flow_in: true as const };
+    };
     for (const [start, end, type, gt, name, domainId, context] of trace.db.prepare(sql).raw(true).iterate() as IterableIterator<
       [number, number | null, number, number, string | null, number | null, number | null]
     >) {
@@ -135,11 +150,24 @@ export function writePerfettoEvents(trace: LoadedTrace, out: ChunkWriter, opts: 
         if (parent) {
           args.parent = ctx.parent;
           // A flow from parent to child: an instant on the parent's async track starts it, the child's slice ends it.
-          const bind = `ctx-${++flowId}`;
-          emit({ ph: 'n', cat: parent.cat, name: parent.name, pid, tid, id: parent.id, ts: us(start), bind_id: bind, flow_out: true });
-          flowIn = { bind_id: bind, flow_in: true };
+          flowIn = flowFrom(parent, pid, tid, start);
         }
-        treeSlices.set(`${gt}/${ctx.self}`, { id, name: label, cat: domain });
+        const slice = { id, name: label, cat: domain };
+        treeSlices.set(`${gt}/${ctx.self}`, slice);
+        const key = `${pid}/${ctx.self}`;
+        let list = senders.get(key);
+        if (!list) senders.set(key, (list = []));
+        list.push({ ...slice, pid, tid, end: stop });
+      }
+      const correlation = ctx ? null : decodeCorrelation(context);
+      if (correlation) {
+        args.correlation = `${correlation.pid}/${correlation.context}`;
+        // The sender: the latest range of that process with that context id open when the work began.
+        const list = senders.get(`${correlation.pid}/${correlation.context}`) ?? [];
+        let i = list.length - 1;
+        while (i >= 0 && list[i]!.end < start) i--;
+        const from = list[i];
+        if (from) flowIn = flowFrom(from, from.pid, from.tid, start);
       }
       emit({ ph: 'b', cat: domain, name: label, pid, tid, id, ts: us(start), args, ...flowIn });
       emit({ ph: 'e', cat: domain, name: label, pid, tid, id, ts: us(stop) });

@@ -10,7 +10,7 @@ import type { Report, ServedBy } from '../../lib/report/types.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { scratch } from '../report/helpers.js';
 import { ensureCollector } from '../trace/helpers.js';
-import { everyRequestServedBy, expectEveryJobFound, expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
+import { everyRequestServedBy, expectEveryJobFound, expectJobFlows, expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'bin/gil-nvtx.js');
@@ -23,6 +23,7 @@ describe('mixed Node + patched CPython service under the collector: who served t
   let html = '';
   let served: ServedLine[] = [];
   let everyRequest: ServedBy[] = [];
+  let tracePath = '';
 
   beforeAll(async () => {
     const got = await patchedPythonOrSkip(VERSION);
@@ -51,7 +52,8 @@ describe('mixed Node + patched CPython service under the collector: who served t
     text = t.stdout;
     html = readFileSync(join(dir, 'report.html'), 'utf8');
     served = readServedLog(log);
-    everyRequest = await everyRequestServedBy(join(dir, 'trace'));
+    tracePath = join(dir, 'trace');
+    everyRequest = await everyRequestServedBy(tracePath);
   }, 300_000);
 
   it('names the worker process and thread that actually ran each job of a slow request', (ctx) => {
@@ -65,6 +67,11 @@ describe('mixed Node + patched CPython service under the collector: who served t
   it('traces a slow request to the hold that stalled it, and where in worker.py the holder was', (ctx) => {
     if (skip) ctx.skip(skip);
     expectStallFound(everyRequest, served);
+  });
+
+  it('draws each job in the Perfetto export with a flow arrow from the Node range that sent it', async (ctx) => {
+    if (skip) ctx.skip(skip);
+    await expectJobFlows(tracePath, served);
   });
 
   it('says so in the text and the HTML report', (ctx) => {

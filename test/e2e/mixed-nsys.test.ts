@@ -13,7 +13,7 @@ import type { Report, ServedBy } from '../../lib/report/types.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { nsysGate } from '../helpers/tools.js';
 import { scratch } from '../report/helpers.js';
-import { everyRequestServedBy, expectEveryJobFound, expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
+import { everyRequestServedBy, expectEveryJobFound, expectJobFlows, expectSentences, expectServedByMatchesWorkers, expectStallFound, readServedLog, slowRequests, type ServedLine } from './served-by.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REQUESTS = 30;
@@ -119,5 +119,10 @@ describe.skipIf(nsysGate.skip)(`mixed Node + patched CPython ${VERSION} service 
     expectEveryJobFound(everyRequest, served);
     expectStallFound(everyRequest, served);
     expectSentences(text, html, entries);
+  });
+
+  it('draws each job in the Perfetto export with a flow arrow from the Node range that sent it', async (ctx) => {
+    if (skip) ctx.skip(skip);
+    await expectJobFlows(sqlite, served);
   });
 });

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { loadTrace } from '../../lib/report/load.js';
 import { slowRanges } from '../../lib/report/slow-ranges.js';
+import { writePerfettoEvents } from '../../lib/report/format-perfetto.js';
+import { decodeCorrelation } from '../../lib/nvtx/context-payload.js';
 import type { Report, ServedBy, SlowRange } from '../../lib/report/types.js';
 
 export interface ServedLine {
@@ -101,3 +103,33 @@ export function expectSentences(text: string, html: string, entries: ServedBy[])
   expect(text).toMatch(/served by worker pid \d+ thread \S+ \(tid \d+\), which (waited [\d.]+ [mµn]?s for|held) the GIL.* in \w+\(\) at examples\/mixed\/worker\.py:\d+/);
   expect(html).toMatch(/served by worker pid \d+ thread \S+ \(tid \d+\), which (waited [\d.]+ [mµn]?s for|held) the GIL.* in \w+\(\) at \S*examples\/mixed\/worker\.py:\d+/);
 }
+
+/**
+ * The Perfetto export draws each job as sent by its request: every job the workers logged is one slice
+ * on the worker's thread carrying its correlation id, which a flow arrow enters from an instant on the
+ * async track of the Node range that sent it (its process, its context id).
+ */
+export async function expectJobFlows(tracePath: string, served: ServedLine[]): Promise<void> {
+  const trace = await loadTrace(tracePath);
+  let json = '';
+  try {
+    writePerfettoEvents(trace, { write: (chunk: string) => (json += chunk) });
+  } finally {
+    trace.close();
+  }
+  const events = (JSON.parse(json) as { traceEvents: Record<string, any>[] }).traceEvents;
+  const begins = events.filter((e) => e.ph === 'b');
+  const flowOut = new Map(events.filter((e) => e.ph === 'n' && e.flow_out).map((e) => [e.bind_id as string, e]));
+  for (const job of served) {
+    const c = decodeCorrelation(job.correlation)!;
+    const slices = begins.filter((b) => b.args.correlation === `${c.pid}/${c.context}`);
+    expect(slices.map((b) => [b.pid, b.tid]), `the job of correlation ${job.correlation}`).toEqual([[job.pid, job.tid]]);
+    expect(slices[0]!.flow_in, `a flow enters the job of correlation ${job.correlation}`).toBe(true);
+    const from = flowOut.get(slices[0]!.bind_id)!;
+    expect(from.pid, 'the flow starts in the Node process that sent the job').toBe(c.pid);
+    const sender = begins.find((b) => b.pid === from.pid && b.id === from.id && b.args.context === c.context);
+    expect(sender, `the sending range of correlation ${job.correlation}`).toBeDefined();
+    expect(from.ts).toBeGreaterThanOrEqual(sender!.ts);
+  }
+}
+
