@@ -6,6 +6,7 @@ import { findNsys } from '../nsys/run.js';
 import { findCollector } from '../trace/collector-path.js';
 import { capture } from './exec.js';
 import { inspectPython, type PythonInfo } from './inspect.js';
+import { NVTX_MODULE_NAME, nvtxModuleStatus } from './nvtx-module.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -108,6 +109,16 @@ function collectorCheck(): DoctorCheck {
   }
 }
 
+/** The NVTX module for Python code (a worker marking its jobs): not required to trace the GIL. */
+async function nvtxModuleCheck(python: string, version: string, env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<DoctorCheck> {
+  const name = `${NVTX_MODULE_NAME} module`;
+  const rebuild = `gil-nvtx build-python ${version} builds it into an interpreter it installs or reuses`;
+  const m = await nvtxModuleStatus(python, { env, timeoutMs });
+  if (m.path === null) return { name, status: 'warn', detail: `not importable (${m.error}): Python code cannot mark its jobs with NVTX`, hint: rebuild, required: false };
+  if (m.current === false) return { name, status: 'warn', detail: `${m.path}: built from another gil-nvtx's source`, hint: rebuild, required: false };
+  return { name, status: 'ok', detail: `${m.path}${m.current === null ? ' (no build stamp beside it)' : ''}`, required: false };
+}
+
 /**
  * Checks what tracing a patched CPython needs: the interpreter (when given), the NVTX headers, nsys
  * (and its QdstrmImporter link), the embedded collector.
@@ -140,6 +151,7 @@ export async function runDoctor(
           : `none in ${info.prefix} (not built by gil-nvtx build-python)`,
         required: false,
       });
+      checks.push(await nvtxModuleCheck(info.executable, info.version, env, opts.pythonTimeoutMs));
       checks.push({
         name: 'free-threading',
         status: 'ok',

@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GilNvtxError } from '../errors.js';
 import { findNvtxHeaders } from '../nvtx-headers.js';
@@ -115,3 +115,25 @@ export async function ensureNvtxModule(python: string, opts: { env?: NodeJS.Proc
   }
   return { path, built: true };
 }
+
+export interface NvtxModuleStatus {
+  /** Where `import gil_nvtx` finds it; null when it does not import. */
+  path: string | null;
+  /** Built from this gil-nvtx's source (its stamp says so); null when it does not import or has no stamp. */
+  current: boolean | null;
+  /** Why it did not import: the last line Python printed. */
+  error: string | null;
+}
+
+const IMPORT_SCRIPT = `import ${NVTX_MODULE_NAME}; print(${NVTX_MODULE_NAME}.__file__)`;
+
+/** Whether `python` imports the module, from where, and whether that build is of the current source. */
+export async function nvtxModuleStatus(python: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<NvtxModuleStatus> {
+  // -I: the interpreter's own site-packages, whatever PYTHONPATH says; no GIL ranges from the probe.
+  const r = await capture(python, ['-I', '-c', IMPORT_SCRIPT], { env: { ...(opts.env ?? process.env), PYTHON_GIL_NVTX: '0' }, timeoutMs: opts.timeoutMs ?? 30_000 });
+  const path = r.code === 0 ? r.stdout.trim().split('\n').pop() || null : null;
+  if (!path) return { path: null, current: null, error: r.stderr.trim().split('\n').pop() || `exit ${r.code}` };
+  const stamp = readModuleStamp(join(dirname(path), STAMP));
+  return { path, current: stamp ? stamp.sourceSha256 === sourceSha256(stamp.nvtxIncludeDir) : null, error: null };
+}
+

@@ -67,6 +67,8 @@ describe('gil-nvtx doctor', () => {
     expect(byName.python!.status).toBe('ok');
     expect(byName.python!.detail).toMatch(/CPython 3\.\d+\.\d+/);
     expect(byName.patched).toMatchObject({ status: 'fail', required: true });
+    expect(byName['gil_nvtx module']).toMatchObject({ status: 'warn', required: false });
+    expect(byName['gil_nvtx module']!.detail).toMatch(/^not importable \(ModuleNotFoundError: No module named 'gil_nvtx'\)/);
     // A real ELF binary: nm looked and found no symbol (null would mean it could not look).
     expect(report.python).toMatchObject({ patched: false, patchVersion: null, patchedSymbol: false, stamp: null });
     expect(report.ok).toBe(false);
@@ -84,6 +86,9 @@ describe('gil-nvtx doctor', () => {
     expect(report.python!.version).toBe(patchedCase!.version);
     expect(report.python!.stamp).toMatchObject({ version: patchedCase!.version, patchedSymbol: true });
     expect(byName['build stamp']!.status).toBe('ok');
+    // The test helpers install the NVTX module into every interpreter they hand out.
+    expect(byName['gil_nvtx module']).toMatchObject({ status: 'ok', required: false });
+    expect(byName['gil_nvtx module']!.detail).toMatch(/gil_nvtx\.cpython-\d+.*\.so$/);
     expect(report.ok).toBe(true);
   });
 
