@@ -1,4 +1,4 @@
-// The flight recorder's soak (bench/recorder/soak.mjs), short: 20 s of a hand-off-heavy patched CPython
+// The flight recorder's soak (bench/recorder/soak.mjs), short: 60 s of a hand-off-heavy patched CPython
 // with injected GIL stalls under `gil-nvtx record`. Disk stays within --max-disk, the service's memory
 // stays flat, and every injected stall is in exactly one dump. (The bench runs 10 minutes by default
 // and also measures the overhead against no tool.)
@@ -18,21 +18,21 @@ interface Soak {
 }
 
 describe.skipIf('skip' in patched)('flight recorder soak (short)', () => {
-  it('20 s: flat disk and memory, every injected stall in exactly one dump', () => {
+  it('60 s: flat disk and memory, every injected stall in exactly one dump', () => {
     const json = join(scratchDir('soak'), 'soak.json');
-    const r = spawnSync(process.execPath, [join(ROOT, 'bench', 'recorder', 'soak.mjs'), '--seconds', '20', '--no-overhead', '--max-disk', '128M', '--python', 'python' in patched ? patched.python : '', '--json', json], {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bench', 'recorder', 'soak.mjs'), '--seconds', '60', '--no-overhead', '--max-disk', '128M', '--python', 'python' in patched ? patched.python : '', '--json', json], {
       encoding: 'utf8',
       env: { ...process.env, GIL_NVTX_COLLECTOR: ensureCollector() },
-      timeout: 90_000,
+      timeout: 150_000,
     });
     expect(existsSync(json), r.stderr.slice(-2000)).toBe(true);
     const soak = JSON.parse(readFileSync(json, 'utf8')) as Soak;
     // The bench's own verdicts first: their details say what went wrong.
     expect(Object.fromEntries(Object.entries(soak.checks).filter(([, c]) => !c.pass))).toEqual({});
     expect(r.status, r.stdout.slice(-2000) + r.stderr.slice(-2000)).toBe(0);
-    expect(soak.stalls.length).toBeGreaterThanOrEqual(2);
+    expect(soak.stalls.length).toBeGreaterThanOrEqual(8); // one every 3.5-6 s
     for (const s of soak.stalls) expect(s.dumps, `stall at ${s.start}`).toHaveLength(1);
     expect(new Set(soak.stalls.map((s) => s.dumps[0])).size).toBe(soak.stalls.length);
     expect(Math.max(...soak.samples.map((s) => s.diskBytes))).toBeLessThanOrEqual(128 * 2 ** 20);
-  }, 120_000);
+  }, 180_000);
 });
