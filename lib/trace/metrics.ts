@@ -39,6 +39,8 @@ interface FileTotals {
 }
 
 const FIELDS = ['holds', 'holdNs', 'waits', 'waitNs', 'longHolds', 'drops'] as const;
+/** The fields the metrics table stores as such. */
+const TABLE_FIELDS = ['holdNs', 'waitNs', 'longHolds', 'drops'] as const;
 const u64 = (b: Buffer, off: number) => b.readUInt32LE(off + 4) * 2 ** 32 + b.readUInt32LE(off);
 const emptyTotals = (): GilTotals => ({ holds: 0, holdNs: 0, waits: 0, waitNs: 0, longHolds: 0, drops: 0, holdBuckets: Array(RawMetrics.buckets).fill(0), waitBuckets: Array(RawMetrics.buckets).fill(0) });
 
@@ -53,10 +55,14 @@ export function readMetricsTable(header: Buffer): Map<string, GilTotals> {
     if (header.readUInt32LE(e + RawMetrics.used) !== 1) continue;
     const gil = header.readBigUInt64LE(e + RawMetrics.gil).toString();
     const t = gils.get(gil) ?? emptyTotals();
-    for (const f of FIELDS) t[f] += u64(header, e + RawMetrics[f]);
+    for (const f of TABLE_FIELDS) t[f] += u64(header, e + RawMetrics[f]);
     for (let k = 0; k < RawMetrics.buckets; k++) {
-      t.holdBuckets[k]! += u64(header, e + RawMetrics.holdBuckets + 8 * k);
-      t.waitBuckets[k]! += u64(header, e + RawMetrics.waitBuckets + 8 * k);
+      const [holds, waits] = [u64(header, e + RawMetrics.holdBuckets + 8 * k), u64(header, e + RawMetrics.waitBuckets + 8 * k)];
+      t.holdBuckets[k]! += holds;
+      t.waitBuckets[k]! += waits;
+      // The collector keeps no counts of its own: each hold and wait is in exactly one bucket.
+      t.holds += holds;
+      t.waits += waits;
     }
     gils.set(gil, t);
   }

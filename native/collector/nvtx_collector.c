@@ -247,7 +247,7 @@ static inline uint64_t started(struct rec_thread *t, const struct rec_template *
   uint64_t id = ((uint64_t)t->slot << RAW_RANGE_SLOT_SHIFT) | ++t->range_count;
   if (k->head & (HEAD_HOLD | HEAD_WAIT)) {
     if (k->head & HEAD_HOLD) {
-      rec_watch_hold_begin(t, now, k->payload);
+      rec_watch_hold_begin(t, now);
       id |= RAW_RANGE_HOLD_BIT;
     } else {
       rec_watch_wait_begin(t, now, k->payload);
@@ -269,7 +269,7 @@ static inline uint64_t recorded(struct rec_thread *t, unsigned kind, const struc
 
 static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a,
                              const char *ascii) {
-  struct rec_thread *t = &rec_tls;
+  struct rec_thread *t = rec_self();
   uint64_t now = rec_now();
   unsigned op = kind == RAW_START ? RAW_OP_START : kind == RAW_PUSH ? RAW_OP_PUSH : RAW_OP_MARK;
   if (!ascii && t->pos && t->pos < t->end) {
@@ -305,7 +305,7 @@ static uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvt
 
 /* End: compact when the range started on this thread recently, else header, timestamp, range id. */
 static void record_end(nvtxDomainHandle_t domain, uint64_t id) {
-  struct rec_thread *t = &rec_tls;
+  struct rec_thread *t = rec_self();
   uint64_t now = rec_now();
   uint64_t counter = id & RAW_RANGE_COUNTER_MASK;
   int mine = t->slot != 0 && ((id & ~(RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT | (1ull << 63))) >> RAW_RANGE_SLOT_SHIFT) == t->slot;
@@ -330,7 +330,7 @@ static void record_end(nvtxDomainHandle_t domain, uint64_t id) {
 }
 
 static void record_pop(nvtxDomainHandle_t domain) {
-  struct rec_thread *t = &rec_tls;
+  struct rec_thread *t = rec_self();
   uint64_t head = (uint64_t)domain_index(domain);
   uint64_t now = rec_now();
   /* A pop's template is its domain alone: the one the last pop used, if the current chunk has it. */
@@ -355,7 +355,7 @@ static void record_pop(nvtxDomainHandle_t domain) {
 }
 
 static void record_named(unsigned kind, uint32_t domain, uint64_t value, const char *name) {
-  struct rec_thread *t = &rec_tls;
+  struct rec_thread *t = rec_self();
   size_t len = rec_clamp_string(name);
   unsigned words = 3 + rec_string_words(len);
   uint64_t *r = rec_reserve(t, words);

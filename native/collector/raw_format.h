@@ -81,7 +81,8 @@
  * each GIL it uses; when it ends it gives its entries up and another thread of the same GIL goes on
  * adding to them, so an entry's counters only grow for the life of the file. Nested holds (a thread
  * holding two GILs) count the outermost only, as the watch table does.
- * Durations are ns (ticks converted with the slope of the attach calibration pairs). Histogram bucket
+ * Durations are ns (ticks converted with the slope of the attach calibration pairs). Words 16 and 32 are
+ * unused: counts are the histograms' sums (one store fewer per hold and wait). Histogram bucket
  * k < RAW_METRICS_BUCKETS - 1 counts the durations d with 2^(10 + 2(k-1)) < d <= 2^(10 + 2k) ns (bucket 0:
  * d <= 1024 ns), the last one the longer ones: not cumulative.
  */
@@ -93,10 +94,8 @@
 #define RAW_METRICS_OFF_OWNER 0        /* u32, tid of the thread writing the entry, 0 = none */
 #define RAW_METRICS_OFF_USED 4         /* u32, 1 once the entry is some GIL's (stored after GIL) */
 #define RAW_METRICS_OFF_GIL 8          /* u64, the interpreter id of the GIL */
-#define RAW_METRICS_OFF_HOLDS 16       /* u64, holds ended */
-#define RAW_METRICS_OFF_HOLD_NS 24     /* u64, their total length */
-#define RAW_METRICS_OFF_WAITS 32       /* u64, waits ended (the GIL taken, or the wait given up) */
-#define RAW_METRICS_OFF_WAIT_NS 40     /* u64 */
+#define RAW_METRICS_OFF_HOLD_NS 24     /* u64, total length of the holds that ended (their count: the hold buckets' sum) */
+#define RAW_METRICS_OFF_WAIT_NS 40     /* u64, of the waits that ended (the GIL taken, or the wait given up) */
 #define RAW_METRICS_OFF_LONG_HOLDS 48  /* u64, holds of at least RAW_OFF_LONG_HOLD_NS */
 #define RAW_METRICS_OFF_DROPS 56       /* u64, "GIL drop request" marks: a waiter asked the holder to drop */
 #define RAW_METRICS_OFF_HOLD_BUCKETS 64 /* u64[RAW_METRICS_BUCKETS] */

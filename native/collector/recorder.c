@@ -285,7 +285,7 @@ static void release_metrics(struct rec_thread *t) {
     uint32_t mine = t->tid;
     __atomic_compare_exchange_n(owner, &mine, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
   }
-  t->metrics = t->hold_metrics = t->wait_metrics = NULL;
+  t->metrics = t->hold_metrics = NULL;
   t->metrics_gil = 0;
 }
 

@@ -48,7 +48,6 @@ struct rec_thread {
   uint64_t wait_t0;     /* start of the open GIL wait */
   unsigned char *metrics; /* the metrics entry of the GIL this thread used last, NULL when the table is full */
   unsigned char *hold_metrics; /* ... of the open outermost hold's GIL */
-  unsigned char *wait_metrics; /* ... of the open wait's GIL */
   uint64_t metrics_gil; /* 1 + that GIL's interpreter id; 0 = none chosen yet */
   /* RAW_COMPACT_ARGS entries, outside TLS: a thread-local block this small stays in glibc's static TLS,
    * where each access is a few instructions instead of a call to the dynamic TLS resolver. */
@@ -56,6 +55,14 @@ struct rec_thread {
 };
 
 extern __thread struct rec_thread rec_tls __attribute__((visibility("hidden")));
+
+/* This thread's recorder state. The empty asm pins the address in a register: without it the compiler
+ * recomputes it (a TLS descriptor call) at each use in a function, three times on a GIL transition. */
+static inline struct rec_thread *rec_self(void) {
+  struct rec_thread *t = &rec_tls;
+  __asm__("" : "+r"(t));
+  return t;
+}
 
 /* Set once by rec_init; cleared when recording stops (file cannot grow, say). */
 extern volatile int rec_enabled __attribute__((visibility("hidden")));
@@ -152,22 +159,22 @@ static inline unsigned rec_metrics_bucket(uint64_t ns) {
 
 static inline uint64_t rec_ticks_to_ns(uint64_t ticks) { return (uint64_t)(((unsigned __int128)ticks * rec_ns_mult) >> 32); }
 
-/* A hold or wait that ran from `t0` to `now` (ticks): count, total, histogram bucket. */
-static inline void rec_metrics_span(unsigned char *m, unsigned count_off, uint64_t t0, uint64_t now) {
+/* A hold or wait that ran from `t0` to `now` (ticks), `ns_off` its total's field: total, histogram bucket
+ * (whose sum is the count). Returns its length in ns. */
+static inline uint64_t rec_metrics_span(unsigned char *m, unsigned ns_off, unsigned buckets_off, uint64_t t0, uint64_t now) {
   uint64_t ns = rec_ticks_to_ns(now > t0 ? now - t0 : 0);
-  rec_metrics_add(m, count_off, 1);
-  rec_metrics_add(m, count_off + 8, ns);
-  unsigned buckets = count_off == RAW_METRICS_OFF_HOLDS ? RAW_METRICS_OFF_HOLD_BUCKETS : RAW_METRICS_OFF_WAIT_BUCKETS;
-  rec_metrics_add(m, buckets + 8 * rec_metrics_bucket(ns), 1);
-  if (count_off == RAW_METRICS_OFF_HOLDS && ns >= rec_long_hold_ns) rec_metrics_add(m, RAW_METRICS_OFF_LONG_HOLDS, 1);
+  rec_metrics_add(m, ns_off, ns);
+  rec_metrics_add(m, buckets_off + 8 * rec_metrics_bucket(ns), 1);
+  return ns;
 }
 
 /* The watch table entry's hold field: plain stores the watchdog reads from another process. The
  * hold's start is also kept for the metrics table; `gil` is its interpreter id. */
-static inline void rec_watch_hold_begin(struct rec_thread *t, uint64_t now, uint64_t gil) {
+static inline void rec_watch_hold_begin(struct rec_thread *t, uint64_t now) {
   if (t->hold_depth++ != 0) return;
   t->hold_t0 = now;
-  t->hold_metrics = rec_metrics_for(t, gil);
+  /* take_gil begins every hold right after the wait for the same GIL, which chose its entry. */
+  t->hold_metrics = t->metrics;
   if (!t->watch) return;
   uint64_t *holds = (uint64_t *)(t->watch + RAW_WATCH_OFF_HOLDS);
   __atomic_store_n(holds, *holds + 1, __ATOMIC_RELAXED);
@@ -177,7 +184,9 @@ static inline void rec_watch_hold_begin(struct rec_thread *t, uint64_t now, uint
 static inline void rec_watch_hold_end(struct rec_thread *t, uint64_t now) {
   if (t->hold_depth <= 0) return; /* an end for a hold begun before a fork, or never seen */
   if (--t->hold_depth != 0) return;
-  if (t->hold_metrics) rec_metrics_span(t->hold_metrics, RAW_METRICS_OFF_HOLDS, t->hold_t0, now);
+  unsigned char *m = t->hold_metrics;
+  if (m && rec_metrics_span(m, RAW_METRICS_OFF_HOLD_NS, RAW_METRICS_OFF_HOLD_BUCKETS, t->hold_t0, now) >= rec_long_hold_ns)
+    rec_metrics_add(m, RAW_METRICS_OFF_LONG_HOLDS, 1);
   if (!t->watch) return;
   __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), 0, __ATOMIC_RELEASE);
 }
@@ -185,13 +194,14 @@ static inline void rec_watch_hold_end(struct rec_thread *t, uint64_t now) {
 /* The watch entry's wait field: when the thread began waiting for a GIL (the watchdog's wait trigger). */
 static inline void rec_watch_wait_begin(struct rec_thread *t, uint64_t now, uint64_t gil) {
   t->wait_t0 = now;
-  t->wait_metrics = rec_metrics_for(t, gil);
+  rec_metrics_for(t, gil);
   if (t->watch) __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), now, __ATOMIC_RELEASE);
 }
 
 static inline void rec_watch_wait_end(struct rec_thread *t, uint64_t now) {
-  if (t->wait_metrics) rec_metrics_span(t->wait_metrics, RAW_METRICS_OFF_WAITS, t->wait_t0, now);
-  t->wait_metrics = NULL;
+  /* Nothing between a wait's begin and end chooses another GIL's entry (a drop request is for the GIL waited for). */
+  if (t->wait_t0 && t->metrics) rec_metrics_span(t->metrics, RAW_METRICS_OFF_WAIT_NS, RAW_METRICS_OFF_WAIT_BUCKETS, t->wait_t0, now);
+  t->wait_t0 = 0;
   if (t->watch) __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), 0, __ATOMIC_RELEASE);
 }
 
