@@ -3,10 +3,12 @@
 // run). The workload (test-support/programs/metrics_workload.py) waits on a control file while the
 // test scrapes, so nothing here waits for time to pass.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GilMetrics } from '../../lib/trace/metrics.js';
+import { HeaderOffset, RawMetrics, RAW_FORMAT_VERSION, RAW_HEADER_SIZE, RAW_MAGIC } from '../../lib/trace/raw-format.js';
 import { patchedPythonOrSkip } from '../helpers/pythons.js';
 import { ROOT, ensureCollector, queryAll, scratchDir } from './helpers.js';
 
@@ -170,6 +172,55 @@ describe.skipIf('skip' in patched)('gil-nvtx record --metrics-port', () => {
       child.kill('SIGKILL');
     }
   }, 60_000);
+});
+
+describe('GilMetrics over ring files', () => {
+  /** A ring file header whose metrics table has `entries` (owner tid, GIL, hold ns, hold buckets). */
+  const ring = (dir: string, name: string, pid: number, entries: { owner: number; gil: number; holdNs: number; buckets: number[] }[]) => {
+    const h = Buffer.alloc(RAW_HEADER_SIZE);
+    h.write(RAW_MAGIC, 0, 'latin1');
+    h.writeUInt32LE(RAW_FORMAT_VERSION, HeaderOffset.version);
+    h.writeUInt32LE(65536, HeaderOffset.chunkSize);
+    h.writeUInt32LE(pid, HeaderOffset.pid);
+    h.writeUInt32LE(8, HeaderOffset.ringChunks);
+    entries.forEach((e, i) => {
+      const at = RawMetrics.offset + i * RawMetrics.entrySize;
+      h.writeUInt32LE(e.owner, at + RawMetrics.owner);
+      h.writeUInt32LE(1, at + RawMetrics.used);
+      h.writeBigUInt64LE(BigInt(e.gil), at + RawMetrics.gil);
+      h.writeBigUInt64LE(BigInt(e.holdNs), at + RawMetrics.holdNs);
+      e.buckets.forEach((n, k) => h.writeBigUInt64LE(BigInt(n), at + RawMetrics.holdBuckets + 8 * k));
+    });
+    writeFileSync(join(dir, name), h);
+  };
+  const health = () => ({ dumps: 0, failedDumps: 0, triggers: 0, coalesced: 0 });
+
+  it('sums a GIL over its entries and an exec over its images; an ended process keeps its last values; a lower read never lowers them', async () => {
+    const dir = scratchDir('metrics-rings');
+    mkdirSync(dir, { recursive: true });
+    // pid 7: GIL 0 written by two threads (one ended), GIL 1 by one; pid 8: GIL 0.
+    ring(dir, '7-1.gnvtx', 7, [{ owner: 0, gil: 0, holdNs: 2e9, buckets: [5, 0, 1] }, { owner: 71, gil: 0, holdNs: 1e9, buckets: [3] }, { owner: 72, gil: 1, holdNs: 5e8, buckets: [0, 2] }]);
+    ring(dir, '8-1.gnvtx', 8, [{ owner: 81, gil: 0, holdNs: 1e6, buckets: [1] }]);
+    const m = new GilMetrics(dir, health);
+    let samples = parseExposition(await m.text()).samples;
+    expect(value(samples, 'gil_nvtx_gil_holds_total', 7)).toBe(9);
+    expect(value(samples, 'gil_nvtx_gil_held_seconds_total', 7)).toBe(3);
+    expect(value(samples, 'gil_nvtx_gil_hold_duration_seconds_bucket', 7, String(2 ** 12 / 1e9))).toBe(8);
+    expect(samples.find((s) => s.name === 'gil_nvtx_gil_holds_total' && s.labels.pid === '7' && s.labels.gil === '1')?.value).toBe(2);
+    expect(value(samples, 'gil_nvtx_gil_holds_total', 8)).toBe(1);
+    // pid 7 execs (a second file, the same pid); pid 8 ends and its ring is removed.
+    ring(dir, '7-2.gnvtx', 7, [{ owner: 73, gil: 0, holdNs: 1e9, buckets: [1] }]);
+    rmSync(join(dir, '8-1.gnvtx'));
+    samples = parseExposition(await m.text()).samples;
+    expect(value(samples, 'gil_nvtx_gil_holds_total', 7)).toBe(10);
+    expect(value(samples, 'gil_nvtx_gil_held_seconds_total', 7)).toBe(4);
+    expect(value(samples, 'gil_nvtx_gil_holds_total', 8)).toBe(1);
+    // A read that comes back lower (a file rewritten under us) does not lower a counter.
+    ring(dir, '7-2.gnvtx', 7, [{ owner: 73, gil: 0, holdNs: 0, buckets: [0] }]);
+    samples = parseExposition(await m.text()).samples;
+    expect(value(samples, 'gil_nvtx_gil_holds_total', 7)).toBe(10);
+    expect(value(samples, 'gil_nvtx_recorder_ring_bytes')).toBe(2 * (RAW_HEADER_SIZE + 10 * 65536));
+  });
 });
 
 describe('gil-nvtx record metrics options', () => {
