@@ -395,6 +395,7 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
     clearInterval(ringTimer);
     if (metricsTimer) clearInterval(metricsTimer);
     server?.close();
+    server?.closeAllConnections(); // a scraper's keep-alive connection must not outlive the run
     if (pending) {
       const p = pending as Pending;
       clearTimeout(p.timer);

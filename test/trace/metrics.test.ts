@@ -115,7 +115,8 @@ describe.skipIf('skip' in patched)('gil-nvtx record --metrics-port', () => {
       const liveHolds = value(live.samples, 'gil_nvtx_gil_holds_total', pid);
       expect(liveHolds).toBeGreaterThanOrEqual(HANDOFFS);
       expect(value(live.samples, 'gil_nvtx_gil_waits_total', pid)).toBeGreaterThanOrEqual(HANDOFFS);
-      expect(value(live.samples, 'gil_nvtx_gil_long_holds_total', pid)).toBe(0);
+      // Holds of 20 ms before the workload's own are the machine's doing (a holder preempted on a loaded machine).
+      const liveLong = value(live.samples, 'gil_nvtx_gil_long_holds_total', pid);
       expect(value(live.samples, 'gil_nvtx_gil_held_seconds_total', pid)).toBeGreaterThan(0);
       expect(live.types.get('gil_nvtx_gil_hold_duration_seconds')).toBe('histogram');
       // The file is written every interval, not only at the end.
@@ -132,25 +133,26 @@ describe.skipIf('skip' in patched)('gil-nvtx record --metrics-port', () => {
       const ranges = (text: string) =>
         queryAll<{ n: number; ns: number; long: number; mid: number }>(db,
           `SELECT count(*) AS n, total(e.end - e.start) AS ns, total(e.end - e.start >= 20e6) AS long, total(e.end - e.start > ${2 ** 24} AND e.end - e.start <= ${2 ** 26}) AS mid
-           FROM NVTX_EVENTS e JOIN StringIds s ON s.id = e.textId WHERE s.value = ? AND (e.globalTid >> 24) & 16777215 = ?`, text, pid)[0]!;
+           FROM NVTX_EVENTS e JOIN StringIds s ON s.id = e.textId WHERE s.value = ? AND (e.globalTid >> 24) & 16777215 = ?
+           AND e.end < (SELECT end FROM GILNVTX_PROCESSES WHERE pid = ?)`, text, pid, pid)[0]!;
       const holds = ranges('Holding GIL');
       const waits = ranges('Waiting for GIL');
       const drops = queryAll<{ n: number }>(db, "SELECT count(*) AS n FROM NVTX_EVENTS e JOIN StringIds s ON s.id = e.textId WHERE s.value = 'GIL drop request' AND (e.globalTid >> 24) & 16777215 = ?", pid)[0]!.n;
 
-      // The trace also has the holds and waits still open when the process ended (closed at its exit).
+      // The trace's ranges that ended before the process did (it closes the ones still open at its exit),
+      // exactly the ones the collector counted.
       const finalHolds = value(final, 'gil_nvtx_gil_holds_total', pid);
       expect(finalHolds).toBeGreaterThan(liveHolds);
-      expect(holds.n - finalHolds).toBeGreaterThanOrEqual(0);
-      expect(holds.n - finalHolds).toBeLessThanOrEqual(2);
+      expect(finalHolds).toBe(holds.n);
       const finalWaits = value(final, 'gil_nvtx_gil_waits_total', pid);
-      expect(waits.n - finalWaits).toBeGreaterThanOrEqual(0);
-      expect(waits.n - finalWaits).toBeLessThanOrEqual(2);
-      expect(value(final, 'gil_nvtx_gil_long_holds_total', pid)).toBe(LONG);
-      expect(holds.long).toBe(LONG);
+      expect(finalWaits).toBe(waits.n);
+      const finalLong = value(final, 'gil_nvtx_gil_long_holds_total', pid);
+      expect(finalLong).toBe(holds.long);
+      expect(finalLong - liveLong).toBeGreaterThanOrEqual(LONG);
       const held = value(final, 'gil_nvtx_gil_held_seconds_total', pid);
-      expect(Math.abs(held - holds.ns / 1e9) / (holds.ns / 1e9), `held ${held} s, trace ${holds.ns / 1e9} s`).toBeLessThan(0.03);
+      expect(Math.abs(held - holds.ns / 1e9) / (holds.ns / 1e9), `held ${held} s, trace ${holds.ns / 1e9} s`).toBeLessThan(0.01);
       const waited = value(final, 'gil_nvtx_gil_wait_seconds_total', pid);
-      expect(Math.abs(waited - waits.ns / 1e9) / (waits.ns / 1e9), `waited ${waited} s, trace ${waits.ns / 1e9} s`).toBeLessThan(0.03);
+      expect(Math.abs(waited - waits.ns / 1e9) / (waits.ns / 1e9), `waited ${waited} s, trace ${waits.ns / 1e9} s`).toBeLessThan(0.01);
       expect(drops).toBeGreaterThan(0);
       expect(value(final, 'gil_nvtx_gil_drop_requests_total', pid)).toBe(drops);
 

@@ -31,7 +31,7 @@ options:
                          the command runs; 0 = a free port. The URL is printed on stderr.
   --metrics-host HOST    the address to serve them on (default 127.0.0.1: this machine only)
   --metrics-file PATH    also write them to PATH, whole, every interval and at the end
-                         (default DIR/metrics.prom when --metrics-port is given)
+                         (default DIR/metrics.prom with --metrics-port; alone: the file only)
   --metrics-interval DURATION  how often the file is written and the ratio gauges move (default 10s)
   -q, --quiet            no summary on stderr (also when CI=true)
   -h, --help             this text
