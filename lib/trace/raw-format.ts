@@ -3,8 +3,8 @@
 // against the header and checks that every constant here equals what the C compiler makes of its twin.
 
 export const RAW_MAGIC = 'GILNVTX1';
-export const RAW_FORMAT_VERSION = 4;
-export const RAW_HEADER_SIZE = 8192;
+export const RAW_FORMAT_VERSION = 5;
+export const RAW_HEADER_SIZE = 40960;
 export const RAW_CHUNK_HEADER_SIZE = 32;
 export const RAW_CHUNK_MAGIC = 0x4b4e4843;
 export const RAW_FILE_SUFFIX = '.gnvtx';
@@ -36,6 +36,7 @@ export const HeaderOffset = {
   exeDev: 152,
   exeIno: 160,
   ringChunks: 168,
+  longHoldNs: 176,
   cmdline: 512,
 } as const;
 
@@ -126,3 +127,24 @@ export const PayloadColumn: Record<number, 'uint64Value' | 'int64Value' | 'doubl
 
 /** The watch table in page 1 of the header: one entry per recording thread, read by the watchdog. */
 export const RawWatch = { offset: 4096, entrySize: 32, entries: 128, tid: 0, holdSince: 8, holds: 16, waitSince: 24 } as const;
+
+/**
+ * The metrics table (pages 2-9 of the header): per GIL and writing thread, counters and log-spaced
+ * duration histograms (ns; bucket k's upper bound 2^(bucket0Log2 + 2k) ns, the last unbounded).
+ */
+export const RawMetrics = {
+  offset: 8192,
+  entrySize: 256,
+  entries: 128,
+  buckets: 12,
+  bucket0Log2: 10,
+  owner: 0,
+  used: 4,
+  gil: 8,
+  holdNs: 24,
+  waitNs: 40,
+  longHolds: 48,
+  drops: 56,
+  holdBuckets: 64,
+  waitBuckets: 160,
+} as const;

@@ -10,6 +10,7 @@ import { GilNvtxError } from '../errors.js';
 import { formatBytes } from '../units.js';
 import { lockOwner, tryLock } from '../lock.js';
 import { mergeTraceInWorker } from './merge-worker.js';
+import { GilMetrics, serveMetrics, writeFileAtomically } from './metrics.js';
 import { HeaderOffset, RAW_HEADER_SIZE, RAW_RING_DEF_CHUNKS, RAW_RING_MIN_CHUNKS } from './raw-format.js';
 import { RingSnapshot, ringFiles, type RingCopy, type TimeWindow } from './ring-dump.js';
 import { LOCK_FILE, TRACE_DB, type TraceOptions, collectorEnv, collectorForCommand, envThresholdMs, lockTraceDir, removeRawFiles, runTracedCommand, startWatchdog } from './run.js';
@@ -49,6 +50,19 @@ export interface RecordOptions extends Pick<TraceOptions, 'outDir' | 'env' | 'cw
   onDump?: (d: DumpResult) => void;
   /** Called with the command's pid once it runs. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Serve GIL metrics in the Prometheus text format on http://metricsHost:metricsPort/metrics
+   * (0 = a free port; `onMetrics` gets the URL) while the command runs.
+   */
+  metricsPort?: number;
+  /** Default 127.0.0.1 (loopback only). */
+  metricsHost?: string;
+  /** Also (or only) write the exposition here, atomically, every interval and at the end. Default DIR/metrics.prom when metricsPort is set. */
+  metricsFile?: string;
+  /** How often the metrics file is written and the ratio gauges move on. Default 10 s. */
+  metricsIntervalMs?: number;
+  /** Called once with the metrics URL. */
+  onMetrics?: (url: string) => void;
 }
 
 export interface Trigger {
@@ -78,7 +92,12 @@ export interface RecordResult {
   /** Dumps that failed (a full disk, a deleted folder): the recording went on. */
   failedDumps: string[];
   ringChunks: number;
+  /** The metrics file, when metrics were on. */
+  metricsFile?: string;
 }
+
+/** The metrics file's default name in the record folder. */
+export const METRICS_FILE = 'metrics.prom';
 
 const monoNs = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, as the collector's timestamps
 
@@ -160,6 +179,37 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
     lock.release();
     throw new GilNvtxError(`Cannot prepare the record folder ${outDir}: ${(err as Error).message}`, { hint: 'Pick a writable folder with -o DIR.', cause: err });
   }
+  let triggers = 0;
+  const metricsOn = opts.metricsPort !== undefined || opts.metricsFile !== undefined;
+  const metrics = metricsOn ? new GilMetrics(ringDir, () => ({ dumps: dumps.length, failedDumps: failedDumps.length, triggers, coalesced })) : null;
+  const metricsFile = metricsOn ? resolve(opts.metricsFile ?? join(outDir, METRICS_FILE)) : undefined;
+  let server: Awaited<ReturnType<typeof serveMetrics>>['server'] | null = null;
+  if (metrics && opts.metricsPort !== undefined) {
+    try {
+      const served = await serveMetrics(metrics, opts.metricsHost ?? '127.0.0.1', opts.metricsPort);
+      server = served.server;
+      opts.onMetrics?.(served.url);
+    } catch (err) {
+      rmSync(join(outDir, RECORDER_FILE), { force: true });
+      lock.release();
+      throw err;
+    }
+  }
+  let metricsFailure = '';
+  const writeMetrics = async () => {
+    if (!metrics || !metricsFile) return;
+    metrics.refresh();
+    metrics.markInterval(monoNs());
+    try {
+      writeFileAtomically(metricsFile, await metrics.registry.metrics());
+      metricsFailure = '';
+    } catch (err) {
+      const why = `cannot write the metrics file ${metricsFile}: ${(err as Error).message.split('\n')[0]}; recording goes on`;
+      if (why !== metricsFailure) opts.onProgress?.(why);
+      metricsFailure = why;
+    }
+  };
+  const metricsTimer = metrics ? setInterval(() => void writeMetrics(), opts.metricsIntervalMs ?? 10_000) : null;
 
   // One dump at a time: `pending` waits for its window's end; triggers inside its window join it. Its
   // past is copied at once, before the rings reuse it; the rest when the window ends.
@@ -268,6 +318,7 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
     merging = merging.then(() => writeDump(p, copy));
   }
   const trigger = (t: Trigger) => {
+    triggers++;
     const inside = (w: TimeWindow | null) => w !== null && t.atNs >= w.fromNs && t.atNs <= w.toNs;
     if (pending && inside(pending.window)) {
       pending.triggers.push(t);
@@ -329,16 +380,22 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
   );
   const onSignal = () => trigger({ kind: 'signal', atNs: monoNs() });
   process.on('SIGUSR2', onSignal);
-  const env: NodeJS.ProcessEnv = { ...collectorEnv(collector, ringDir, base), GIL_NVTX_RING_CHUNKS: String(ringChunks) };
+  // The collector counts holds of --trigger-hold-ms or more as long in its metrics table.
+  const env: NodeJS.ProcessEnv = { ...collectorEnv(collector, ringDir, base), GIL_NVTX_RING_CHUNKS: String(ringChunks), GIL_NVTX_LONG_HOLD_MS: String(opts.triggerHoldMs ?? 100) };
   if (watchdog.pid) env.GIL_NVTX_WATCHDOG_PID = String(watchdog.pid);
   try {
     const run = await runTracedCommand(exe!, args, env, { cwd: opts.cwd, stdio: opts.stdio, onSpawn: opts.onSpawn });
     flush(); // the command is gone: its window's end holds nothing more
     await merging;
-    return { outDir, ...run, dumps, coalesced, failedDumps, ringChunks };
+    if (metricsTimer) clearInterval(metricsTimer);
+    await writeMetrics(); // the final values, read before the rings are removed
+    return { outDir, ...run, dumps, coalesced, failedDumps, ringChunks, metricsFile };
   } finally {
     process.off('SIGUSR2', onSignal);
     clearInterval(ringTimer);
+    if (metricsTimer) clearInterval(metricsTimer);
+    server?.close();
+    server?.closeAllConnections(); // a scraper's keep-alive connection must not outlive the run
     if (pending) {
       const p = pending as Pending;
       clearTimeout(p.timer);

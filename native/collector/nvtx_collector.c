@@ -18,6 +18,7 @@
 #define GIL_DOMAIN_NAME "CPython GIL"
 #define GIL_HOLDING_MESSAGE "Holding GIL"
 #define GIL_WAITING_MESSAGE "Waiting for GIL"
+#define GIL_DROP_MESSAGE "GIL drop request"
 #define GIL_IDS 4 /* registrations of the hold message per domain (a fork child registers again) */
 
 struct domain {
@@ -27,6 +28,7 @@ struct domain {
   /* Registered ids of "Holding GIL" in this domain: ranges with it are holds for the watchdog. */
   uint64_t hold_ids[GIL_IDS];
   uint64_t wait_ids[GIL_IDS]; /* and of "Waiting for GIL": waits */
+  uint64_t drop_ids[GIL_IDS]; /* and of "GIL drop request": marks counted in the metrics table */
   struct domain *next;
 };
 
@@ -38,9 +40,11 @@ static uint64_t g_resource_count;
 
 static inline uint32_t domain_index(nvtxDomainHandle_t h) { return h ? ((struct domain *)h)->index : 0; }
 
-/* A template's head word: domain | attribute flags << 32 | HEAD_HOLD for a GIL hold, HEAD_WAIT a wait. */
+/* A template's head word: domain | attribute flags << 32 | HEAD_HOLD for a GIL hold, HEAD_WAIT a wait,
+ * HEAD_DROP a drop request. */
 #define HEAD_HOLD (1ull << 48)
 #define HEAD_WAIT (1ull << 49)
+#define HEAD_DROP (1ull << 50)
 
 static uint64_t hold_role(nvtxDomainHandle_t h, uint64_t string_id) {
   const struct domain *d = (const struct domain *)h;
@@ -48,6 +52,7 @@ static uint64_t hold_role(nvtxDomainHandle_t h, uint64_t string_id) {
   for (int i = 0; i < GIL_IDS; i++) {
     if (__atomic_load_n(&d->hold_ids[i], __ATOMIC_ACQUIRE) == string_id) return HEAD_HOLD;
     if (__atomic_load_n(&d->wait_ids[i], __ATOMIC_ACQUIRE) == string_id) return HEAD_WAIT;
+    if (__atomic_load_n(&d->drop_ids[i], __ATOMIC_ACQUIRE) == string_id) return HEAD_DROP;
   }
   return 0;
 }
@@ -243,19 +248,30 @@ static int record_compact(struct rec_thread *t, unsigned op, const struct attrs 
  * Push, start and mark. The full form: header, timestamp, [range id], [category|color], [payload],
  * [message]. `ascii` overrides the attributes' message (for the *A / *W calls).
  */
-/* A start's range id, and the watch entry when it is a GIL hold. */
-static inline uint64_t started(struct rec_thread *t, uint64_t head, uint64_t now) {
+/* A start's range id, and the watch entry when it is a GIL hold or wait (its payload is the GIL's
+ * interpreter id). */
+static inline uint64_t started(struct rec_thread *t, const struct rec_template *k, uint64_t now) {
   uint64_t id = ((uint64_t)t->slot << RAW_RANGE_SLOT_SHIFT) | ++t->range_count;
-  if (head & (HEAD_HOLD | HEAD_WAIT)) {
-    if (head & HEAD_HOLD) {
+  if (k->head & (HEAD_HOLD | HEAD_WAIT)) {
+    if (k->head & HEAD_HOLD) {
       rec_watch_hold_begin(t, now);
       id |= RAW_RANGE_HOLD_BIT;
     } else {
-      rec_watch_wait_begin(t, now);
+      rec_watch_wait_begin(t, now, k->payload);
       id |= RAW_RANGE_WAIT_BIT;
     }
   }
   return id;
+}
+
+/* What a recorded event does beyond its record: a start's range id, a drop request's count. */
+static inline uint64_t recorded(struct rec_thread *t, unsigned kind, const struct rec_template *k, uint64_t now) {
+  if (kind == RAW_START) return started(t, k, now);
+  if (__builtin_expect((k->head & HEAD_DROP) != 0, 0)) {
+    unsigned char *m = rec_metrics_for(t, k->payload);
+    if (m) rec_metrics_add(m, RAW_METRICS_OFF_DROPS, 1);
+  }
+  return 0;
 }
 
 static inline unsigned op_of(unsigned kind) { return kind == RAW_START ? RAW_OP_START : kind == RAW_PUSH ? RAW_OP_PUSH : RAW_OP_MARK; }
@@ -285,8 +301,8 @@ static __attribute__((noinline)) uint64_t record_decoded(struct rec_thread *t, u
     }
   }
   free(x.converted);
-  if (done != 1 || kind != RAW_START) return kind == RAW_START ? 1 : 0;
-  return started(t, x.key.head, now);
+  if (done != 1) return kind == RAW_START ? 1 : 0;
+  return recorded(t, kind, &x.key, now);
 }
 
 static inline uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, const nvtxEventAttributes_t *a,
@@ -297,13 +313,12 @@ static inline uint64_t record_event(unsigned kind, nvtxDomainHandle_t domain, co
     int i = fast_template(t, domain, a);
     if (i >= 0 && rec_put_compact(t, t->pos, op_of(kind), (unsigned)i, now)) {
       t->pos++;
-      return kind == RAW_START ? started(t, t->template[i].head, now) : 0;
+      return recorded(t, kind, &t->template[i], now);
     }
   }
   return record_decoded(t, kind, domain, a, ascii, now);
 }
 
-/* End: compact when the range started on this thread recently, else header, timestamp, range id. */
 /* The full form of an end, and the compact one after a reservation that took a new chunk. */
 static __attribute__((noinline)) void record_end_slow(struct rec_thread *t, nvtxDomainHandle_t domain, uint64_t id, int mine,
                                                       uint64_t now) {
@@ -330,8 +345,8 @@ static inline void record_end(nvtxDomainHandle_t domain, uint64_t id) {
   uint64_t counter = id & RAW_RANGE_COUNTER_MASK;
   int mine = t->slot != 0 && ((id & ~(RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT | (1ull << 63))) >> RAW_RANGE_SLOT_SHIFT) == t->slot;
   if ((id & (RAW_RANGE_HOLD_BIT | RAW_RANGE_WAIT_BIT)) && mine) {
-    if (id & RAW_RANGE_HOLD_BIT) rec_watch_hold_end(t);
-    else rec_watch_wait_end(t);
+    if (id & RAW_RANGE_HOLD_BIT) rec_watch_hold_end(t, now);
+    else rec_watch_wait_end(t, now);
   }
   /* The compact end of a range this thread began recently, in the current chunk. */
   if (mine && t->pos && t->pos < t->end && counter <= t->range_count &&
@@ -484,9 +499,13 @@ static nvtxStringHandle_t cb_DomainRegisterStringA(nvtxDomainHandle_t d, const c
   uint64_t id = __atomic_add_fetch(&g_string_count, 1, __ATOMIC_RELAXED);
   rec_define(RAW_STRING, domain_index(d), id, s);
   struct domain *dom = (struct domain *)d;
-  int hold = dom && dom->is_gil && s && strcmp(s, GIL_HOLDING_MESSAGE) == 0;
-  if (hold || (dom && dom->is_gil && s && strcmp(s, GIL_WAITING_MESSAGE) == 0)) {
-    uint64_t *ids = hold ? dom->hold_ids : dom->wait_ids;
+  int gil = dom && dom->is_gil && s;
+  uint64_t *ids = !gil                                   ? NULL
+                  : strcmp(s, GIL_HOLDING_MESSAGE) == 0 ? dom->hold_ids
+                  : strcmp(s, GIL_WAITING_MESSAGE) == 0 ? dom->wait_ids
+                  : strcmp(s, GIL_DROP_MESSAGE) == 0    ? dom->drop_ids
+                                                         : NULL;
+  if (ids) {
     for (int i = 0; i < GIL_IDS; i++) {
       uint64_t free_ = 0;
       if (__atomic_compare_exchange_n(&ids[i], &free_, id, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) break;

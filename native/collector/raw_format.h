@@ -23,8 +23,8 @@
 #define GIL_NVTX_RAW_FORMAT_H
 
 #define RAW_MAGIC "GILNVTX1"
-#define RAW_FORMAT_VERSION 4u /* 4: ring mode (chunk generation, owner, range base); 3: compact one-word events */
-#define RAW_HEADER_SIZE 8192u /* page 0: the fields below; page 1: the watch table */
+#define RAW_FORMAT_VERSION 5u /* 5: GIL metrics table; 4: ring mode (chunk generation, owner, range base); 3: compact one-word events */
+#define RAW_HEADER_SIZE 40960u /* page 0: the fields below; page 1: the watch table; pages 2-9: the metrics table */
 #define RAW_CHUNK_HEADER_SIZE 32u
 #define RAW_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
 #define RAW_FILE_SUFFIX ".gnvtx"    /* <trace dir>/<pid>-<start ns>.gnvtx, one per program image */
@@ -56,6 +56,7 @@
 #define RAW_OFF_EXE_DEV 152      /* u64, st_dev of the program image's executable (/proc/self/exe) */
 #define RAW_OFF_EXE_INO 160      /* u64, st_ino of it: exec keeps the pid, not these */
 #define RAW_OFF_RING_CHUNKS 168  /* u32, ring mode: chunks in the ring (after the definition chunks); 0 = grow */
+#define RAW_OFF_LONG_HOLD_NS 176 /* u64, holds at least this long count as long in the metrics table (GIL_NVTX_LONG_HOLD_MS) */
 #define RAW_OFF_CMDLINE 512      /* /proc/self/cmdline, NUL-separated, truncated to fit page 0 */
 #define RAW_CMDLINE_MAX (4096u - RAW_OFF_CMDLINE)
 
@@ -71,6 +72,34 @@
 #define RAW_WATCH_OFF_HOLD_SINCE 8  /* u64, timestamp (file ticks) of the open outermost GIL hold, 0 = none */
 #define RAW_WATCH_OFF_HOLDS 16      /* u64, GIL holds this thread has begun */
 #define RAW_WATCH_OFF_WAIT_SINCE 24 /* u64, timestamp (file ticks) of the thread's open GIL wait, 0 = none */
+
+/*
+ * The metrics table (pages 2-9): GIL counters and duration histograms that `gil-nvtx record` serves in
+ * the Prometheus text format while the program runs. An entry is written by one thread at a time (its
+ * owner), with plain stores, at the end of each GIL hold and wait and at each drop request; it counts
+ * for one GIL (the interpreter id the patch gives as the ranges' payload). A thread takes an entry for
+ * each GIL it uses; when it ends it gives its entries up and another thread of the same GIL goes on
+ * adding to them, so an entry's counters only grow for the life of the file. Nested holds (a thread
+ * holding two GILs) count the outermost only, as the watch table does.
+ * Durations are ns (ticks converted with the slope of the attach calibration pairs). Words 16 and 32 are
+ * unused: counts are the histograms' sums (one store fewer per hold and wait). Histogram bucket
+ * k < RAW_METRICS_BUCKETS - 1 counts the durations d with 2^(10 + 2(k-1)) < d <= 2^(10 + 2k) ns (bucket 0:
+ * d <= 1024 ns), the last one the longer ones: not cumulative.
+ */
+#define RAW_METRICS_OFFSET 8192u
+#define RAW_METRICS_ENTRY_SIZE 256u
+#define RAW_METRICS_ENTRIES 128u
+#define RAW_METRICS_BUCKETS 12u
+#define RAW_METRICS_BUCKET0_LOG2 10u /* bucket k's upper bound: 2^(10 + 2k) ns, 1.02 us ... 1.07 s, then +Inf */
+#define RAW_METRICS_OFF_OWNER 0        /* u32, tid of the thread writing the entry, 0 = none */
+#define RAW_METRICS_OFF_USED 4         /* u32, 1 once the entry is some GIL's (stored after GIL) */
+#define RAW_METRICS_OFF_GIL 8          /* u64, the interpreter id of the GIL */
+#define RAW_METRICS_OFF_HOLD_NS 24     /* u64, total length of the holds that ended (their count: the hold buckets' sum) */
+#define RAW_METRICS_OFF_WAIT_NS 40     /* u64, of the waits that ended (the GIL taken, or the wait given up) */
+#define RAW_METRICS_OFF_LONG_HOLDS 48  /* u64, holds of at least RAW_OFF_LONG_HOLD_NS */
+#define RAW_METRICS_OFF_DROPS 56       /* u64, "GIL drop request" marks: a waiter asked the holder to drop */
+#define RAW_METRICS_OFF_HOLD_BUCKETS 64 /* u64[RAW_METRICS_BUCKETS] */
+#define RAW_METRICS_OFF_WAIT_BUCKETS 160 /* u64[RAW_METRICS_BUCKETS] */
 
 /* Timestamp sources (RAW_OFF_TICK_SOURCE). With RAW_TICKS_TSC every record's timestamp is a raw
  * rdtsc value and the merger converts it to CLOCK_MONOTONIC ns by piecewise-linear interpolation

@@ -21,6 +21,8 @@
 __thread struct rec_thread rec_tls;
 volatile int rec_enabled;
 int rec_tsc;
+uint64_t rec_ns_mult = 1ull << 32;
+uint64_t rec_long_hold_ns = UINT64_MAX;
 /* Calibration pairs taken when the collector first attached; a fork child inherits and restates them. */
 static uint64_t g_cal0_ticks, g_cal0_ns, g_cal_ticks, g_cal_ns;
 
@@ -229,6 +231,7 @@ static int open_trace_file(uint32_t forked_from) {
     put_u64(hdr + RAW_OFF_EXE_INO, (uint64_t)exe.st_ino);
   }
   put_u32(hdr + RAW_OFF_WATCH_COUNT, RAW_WATCH_ENTRIES);
+  put_u64(hdr + RAW_OFF_LONG_HOLD_NS, rec_long_hold_ns);
   size_t n = read_cmdline(hdr + RAW_OFF_CMDLINE, RAW_CMDLINE_MAX);
   put_u32(hdr + RAW_OFF_CMDLINE_LEN, (uint32_t)n);
   /* Under Yama's ptrace_scope=1 only an ancestor may read /proc/<pid>/task/<tid>/syscall; the watchdog
@@ -274,6 +277,53 @@ static void release_watch(struct rec_thread *t) {
   t->watch = NULL;
 }
 
+/* The thread's metrics entries go back to the table with their counts: the next thread of the same
+ * GIL adds to them, so the GIL's totals never go down. */
+static void release_metrics(struct rec_thread *t) {
+  for (unsigned i = 0; g_header && t->tid && i < RAW_METRICS_ENTRIES; i++) {
+    uint32_t *owner = (uint32_t *)(g_header + RAW_METRICS_OFFSET + i * RAW_METRICS_ENTRY_SIZE + RAW_METRICS_OFF_OWNER);
+    uint32_t mine = t->tid;
+    __atomic_compare_exchange_n(owner, &mine, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+  }
+  t->metrics = t->hold_metrics = NULL;
+  t->metrics_gil = 0;
+}
+
+void rec_metrics_select(struct rec_thread *t, uint64_t gil) {
+  t->metrics = NULL;
+  t->metrics_gil = gil + 1; /* a full table is not searched again until the GIL changes */
+  if (!g_header || !t->tid) return;
+  unsigned char *table = g_header + RAW_METRICS_OFFSET, *unused = NULL;
+  /* The thread's own entry for this GIL, else one of the GIL's that no thread writes, else a new one. */
+  for (int pass = 0; pass < 2; pass++) {
+    for (unsigned i = 0; i < RAW_METRICS_ENTRIES; i++) {
+      unsigned char *m = table + i * RAW_METRICS_ENTRY_SIZE;
+      if (!__atomic_load_n((uint32_t *)(m + RAW_METRICS_OFF_USED), __ATOMIC_ACQUIRE)) {
+        if (!unused) unused = m;
+        continue;
+      }
+      if (__atomic_load_n((uint64_t *)(m + RAW_METRICS_OFF_GIL), __ATOMIC_RELAXED) != gil) continue;
+      uint32_t *owner = (uint32_t *)(m + RAW_METRICS_OFF_OWNER);
+      uint32_t want = pass == 0 ? t->tid : 0;
+      if (pass == 0 ? __atomic_load_n(owner, __ATOMIC_ACQUIRE) == want
+                    : __atomic_compare_exchange_n(owner, &want, t->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        t->metrics = m;
+        return;
+      }
+    }
+  }
+  /* A new entry: claimed by its owner word before it is labelled, so two threads never share it. */
+  for (unsigned char *m = unused; m && m < table + RAW_METRICS_ENTRIES * RAW_METRICS_ENTRY_SIZE; m += RAW_METRICS_ENTRY_SIZE) {
+    uint32_t free_ = 0;
+    if (__atomic_load_n((uint32_t *)(m + RAW_METRICS_OFF_USED), __ATOMIC_ACQUIRE)) continue;
+    if (!__atomic_compare_exchange_n((uint32_t *)(m + RAW_METRICS_OFF_OWNER), &free_, t->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) continue;
+    __atomic_store_n((uint64_t *)(m + RAW_METRICS_OFF_GIL), gil, __ATOMIC_RELAXED);
+    __atomic_store_n((uint32_t *)(m + RAW_METRICS_OFF_USED), 1, __ATOMIC_RELEASE);
+    t->metrics = m;
+    return;
+  }
+}
+
 static void finish_chunk(struct rec_thread *t);
 
 static void on_thread_exit(void *arg) {
@@ -285,6 +335,7 @@ static void on_thread_exit(void *arg) {
   finish_chunk(t);
   if (t->template && !t->watch) free(t->template);
   release_watch(t);
+  release_metrics(t);
   /* Events after this (from later TLS destructors) register the thread again. */
   memset(t, 0, sizeof *t);
 }
@@ -341,7 +392,12 @@ int rec_init(void) {
     while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
     }
     calibration_pair(&g_cal_ticks, &g_cal_ns);
+    if (g_cal_ticks > g_cal0_ticks) rec_ns_mult = (uint64_t)(((unsigned __int128)(g_cal_ns - g_cal0_ns) << 32) / (g_cal_ticks - g_cal0_ticks));
   }
+  /* GIL_NVTX_LONG_HOLD_MS (set by `gil-nvtx record` to its --trigger-hold-ms): unset or 0 = none. */
+  const char *long_ms = getenv("GIL_NVTX_LONG_HOLD_MS");
+  double ms = long_ms ? strtod(long_ms, NULL) : 0;
+  rec_long_hold_ns = ms > 0 && ms < 1e12 ? (uint64_t)(ms * 1e6) : UINT64_MAX;
   if (!open_trace_file(0)) return 0;
   pthread_key_create(&g_thread_key, on_thread_exit);
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);

@@ -44,6 +44,11 @@ struct rec_thread {
   uint32_t templates;   /* templates written in the current chunk */
   uint32_t hint;        /* the template used last: the next event usually uses it or its neighbour */
   uint32_t pop_hint;    /* the template of the last pop: a pop has no attributes to match */
+  uint64_t hold_t0;     /* start of the open outermost GIL hold, for the metrics table */
+  uint64_t wait_t0;     /* start of the open GIL wait */
+  unsigned char *metrics; /* the metrics entry of the GIL this thread used last, NULL when the table is full */
+  unsigned char *hold_metrics; /* ... of the open outermost hold's GIL */
+  uint64_t metrics_gil; /* 1 + that GIL's interpreter id; 0 = none chosen yet */
   /* RAW_COMPACT_ARGS entries, outside TLS: a thread-local block this small stays in glibc's static TLS,
    * where each access is a few instructions instead of a call to the dynamic TLS resolver. */
   struct rec_template *template;
@@ -124,26 +129,79 @@ static inline uint64_t rec_now(void) {
   return rec_clock_ns(CLOCK_MONOTONIC);
 }
 
-/* The watch table entry's hold field: plain stores the watchdog reads from another process. */
+/* ---- the metrics table (raw_format.h): plain stores by the entry's one writer ------------------- */
+
+/* (ticks * rec_ns_mult) >> 32 = ns; set once by rec_init from the attach calibration pairs. */
+extern uint64_t rec_ns_mult __attribute__((visibility("hidden")));
+extern uint64_t rec_long_hold_ns __attribute__((visibility("hidden")));
+
+/* Makes t->metrics the entry of GIL `gil` (interpreter id), taking one if the thread has none. No
+ * system call or lock: a scan of the table and a compare-and-swap, only when the thread's GIL changes. */
+void rec_metrics_select(struct rec_thread *t, uint64_t gil);
+
+static inline unsigned char *rec_metrics_for(struct rec_thread *t, uint64_t gil) {
+  if (__builtin_expect(t->metrics_gil != gil + 1, 0)) rec_metrics_select(t, gil);
+  return t->metrics;
+}
+
+static inline void rec_metrics_add(unsigned char *m, unsigned off, uint64_t v) {
+  uint64_t *p = (uint64_t *)(m + off);
+  __atomic_store_n(p, *p + v, __ATOMIC_RELAXED); /* one writer; relaxed keeps the store whole for readers */
+}
+
+/* Bucket of a duration: upper bounds 2^(10 + 2k) ns, the last one unbounded (raw_format.h). */
+static inline unsigned rec_metrics_bucket(uint64_t ns) {
+  if (ns <= (1ull << RAW_METRICS_BUCKET0_LOG2)) return 0;
+  unsigned bits = 64u - (unsigned)__builtin_clzll(ns - 1); /* ceil(log2(ns)) */
+  unsigned k = (bits - RAW_METRICS_BUCKET0_LOG2 + 1) / 2;
+  return k < RAW_METRICS_BUCKETS - 1 ? k : RAW_METRICS_BUCKETS - 1;
+}
+
+static inline uint64_t rec_ticks_to_ns(uint64_t ticks) { return (uint64_t)(((unsigned __int128)ticks * rec_ns_mult) >> 32); }
+
+/* A hold or wait that ran from `t0` to `now` (ticks), `ns_off` its total's field: total, histogram bucket
+ * (whose sum is the count). Returns its length in ns. */
+static inline uint64_t rec_metrics_span(unsigned char *m, unsigned ns_off, unsigned buckets_off, uint64_t t0, uint64_t now) {
+  uint64_t ns = rec_ticks_to_ns(now > t0 ? now - t0 : 0);
+  rec_metrics_add(m, ns_off, ns);
+  rec_metrics_add(m, buckets_off + 8 * rec_metrics_bucket(ns), 1);
+  return ns;
+}
+
+/* The watch table entry's hold field: plain stores the watchdog reads from another process. The
+ * hold's start is also kept for the metrics table; `gil` is its interpreter id. */
 static inline void rec_watch_hold_begin(struct rec_thread *t, uint64_t now) {
-  if (t->hold_depth++ != 0 || !t->watch) return;
+  if (t->hold_depth++ != 0) return;
+  t->hold_t0 = now;
+  /* take_gil begins every hold right after the wait for the same GIL, which chose its entry. */
+  t->hold_metrics = t->metrics;
+  if (!t->watch) return;
   uint64_t *holds = (uint64_t *)(t->watch + RAW_WATCH_OFF_HOLDS);
   __atomic_store_n(holds, *holds + 1, __ATOMIC_RELAXED);
   __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), now, __ATOMIC_RELEASE);
 }
 
-static inline void rec_watch_hold_end(struct rec_thread *t) {
+static inline void rec_watch_hold_end(struct rec_thread *t, uint64_t now) {
   if (t->hold_depth <= 0) return; /* an end for a hold begun before a fork, or never seen */
-  if (--t->hold_depth != 0 || !t->watch) return;
+  if (--t->hold_depth != 0) return;
+  unsigned char *m = t->hold_metrics;
+  if (m && rec_metrics_span(m, RAW_METRICS_OFF_HOLD_NS, RAW_METRICS_OFF_HOLD_BUCKETS, t->hold_t0, now) >= rec_long_hold_ns)
+    rec_metrics_add(m, RAW_METRICS_OFF_LONG_HOLDS, 1);
+  if (!t->watch) return;
   __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_HOLD_SINCE), 0, __ATOMIC_RELEASE);
 }
 
 /* The watch entry's wait field: when the thread began waiting for a GIL (the watchdog's wait trigger). */
-static inline void rec_watch_wait_begin(struct rec_thread *t, uint64_t now) {
+static inline void rec_watch_wait_begin(struct rec_thread *t, uint64_t now, uint64_t gil) {
+  t->wait_t0 = now;
+  rec_metrics_for(t, gil);
   if (t->watch) __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), now, __ATOMIC_RELEASE);
 }
 
-static inline void rec_watch_wait_end(struct rec_thread *t) {
+static inline void rec_watch_wait_end(struct rec_thread *t, uint64_t now) {
+  /* Nothing between a wait's begin and end chooses another GIL's entry (a drop request is for the GIL waited for). */
+  if (t->wait_t0 && t->metrics) rec_metrics_span(t->metrics, RAW_METRICS_OFF_WAIT_NS, RAW_METRICS_OFF_WAIT_BUCKETS, t->wait_t0, now);
+  t->wait_t0 = 0;
   if (t->watch) __atomic_store_n((uint64_t *)(t->watch + RAW_WATCH_OFF_WAIT_SINCE), 0, __ATOMIC_RELEASE);
 }
 

@@ -73,6 +73,10 @@ describe('raw format: lib/trace/raw-format.ts says what native/collector/raw_for
       offset: c.get('RAW_WATCH_OFFSET'), entrySize: c.get('RAW_WATCH_ENTRY_SIZE'), entries: c.get('RAW_WATCH_ENTRIES'),
       tid: c.get('RAW_WATCH_OFF_TID'), holdSince: c.get('RAW_WATCH_OFF_HOLD_SINCE'), holds: c.get('RAW_WATCH_OFF_HOLDS'), waitSince: c.get('RAW_WATCH_OFF_WAIT_SINCE'),
     });
+    const metrics = [...c.keys()].filter((k) => k.startsWith('RAW_METRICS_'));
+    const metricName = (n: string) => camel(n.slice('RAW_METRICS_'.length).replace(/^OFF_/, ''));
+    expect(Object.keys(F.RawMetrics).sort()).toEqual(metrics.map(metricName).sort());
+    for (const n of metrics) expect((F.RawMetrics as Record<string, number>)[metricName(n)], n).toBe(c.get(n));
   });
 
   it('record kinds, compact ops and attribute flags', () => {

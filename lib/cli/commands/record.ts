@@ -4,7 +4,9 @@ import { formatBytes, parseDurationMs, parseSizeBytes } from '../../units.js';
 import { COMMAND_RUN_OPTIONS, commandRunValues } from './trace.js';
 
 const HELP = `usage: gil-nvtx record [-o DIR] [--window 30s] [--max-disk 512M] [--trigger-hold-ms 100]
-                      [--trigger-wait-ms N] [--before 10s] [--after 2s] [--max-dumps N] [--quiet] -- <command…>
+                      [--trigger-wait-ms N] [--before 10s] [--after 2s] [--max-dumps N]
+                      [--metrics-port N] [--metrics-host 127.0.0.1] [--metrics-file PATH]
+                      [--metrics-interval 10s] [--quiet] -- <command…>
 
 The flight recorder: runs <command> (a service, for hours) with the collector in ring mode. Each
 process records into a fixed-size ring, so disk and memory stay flat however long it runs. A trigger
@@ -25,6 +27,12 @@ options:
   --max-dumps N          dumps kept, oldest removed first (default 10)
   --keep-raw             keep each dump's raw/ files beside its trace.sqlite
   --watch-ms N           the watchdog samples GIL holds longer than N ms (default 10)
+  --metrics-port N       serve GIL metrics (Prometheus text format) on http://HOST:N/metrics while
+                         the command runs; 0 = a free port. The URL is printed on stderr.
+  --metrics-host HOST    the address to serve them on (default 127.0.0.1: this machine only)
+  --metrics-file PATH    also write them to PATH, whole, every interval and at the end
+                         (default DIR/metrics.prom with --metrics-port; alone: the file only)
+  --metrics-interval DURATION  how often the file is written and the ratio gauges move (default 10s)
   -q, --quiet            no summary on stderr (also when CI=true)
   -h, --help             this text
 
@@ -45,6 +53,10 @@ export async function run(argv: string[]): Promise<number> {
       before: { type: 'string' },
       after: { type: 'string' },
       'max-dumps': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+      'metrics-file': { type: 'string' },
+      'metrics-interval': { type: 'string' },
     },
   });
   if (values.help) {
@@ -75,6 +87,13 @@ export async function run(argv: string[]): Promise<number> {
   const triggerHoldMs = wholeNumberOption('record', '--trigger-hold-ms', values['trigger-hold-ms'], { max: 60000, fallback: 100 });
   const triggerWaitMs = wholeNumberOption('record', '--trigger-wait-ms', values['trigger-wait-ms'], { max: 60000, fallback: 0 });
   const maxDumps = wholeNumberOption('record', '--max-dumps', values['max-dumps'], { min: 1, fallback: 10 });
+  const metricsPort = values['metrics-port'] === undefined ? undefined : wholeNumberOption('record', '--metrics-port', values['metrics-port'], { max: 65535, fallback: 0 });
+  const metricsHost = values['metrics-host'];
+  if (metricsHost !== undefined && !/^[A-Za-z0-9.:_-]+$/.test(metricsHost)) throw usageError('record', `--metrics-host wants an address or host name such as 127.0.0.1, not '${metricsHost}'.`);
+  if (metricsHost !== undefined && metricsPort === undefined) throw usageError('record', '--metrics-host needs --metrics-port.');
+  if (values['metrics-file'] === '') throw usageError('record', '--metrics-file wants a path.');
+  const metricsIntervalMs = duration('--metrics-interval', values['metrics-interval']);
+  if (metricsIntervalMs === 0) throw usageError('record', '--metrics-interval must be longer than 0.');
   const { quiet, watchThresholdMs, onProgress } = commandRunValues('record', values, positionals);
   const result = await recordCommand(positionals, {
     outDir: values.output,
@@ -87,6 +106,12 @@ export async function run(argv: string[]): Promise<number> {
     triggerHoldMs,
     triggerWaitMs,
     maxDumps,
+    metricsPort,
+    metricsHost,
+    metricsFile: values['metrics-file'],
+    metricsIntervalMs,
+    // Printed even with --quiet: a scraper (or a test) finds a port chosen with --metrics-port 0 here.
+    onMetrics: (url) => process.stderr.write(`gil-nvtx record: metrics on ${url}\n`),
     onProgress,
     onSpawn: () => onProgress(`recording into ${values.output ?? 'gil-nvtx-record'} (pid ${process.pid}: SIGUSR2 or \`gil-nvtx dump\` writes a dump)`),
     onDump: (d) => onProgress(`dump -> ${d.dir} (${d.triggers.length} trigger(s): ${[...new Set(d.triggers.map((t) => t.kind))].join(', ')})`),
