@@ -168,10 +168,15 @@ describe.skipIf('skip' in patched)('why a long hold lasted, reproduced', () => {
     expect(samples).toBeLessThan(40);
   });
 
-  it('a C call computing: on a CPU, taken and released where the program says', async () => {
+  it('a C call computing: runnable throughout (on a CPU unless others had it), taken and released where the program says', async () => {
     const hold = await computeHold([python, '-c', COMPUTE(20_000_000)]);
     expect(hold.durationNs).toBeGreaterThan(50_000_000);
-    expect(hold.holder?.verdict, hold.holder?.summary).toBe('on-cpu');
+    // Runnable throughout: on a CPU, or, on a machine busy with other work (CI ran one at 53 % run-queue
+    // delay), waiting for one. Never asleep, never blocked: the verdict is one of those two.
+    const h = hold.holder!;
+    expect(['on-cpu', 'waiting-for-cpu'], h.summary).toContain(h.verdict);
+    expect((h.onCpuNs! + h.runQueueNs!) / h.sampledNs, h.summary).toBeGreaterThan(0.75);
+    expect(h.states.S ?? 0, h.summary).toBeLessThan(h.samples / 10);
     // Taken when the first sleep returned (line 2), given back by the second (line 4): nothing asked
     // for the GIL in between, so the holder kept it across the sum on line 3.
     expect(hold.where).toEqual({ taken: { function: '<module>', file: '<string>', line: 2 }, released: { function: '<module>', file: '<string>', line: 4 } });
