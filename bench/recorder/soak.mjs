@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-// The flight recorder's soak: a hand-off-heavy patched CPython service (stall_workload.py) with GIL
-// stalls injected at random times, recorded by `gil-nvtx record` for --seconds (default 600). Prints
-// disk and RSS over time, checks that every injected stall is in exactly one dump, and (unless
-// --no-overhead) measures the service's hand-off rate with no tool and under the recorder, rounds
-// interleaved in one run.
+// The flight recorder's soak: a service with GIL stalls injected at random times, recorded by
+// `gil-nvtx record` for --seconds (default 600). Prints disk and RSS over time, checks that every
+// injected stall is in exactly one dump, and (unless --no-overhead) measures the service's rate with no
+// tool and under the recorder, rounds interleaved in one run. Two services (--service):
+//   handoff  a hand-off-heavy patched CPython (stall_workload.py); its rate is GIL hand-offs a second
+//   mixed    a Node HTTP service with Python worker processes (mixed-service.mjs, the mixed example
+//            under a closed-loop load); its rate is requests a second
 //
-//   node bench/recorder/soak.mjs [--seconds 600] [--python PATH] [--max-disk 256M] [--no-overhead]
-//                                [--overhead-rounds 3] [--overhead-seconds 5] [--batch 100] [--pause-ms 2] [--json FILE]
+//   node bench/recorder/soak.mjs [--service handoff|mixed] [--seconds 600] [--python PATH] [--max-disk 256M]
+//        [--no-overhead] [--overhead-rounds 3] [--overhead-seconds 5] [--batch 100] [--pause-ms 2]
+//        [--concurrency 4] [--json FILE]
 // Exit 1 when a check fails. Needs the build (npm run build) and a patched 3.11 (GIL_NVTX_PYTHON or
 // the test interpreters' cache).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +24,11 @@ import { parseSizeBytes } from '../../dist/units.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'bin', 'gil-nvtx.js');
 const WORKLOAD = join(ROOT, 'bench', 'recorder', 'stall_workload.py');
+const MIXED = join(ROOT, 'bench', 'recorder', 'mixed-service.mjs');
 
 const { values } = parseArgs({
   options: {
+    service: { type: 'string', default: 'handoff' },
     seconds: { type: 'string', default: '600' },
     python: { type: 'string' },
     'max-disk': { type: 'string', default: '256M' },
@@ -34,13 +39,19 @@ const { values } = parseArgs({
     // The workers' pace: BATCH hand-offs, then a PAUSE-ms sleep (0: flat out).
     batch: { type: 'string', default: '100' },
     'pause-ms': { type: 'string', default: '2' },
+    // The mixed service's closed-loop lanes.
+    concurrency: { type: 'string', default: '4' },
   },
 });
+if (!['handoff', 'mixed'].includes(values.service)) {
+  console.error(`soak: --service must be handoff or mixed, not ${values.service}`);
+  process.exit(2);
+}
 const seconds = Number(values.seconds);
 const STALL_MS = 150;
 // Stalls further apart than a dump's window (--before + --after + the stall), so each has its own.
 const RECORD = ['--window', '4s', '--before', '2s', '--after', '1s', '--trigger-hold-ms', '100', '--max-dumps', '1000', '--max-disk', values['max-disk']];
-const LOAD = ['--threads', '2', '--batch', values.batch, '--pause-ms', values['pause-ms'], '--stall-ms', String(STALL_MS), '--gap-min', '3.5', '--gap-max', '6'];
+const GAPS = ['--stall-ms', String(STALL_MS), '--gap-min', '3.5', '--gap-max', '6'];
 
 function findPython() {
   if (values.python) return values.python;
@@ -75,7 +86,12 @@ function diskBytes(path) {
   return total;
 }
 
-/** Resident set (kB) of `pid` and all its descendants, by name. */
+/**
+ * Resident set (kB) of the tree under `pid`, by role: `recorder` (pid itself), `watchdog`, and
+ * `service` (every other process: the traced program and its children), with the service's by name
+ * and its anonymous part (`serviceAnon`): the rest is file pages, mostly the rings, which a process
+ * touches as it fills its ring (slowly, at a service's pace) and which stop at the ring's size.
+ */
 function treeRss(pid) {
   const children = new Map();
   const info = new Map();
@@ -84,40 +100,87 @@ function treeRss(pid) {
       const status = readFileSync(`/proc/${p}/status`, 'utf8');
       const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
       const rss = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const anon = Number(/^RssAnon:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?';
-      info.set(Number(p), { rss, name });
+      info.set(Number(p), { rss, anon, name });
       if (!children.has(ppid)) children.set(ppid, []);
       children.get(ppid).push(Number(p));
     } catch {
       /* gone */
     }
   }
-  const out = {};
+  const out = { recorder: 0, watchdog: 0, service: 0, serviceAnon: 0, serviceByName: {} };
   const walk = (p) => {
     const i = info.get(p);
-    if (i) out[i.name] = (out[i.name] ?? 0) + i.rss;
+    if (i && p === pid) out.recorder += i.rss;
+    else if (i && i.name.startsWith('gil_nvtx_watch')) out.watchdog += i.rss;
+    else if (i) {
+      out.service += i.rss;
+      out.serviceAnon += i.anon;
+      out.serviceByName[i.name] = (out.serviceByName[i.name] ?? 0) + i.rss;
+    }
     for (const c of children.get(p) ?? []) walk(c);
   };
   walk(pid);
   return out;
 }
 
-/** Long holds (≥ the stall) in a dump's trace: [start, end] ns. */
-function dumpHolds(dumpDir) {
+/**
+ * A dump's long holds (≥ the stall, less a margin) and its Node ranges of /stall requests (the mixed
+ * service's HTTP server): [start, end] ns.
+ */
+function dumpRanges(dumpDir) {
   const db = new Database(join(dumpDir, 'trace.sqlite'), { readonly: true });
   try {
-    return db
-      .prepare("SELECT e.start, e.end FROM NVTX_EVENTS e JOIN StringIds s ON s.id = e.textId WHERE s.value = 'Holding GIL' AND e.end - e.start >= ?")
-      .all((STALL_MS - 5) * 1e6);
+    const named = (where) => `SELECT e.start, e.end FROM NVTX_EVENTS e LEFT JOIN StringIds s ON s.id = e.textId WHERE ${where}`;
+    return {
+      holds: db.prepare(named("s.value = 'Holding GIL' AND e.end - e.start >= ?")).all((STALL_MS - 5) * 1e6),
+      requests: db.prepare(named("coalesce(e.text, s.value) = 'GET /stall' AND e.end IS NOT NULL")).all(),
+    };
   } finally {
     db.close();
   }
 }
 
-/** The workload alone or under the recorder; resolves with its cycle count and wall seconds. */
-function runWorkload(args, recordDir) {
-  const argv = recordDir ? [CLI, 'record', '-q', '-o', recordDir, ...RECORD, '--', python, '-u', WORKLOAD, ...args] : null;
-  const child = argv ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(python, ['-u', WORKLOAD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * The services: each gives its command line (stalls or not, for S seconds), how to read its rate
+ * from its stdout, and the stalls it injected ([start, end] CLOCK_MONOTONIC ns).
+ */
+const SERVICES = {
+  handoff: {
+    unit: 'hand-offs',
+    argv: ({ stalls, secs }) => [python, '-u', WORKLOAD, '--threads', '2', '--batch', values.batch, '--pause-ms', values['pause-ms'], ...GAPS, ...(stalls ? [] : ['--no-stalls']), '--seconds', String(secs)],
+    rate: (lines) => lineRate(lines, /^cycles (\d+) seconds ([\d.]+)/),
+    stalls: (lines) => lines.filter((x) => x.startsWith('stall ')).map((l) => l.split(' ').slice(1, 3).map(Number)),
+    withRequest: false,
+  },
+  mixed: {
+    unit: 'requests',
+    argv: ({ stalls, secs, servedLog }) => [process.execPath, MIXED, '--python', python, '--concurrency', values.concurrency, ...GAPS, ...(stalls ? [] : ['--no-stalls']), '--seconds', String(secs), ...(servedLog ? ['--served-log', servedLog] : [])],
+    rate: (lines) => lineRate(lines, /^requests (\d+) seconds ([\d.]+)/),
+    stalls: (_lines, servedLog) =>
+      readFileSync(servedLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"stall"'))
+        .map((l) => JSON.parse(l))
+        .map((j) => [j.start, j.end]),
+    // The dump must also hold the Node side: the /stall request's range, across the stall.
+    withRequest: true,
+  },
+};
+const service = SERVICES[values.service];
+
+function lineRate(lines, re) {
+  const m = re.exec(lines.find((l) => re.test(l)) ?? '');
+  return m ? Number(m[1]) / Number(m[2]) : undefined;
+}
+
+/** The service alone or under the recorder; `done` resolves with its exit code. */
+function runService(opts, recordDir) {
+  const argv = service.argv(opts);
+  const child = recordDir
+    ? spawn(process.execPath, [CLI, 'record', '-q', '-o', recordDir, ...RECORD, '--', ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = [];
   let rest = '';
   child.stdout.on('data', (b) => {
@@ -129,9 +192,9 @@ function runWorkload(args, recordDir) {
   return { child, lines, done };
 }
 
-const result = { seconds, samples: [], stalls: [], dumps: [], overhead: null, checks: {} };
+const result = { service: values.service, seconds, samples: [], stalls: [], dumps: [], overhead: null, checks: {} };
 
-// Overhead: hand-offs per second with no tool and under the recorder (no stalls), interleaved.
+// Overhead: the service's rate with no tool and under the recorder (no stalls), interleaved.
 if (!values['no-overhead']) {
   const rounds = Number(values['overhead-rounds']);
   const secs = values['overhead-seconds'];
@@ -139,51 +202,55 @@ if (!values['no-overhead']) {
   for (let r = 0; r < rounds; r++) {
     for (const mode of ['none', 'record']) {
       const dir = mode === 'record' ? mkdtempSync(join(tmpdir(), 'gil-nvtx-soak-oh-')) : null;
-      const w = runWorkload([...LOAD, '--no-stalls', '--seconds', secs], dir);
+      const w = runService({ stalls: false, secs }, dir);
       await w.done;
-      const m = /^cycles (\d+) seconds ([\d.]+)/.exec(w.lines.find((l) => l.startsWith('cycles')) ?? '');
-      if (m) rate[mode].push(Number(m[1]) / Number(m[2]));
+      const v = service.rate(w.lines);
+      if (v !== undefined) rate[mode].push(v);
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
   }
   const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  result.overhead = { noToolCyclesPerS: median(rate.none), recordCyclesPerS: median(rate.record), ratio: median(rate.none) / median(rate.record), rounds, secondsEach: Number(secs) };
-  console.log(`overhead (${rounds} rounds of ${secs} s, interleaved, median): no tool ${Math.round(result.overhead.noToolCyclesPerS)} hand-offs/s, recorder ${Math.round(result.overhead.recordCyclesPerS)}/s: wall ×${result.overhead.ratio.toFixed(3)}`);
+  result.overhead = { unit: service.unit, noToolPerS: median(rate.none), recordPerS: median(rate.record), ratio: median(rate.none) / median(rate.record), rounds, secondsEach: Number(secs), perRound: rate };
+  console.log(`overhead (${rounds} rounds of ${secs} s, interleaved, median): no tool ${Math.round(result.overhead.noToolPerS)} ${service.unit}/s, recorder ${Math.round(result.overhead.recordPerS)}/s: wall ×${result.overhead.ratio.toFixed(3)}`);
 }
 
-// The soak.
+// The soak. The mixed service's workers log every job outside the recorded folder (it is not the
+// recorder's disk).
 const dir = mkdtempSync(join(tmpdir(), 'gil-nvtx-soak-'));
-const w = runWorkload([...LOAD, '--seconds', String(seconds)], dir);
-const seen = new Map(); // dump folder -> long holds
+const logDir = mkdtempSync(join(tmpdir(), 'gil-nvtx-soak-log-'));
+const servedLog = join(logDir, 'served.jsonl');
+const w = runService({ stalls: true, secs: seconds, servedLog }, dir);
+const seen = new Map(); // dump folder -> its long holds and /stall requests
 const t0 = Date.now();
-console.log('   t s   disk MiB   RSS MiB (recorder + watchdog + service)   dumps');
+console.log('   t s   disk MiB   RSS MiB: recorder  watchdog  service (anonymous)   dumps');
+const mib = (kb) => (kb / 1024).toFixed(1);
 const sampler = setInterval(() => {
   for (const d of readdirSync(dir).filter((n) => /^dump-\d+-/.test(n) && !seen.has(n))) {
     try {
-      seen.set(d, dumpHolds(join(dir, d)));
+      seen.set(d, dumpRanges(join(dir, d)));
     } catch {
       /* pruned before it could be read */
     }
   }
   const rss = treeRss(w.child.pid);
-  const totalKb = Object.values(rss).reduce((a, b) => a + b, 0);
-  const sample = { t: (Date.now() - t0) / 1000, diskBytes: diskBytes(dir), rssKb: totalKb, rss, dumps: seen.size };
+  const sample = { t: (Date.now() - t0) / 1000, diskBytes: diskBytes(dir), rss, dumps: seen.size };
   result.samples.push(sample);
   if (result.samples.length % Math.max(1, Math.round(seconds / 40)) === 1 || seconds <= 60) {
-    console.log(`${sample.t.toFixed(0).padStart(6)} ${(sample.diskBytes / 2 ** 20).toFixed(1).padStart(10)} ${(totalKb / 1024).toFixed(1).padStart(9)}   ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v / 1024)])))}   ${seen.size}`);
+    const byName = Object.entries(rss.serviceByName).map(([k, v]) => `${k} ${mib(v)}`).join(', ');
+    console.log(`${sample.t.toFixed(0).padStart(6)} ${(sample.diskBytes / 2 ** 20).toFixed(1).padStart(10)} ${mib(rss.recorder).padStart(17)} ${mib(rss.watchdog).padStart(9)} ${mib(rss.service).padStart(8)} ${`(${mib(rss.serviceAnon)})`.padStart(11)}   ${seen.size}   (${byName})`);
   }
 }, 1000);
 const code = await w.done;
 clearInterval(sampler);
-for (const d of readdirSync(dir).filter((n) => /^dump-\d+-/.test(n) && !seen.has(n))) seen.set(d, dumpHolds(join(dir, d)));
+for (const d of readdirSync(dir).filter((n) => /^dump-\d+-/.test(n) && !seen.has(n))) seen.set(d, dumpRanges(join(dir, d)));
 
-// Every injected stall in exactly one dump: a hold covering its C call.
-for (const l of w.lines.filter((x) => x.startsWith('stall '))) {
-  const [, a, b] = l.split(' ').map(Number);
-  // The hold that began before the C call and lasted through it (the waiters' drop request makes the
-  // holder switch right after the call returns, before the workload reads the clock again).
-  const inDumps = [...seen].filter(([, holds]) => holds.some((h) => h.start <= a && h.end >= a + (STALL_MS - 1) * 1e6)).map(([d]) => d);
-  result.stalls.push({ start: a, end: b, dumps: inDumps });
+// Every injected stall in exactly one dump: a long hold overlapping its C call (the hold that began
+// before the call and lasted through it; a GIL switch just before the call may make it begin after
+// the stall's logged start).
+for (const [a, b] of service.stalls(w.lines, servedLog)) {
+  const inDumps = [...seen].filter(([, r]) => r.holds.some((h) => h.start <= b && h.end >= a)).map(([d]) => d);
+  const withRequest = inDumps.filter((d) => seen.get(d).requests.some((q) => q.start <= a && q.end >= b));
+  result.stalls.push({ start: a, end: b, dumps: inDumps, dumpsWithRequest: withRequest });
 }
 result.dumps = [...seen.keys()];
 const ok = (name, pass, detail) => {
@@ -193,23 +260,28 @@ const ok = (name, pass, detail) => {
 };
 const half = result.samples.slice(Math.floor(result.samples.length / 2));
 const maxDisk = Math.max(...result.samples.map((s) => s.diskBytes));
-const maxRss = Math.max(...result.samples.map((s) => s.rssKb));
-// The service's resident set must stay flat (its ring is mapped once); the recorder's peaks while it
-// merges a dump, bounded by RECORDER_RSS_MAX.
+// The service's anonymous memory must stay flat (its ring is a file, mapped once: its pages come and
+// stay as the ring fills, up to the ring's size); the recorder's peaks while it merges a dump, bounded
+// by RECORDER_RSS_MAX.
 const RECORDER_RSS_MAX_KB = 400 * 1024;
-// The service is every process of the tree but the recorder (node) and the watchdog.
-const serviceRss = (s) => Object.entries(s.rss).reduce((sum, [name, kb]) => (name === 'node' || name.startsWith('gil_nvtx_watch') ? sum : sum + kb), 0);
-const live = result.samples.filter((s) => serviceRss(s) > 0); // the service's last moments are not sampled
+const live = result.samples.filter((s) => s.rss.service > 0); // the service's last moments are not sampled
 const liveHalf = live.slice(Math.floor(live.length / 2));
-const firstHalfRss = Math.max(...live.slice(0, Math.max(1, Math.floor(live.length / 2))).map(serviceRss));
-const recorderRss = Math.max(...result.samples.map((s) => (s.rss.node ?? 0) + (s.rss.gil_nvtx_watchd ?? 0)));
+const firstHalf = live.slice(0, Math.max(1, Math.floor(live.length / 2)));
+const peak = (l, f) => Math.max(...l.map(f));
+const firstHalfAnon = peak(firstHalf, (s) => s.rss.serviceAnon);
+const secondHalfAnon = peak(liveHalf, (s) => s.rss.serviceAnon);
+const recorderRss = peak(result.samples, (s) => s.rss.recorder + s.rss.watchdog);
 let pass = ok('service exit', code === 0, `exit code ${code}`);
 pass = ok('stalls', result.stalls.length > 0 && result.stalls.every((s) => s.dumps.length === 1), `${result.stalls.length} injected, in exactly one dump: ${result.stalls.filter((s) => s.dumps.length === 1).length}`) && pass;
+if (service.withRequest) {
+  const both = result.stalls.filter((s) => s.dumps.length === 1 && s.dumpsWithRequest.length === 1).length;
+  pass = ok('requests', both === result.stalls.length, `stalls whose dump also holds the Node range of their /stall request: ${both} of ${result.stalls.length}`) && pass;
+}
 pass = ok('disk', maxDisk <= parseSizeBytes(values['max-disk']), `max ${(maxDisk / 2 ** 20).toFixed(1)} MiB of --max-disk ${values['max-disk']}; second half ${(Math.min(...half.map((s) => s.diskBytes)) / 2 ** 20).toFixed(1)}-${(Math.max(...half.map((s) => s.diskBytes)) / 2 ** 20).toFixed(1)} MiB`) && pass;
-pass = ok('rss', live.length > 0 && Math.max(...liveHalf.map(serviceRss)) <= firstHalfRss * 1.1 + 4096 && recorderRss <= RECORDER_RSS_MAX_KB,
-  `service second half max ${(Math.max(...liveHalf.map(serviceRss)) / 1024).toFixed(1)} MiB vs first half ${(firstHalfRss / 1024).toFixed(1)} MiB; recorder + watchdog max ${(recorderRss / 1024).toFixed(1)} MiB (bound ${RECORDER_RSS_MAX_KB / 1024}); all ${(maxRss / 1024).toFixed(1)} MiB`) && pass;
+pass = ok('rss', live.length > 0 && secondHalfAnon <= firstHalfAnon * 1.1 + 4096 && recorderRss <= RECORDER_RSS_MAX_KB,
+  `service anonymous: second half max ${mib(secondHalfAnon)} MiB vs first half ${mib(firstHalfAnon)} MiB; service in all (with ring pages): first half ${mib(peak(firstHalf, (s) => s.rss.service))}, second ${mib(peak(liveHalf, (s) => s.rss.service))} MiB; recorder + watchdog max ${mib(recorderRss)} MiB (bound ${RECORDER_RSS_MAX_KB / 1024})`) && pass;
 if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
+rmSync(logDir, { recursive: true, force: true });
 if (!process.env.SOAK_KEEP) rmSync(dir, { recursive: true, force: true });
 else console.log('kept', dir);
 process.exit(pass ? 0 : 1);
-

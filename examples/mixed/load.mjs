@@ -4,7 +4,8 @@ import http from 'node:http';
 
 const PATHS = ['/predict', '/predict', '/report', '/ingest'];
 
-function get(url) {
+/** One GET; resolves (never rejects) with its status and latency. */
+export function get(url) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
     const req = http.get(url, { agent: false }, (res) => {

@@ -12,8 +12,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     workers: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
-    // Each worker appends one JSON line per job it ran (correlation id, pid, thread id), for checking
-    // the report's "served by" against what really happened.
+    // Each worker appends one JSON line per job it ran (correlation id, pid, thread id, CLOCK_MONOTONIC
+    // start and end in ns), for checking the report's "served by" against what really happened.
     'served-log': { type: 'string' },
   },
 });

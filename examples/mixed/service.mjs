@@ -4,14 +4,21 @@ import http from 'node:http';
 import { instrumentHttp, nameThread } from 'gil-nvtx';
 import { PythonPool } from './pool.mjs';
 
-// Request kinds → the jobs a request runs. /predict sometimes meets a C call that blocks holding the GIL.
-export const ROUTES = {
-  '/predict': (n) => [{ kind: 'cpu', ms: 20 }, ...(n % 5 === 0 ? [{ kind: 'stall', ms: 200 }] : [])],
-  '/report': () => [{ kind: 'hash' }, { kind: 'cpu', ms: 10 }],
-  '/ingest': () => [{ kind: 'write' }],
-};
+// Request kinds → the jobs a request runs. Every `stallEvery`-th request (0: never) that is a /predict
+// meets a C call that blocks holding the GIL; /stall always does, so that a load can pace its stalls
+// (the flight recorder's soak sends one at random times).
+export function routes({ stallEvery = 5, stallMs = 200 } = {}) {
+  const stall = { kind: 'stall', ms: stallMs };
+  return {
+    '/predict': (n) => [{ kind: 'cpu', ms: 20 }, ...(stallEvery > 0 && n % stallEvery === 0 ? [stall] : [])],
+    '/report': () => [{ kind: 'hash' }, { kind: 'cpu', ms: 10 }],
+    '/ingest': () => [{ kind: 'write' }],
+    '/stall': () => [stall],
+  };
+}
 
-export function startService({ python, workers = 2, port = 0, host = '127.0.0.1', servedLog }) {
+export function startService({ python, workers = 2, port = 0, host = '127.0.0.1', servedLog, stallEvery, stallMs }) {
+  const ROUTES = routes({ stallEvery, stallMs });
   nameThread('node event loop');
   const uninstall = instrumentHttp({ domain: 'mixed: http' });
   const pool = new PythonPool({ python, size: workers, servedLog });

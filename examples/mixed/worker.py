@@ -20,6 +20,7 @@ import queue
 import sys
 import tempfile
 import threading
+import time
 
 try:
     import gil_nvtx as nvtx
@@ -73,14 +74,16 @@ def serve() -> None:
         job = _jobs.get()
         if job is None:
             return
+        start = time.monotonic_ns()
         try:
             reply = {"id": job.get("id"), "ok": True, **run_marked(job)}
         except Exception as exc:  # a bad job is answered, never fatal to the worker
             reply = {"id": job.get("id"), "ok": False, "error": str(exc)}
+        end = time.monotonic_ns()
         line = json.dumps(reply) + "\n"
         with _out_lock:
             if _served_log:
-                served = {"correlation": job.get("correlation"), "kind": job.get("kind"), "pid": os.getpid(), "tid": threading.get_native_id()}
+                served = {"correlation": job.get("correlation"), "kind": job.get("kind"), "pid": os.getpid(), "tid": threading.get_native_id(), "start": start, "end": end}
                 with open(_served_log, "a") as f:
                     f.write(json.dumps(served) + "\n")
             sys.stdout.write(line)

@@ -78,7 +78,9 @@ export interface DumpResult {
   window: TimeWindow;
   triggers: Trigger[];
   chunks: number;
+  /** Chunks of the window the ring reused while they were copied (left out) or before their end was. */
   torn: number;
+  lost: number;
 }
 
 export interface RecordResult {
@@ -277,13 +279,17 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
       }
       await mergeTraceInWorker(raw, join(tmp, TRACE_DB), p.window);
       if (!opts.keepRaw) removeRawFiles(raw);
-      writeFileSync(join(tmp, 'dump.json'), `${JSON.stringify({ window: p.window, triggers: p.triggers, chunks: copy.chunks, tornChunks: copy.torn, ringReachedNs: copy.earliestNs }, null, 2)}\n`);
+      writeFileSync(join(tmp, 'dump.json'), `${JSON.stringify({ window: p.window, triggers: p.triggers, chunks: copy.chunks, tornChunks: copy.torn, lostChunkEnds: copy.lost, ringReachedNs: copy.earliestNs }, null, 2)}\n`);
       const dir = join(outDir, `dump-${n}-${stamp()}`);
       renameSync(tmp, dir);
-      const d: DumpResult = { dir, window: p.window, triggers: p.triggers, chunks: copy.chunks, torn: copy.torn };
+      const d: DumpResult = { dir, window: p.window, triggers: p.triggers, chunks: copy.chunks, torn: copy.torn, lost: copy.lost };
       dumps.push(d);
       if (copy.earliestNs > p.window.fromNs + 1e9) {
         opts.onProgress?.(`dump ${n}: the rings reached back only ${((p.window.toNs - copy.earliestNs) / 1e9).toFixed(1)} s of the ${((p.window.toNs - p.window.fromNs) / 1e9).toFixed(1)} s asked for (raise --max-disk)`);
+      }
+      if (copy.torn + copy.lost > 0) {
+        // The ring wrapped faster than the copies every RECOPY_MS: what it overwrote is missing.
+        opts.onProgress?.(`dump ${n}: ${copy.torn + copy.lost} chunk(s) of the window were overwritten before they were copied whole (the ring wrapped in less than ${RECOPY_MS} ms; raise --max-disk)`);
       }
       opts.onDump?.(d);
       pruneDumps();
@@ -331,7 +337,10 @@ export async function recordCommand(command: string[], opts: RecordOptions = {})
     }
     flush(); // a trigger past the pending window: that dump is written now, this one starts
     const now = monoNs();
-    const window = { fromNs: t.atNs - beforeMs * 1e6, toNs: Math.max(t.atNs, now) + afterMs * 1e6 };
+    // Windows never overlap: one that would reach back into the last dump's starts where it ended, so
+    // that a stall (and each moment) is in one dump, not in two.
+    const from = t.atNs - beforeMs * 1e6;
+    const window = { fromNs: last && t.atNs > last.toNs ? Math.max(from, last.toNs + 1) : from, toNs: Math.max(t.atNs, now) + afterMs * 1e6 };
     pending = startDump(window, t, Math.max(0, (window.toNs - now) / 1e6));
   };
 

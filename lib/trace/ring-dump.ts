@@ -2,7 +2,8 @@
 // ordinary raw files that mergeTrace reads. The rings are files the traced processes keep writing
 // through shared mappings; plain reads see the same page cache, so copying never stops or slows them.
 // A chunk is copied between two reads of its generation (the collector's seqlock): a chunk reused
-// meanwhile is left out rather than read half old, half new.
+// meanwhile is left out rather than read half old, half new. A chunk copied while its thread still
+// wrote it and reused before the next copy lost its end: counted, so that the dump says so.
 import { closeSync, openSync, readSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -34,6 +35,8 @@ export interface RingCopy {
   chunks: number;
   /** Chunks reused while being copied, left out. */
   torn: number;
+  /** Chunks copied while still being written and reused before the next copy: their end is missing. */
+  lost: number;
   samples: number;
   /** The earliest chunk start copied (ns); Infinity when nothing was. */
   earliestNs: number;
@@ -86,7 +89,8 @@ export function ringFiles(ringDir: string): { file: string; header: Buffer }[] {
 interface FileCopy {
   out: number;
   size: number;
-  copied: Map<number, { gen: number; at: number }>;
+  /** Ring index → the generation copied, where in the copy, and whether its thread still wrote it. */
+  copied: Map<number, { gen: number; at: number; owned: boolean; index: number }>;
 }
 
 /**
@@ -145,6 +149,13 @@ function copyRingFile(file: string, header: Buffer, outFile: string, w: TimeWind
     f.size = Math.max(f.size, RAW_HEADER_SIZE + RAW_RING_DEF_CHUNKS * chunkSize);
     const gen = Buffer.alloc(4);
     const readGen = (index: number) => (readSync(fd, gen, 0, 4, RAW_HEADER_SIZE + index * chunkSize + ChunkOffset.gen) === 4 ? gen.readUInt32LE(0) : 1);
+    // A chunk its thread still wrote at the last copy, now reused: what it got since is gone.
+    for (const prev of f.copied.values()) {
+      if (prev.owned && readGen(prev.index) !== prev.gen) {
+        copy.lost++;
+        prev.owned = false;
+      }
+    }
     for (const c of wanted) {
       const before = readGen(c.index);
       const n = readSync(fd, buf, 0, chunkSize, RAW_HEADER_SIZE + c.index * chunkSize);
@@ -160,7 +171,7 @@ function copyRingFile(file: string, header: Buffer, outFile: string, w: TimeWind
         f.size += chunkSize;
         copy.chunks++;
       }
-      f.copied.set(c.index, { gen: before, at });
+      f.copied.set(c.index, { gen: before, at, owned: buf.readUInt32LE(ChunkOffset.owned) !== 0, index: c.index });
       writeSync(f.out, buf, 0, chunkSize, at);
       copy.earliestNs = Math.min(copy.earliestNs, c.startNs);
     }
@@ -210,7 +221,7 @@ function copySamples(ringDir: string, outFile: string, w: TimeWindow): number {
  * `finish()` (which adds the watchdog's samples of the window).
  */
 export class RingSnapshot {
-  readonly result: RingCopy = { files: 0, chunks: 0, torn: 0, samples: 0, earliestNs: Infinity };
+  readonly result: RingCopy = { files: 0, chunks: 0, torn: 0, lost: 0, samples: 0, earliestNs: Infinity };
   private readonly state = new Map<string, FileCopy>();
 
   constructor(

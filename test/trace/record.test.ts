@@ -156,6 +156,25 @@ describe.skipIf('skip' in patched)('gil-nvtx record', () => {
       r.child.kill('SIGKILL');
     }
   }, 120_000);
+
+  it('a trigger soon after a dump: its window starts where that dump ended, so no moment is in two dumps', async () => {
+    const r = record(['--window', '30s', '--before', '10s', '--after', '200ms', '--max-disk', '64M'], scratchDir('record-abut'));
+    try {
+      await until('the service', () => r.out.some((l) => l.startsWith('ready')));
+      process.kill(r.child.pid!, 'SIGUSR2');
+      const [first] = await until('the first dump', () => (r.dumps().length === 1 ? r.dumps() : false));
+      // Written after its window ended, well within --before of it: the next window would overlap it.
+      process.kill(r.child.pid!, 'SIGUSR2');
+      const second = await until('the second dump', () => r.dumps()[1]);
+      const windows = [first!, second].map((d) => JSON.parse(readFileSync(join(r.dir, d, 'dump.json'), 'utf8')) as { window: { fromNs: number; toNs: number }; triggers: { atNs: number }[] });
+      expect(windows[1]!.window.fromNs).toBe(windows[0]!.window.toNs + 1);
+      expect(windows[1]!.triggers[0]!.atNs - windows[1]!.window.fromNs).toBeLessThan(10e9);
+      expect(windows[1]!.window.toNs).toBeGreaterThan(windows[1]!.triggers[0]!.atNs);
+    } finally {
+      r.send('quit');
+      await r.exited;
+    }
+  }, 60_000);
 });
 
 describe.skipIf('skip' in patched)('gil-nvtx record wait trigger', () => {

@@ -1,6 +1,7 @@
 // Copying a window out of a ring (lib/trace/ring-dump.ts) on a ring file laid out by hand: which chunks
 // a window takes, that a chunk caught mid-reuse (odd generation) is left out, and that a chunk still
-// being written is refreshed in place by a later copy instead of added twice.
+// being written is refreshed in place by a later copy instead of added twice, and that one reused between
+// two copies while it was still being written is counted as lost (its end is missing).
 import { mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,14 +13,18 @@ import { scratchDir } from './helpers.js';
 const CHUNK = 16384;
 const RING = 8;
 
-/** A chunk of thread slot 1: header, a calibration record at `startNs` (ns timestamps), then `extraWords` more. */
-function chunk(seq: number, startNs: number, gen: number, extraWords = 0): Buffer {
+/**
+ * A chunk of thread slot 1: header, a calibration record at `startNs` (ns timestamps), then
+ * `extraWords` more; `owned` while its thread still writes it.
+ */
+function chunk(seq: number, startNs: number, gen: number, extraWords = 0, owned = false): Buffer {
   const c = Buffer.alloc(CHUNK);
   c.writeUInt32LE(RAW_CHUNK_MAGIC, ChunkOffset.magic);
   c.writeUInt32LE(1, ChunkOffset.slot);
   c.writeUInt32LE(4242, ChunkOffset.tid);
   c.writeUInt32LE(seq, ChunkOffset.seq);
   c.writeUInt32LE(gen, ChunkOffset.gen);
+  c.writeUInt32LE(owned ? 1 : 0, ChunkOffset.owned);
   const p = RAW_CHUNK_HEADER_SIZE;
   c.writeUInt32LE(RawKind.calibration | (3 << 16), p); // kind | words << 16
   c.writeBigUInt64LE(BigInt(startNs), p + 8);
@@ -88,5 +93,30 @@ describe('copying a window out of a ring', () => {
     });
     f.close();
     expect(calibrations).toBe(1 + 1 + 6); // seq 3's copy is the fuller one
+  });
+
+  it('counts a chunk reused between two copies while it was being written as lost, not one that was finished', () => {
+    const dir = scratchDir('ring-dump-lost');
+    const ring = join(dir, 'ring');
+    const out = join(dir, 'raw');
+    mkdirSync(ring);
+    mkdirSync(out);
+    // Seq 1 is being written at the first copy.
+    ringFile(ring, [chunk(0, 100, 2), chunk(1, 200, 2, 2, true)]);
+    const snap = new RingSnapshot(ring, out, { fromNs: 150, toNs: 10_000 });
+    snap.copy();
+    expect(snap.result).toMatchObject({ chunks: 2, lost: 0 });
+    // Its thread finished it (fuller, no longer owned) and took seq 2: nothing lost.
+    ringFile(ring, [chunk(0, 100, 2), chunk(1, 200, 2, 9), chunk(2, 300, 2, 1, true)]);
+    snap.copy();
+    expect(snap.result).toMatchObject({ chunks: 3, lost: 0 });
+    // Before the next copy the ring wrapped: seq 2's slot now holds seq 3 (a new generation), so
+    // whatever seq 2 got after the last copy is gone. Counted once, however often the copy runs.
+    ringFile(ring, [chunk(0, 100, 2), chunk(1, 200, 2, 9), chunk(3, 400, 4, 1, true)]);
+    snap.copy();
+    snap.copy();
+    const r = snap.finish();
+    expect(r).toMatchObject({ chunks: 4, lost: 1, torn: 0 });
+    expect(copiedSeqs(join(out, '4242-1.gnvtx'))).toEqual([0, 1, 2, 3]);
   });
 });
