@@ -107,9 +107,11 @@ describe('collector: what one process records', () => {
       const busy = (x: (typeof known)[number]) => x.execNs! + (runnable ? x.runqNs! : 0);
       return (busy(known.at(-1)!) - busy(known[0]!)) / (known.at(-1)!.ts - known[0]!.ts);
     };
-    // A spinning holder never sleeps; how much of that is on a CPU depends on the machine's load (on two
-    // busy cores it was 0.34), so "on a CPU" is asserted as on a CPU or waiting for one (0.91 then).
-    expect(share(spin, true)).toBeGreaterThan(0.75);
+    // A spinning holder never sleeps: each sample finds it running or runnable ('R'). How much of the
+    // span its schedstat counters show is no test of that: they lag (CPU time is added at each tick or
+    // switch, a wait in the run queue once it ends), and on a loaded CI machine they showed 0.64 of a
+    // 60 ms hold's sampled span. On a CPU, it still ran far more than the sleeper.
+    expect(spin.filter((x) => x.state === 'R').length).toBeGreaterThanOrEqual(0.8 * spin.length);
     expect(share(spin, false)).toBeGreaterThan(10 * share(sleep, false));
     expect(share(sleep, true)).toBeLessThan(0.1);
     expect(sleep.filter((x) => x.state === 'S').length).toBeGreaterThan(sleep.length / 2);

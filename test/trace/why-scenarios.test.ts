@@ -175,7 +175,9 @@ describe.skipIf('skip' in patched)('why a long hold lasted, reproduced', () => {
     // delay), waiting for one. Never asleep, never blocked: the verdict is one of those two.
     const h = hold.holder!;
     expect(['on-cpu', 'waiting-for-cpu'], h.summary).toContain(h.verdict);
-    expect((h.onCpuNs! + h.runQueueNs!) / h.sampledNs, h.summary).toBeGreaterThan(0.75);
+    // Asserted on the samples' states: the schedstat counters behind onCpuNs and runQueueNs lag (a
+    // run-queue wait counts once it ends), so their share of the span is no exact test on a busy machine.
+    expect(h.states.R ?? 0, h.summary).toBeGreaterThanOrEqual(0.8 * h.samples);
     expect(h.states.S ?? 0, h.summary).toBeLessThan(h.samples / 10);
     // Taken when the first sleep returned (line 2), given back by the second (line 4): nothing asked
     // for the GIL in between, so the holder kept it across the sum on line 3.
