@@ -78,8 +78,9 @@ export interface DumpResult {
   window: TimeWindow;
   triggers: Trigger[];
   chunks: number;
-  /** Chunks of the window the ring reused while they were copied (left out) or before their end was. */
+  /** Chunks of the window the ring reused while they were being copied: left out. */
   torn: number;
+  /** Chunks of the window the ring reused before their end was copied: kept as far as they were. */
   lost: number;
 }
 
