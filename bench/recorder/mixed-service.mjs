@@ -10,7 +10,7 @@
 //        [--stall-ms 150] [--gap-min 3.5] [--gap-max 6] [--no-stalls] [--served-log FILE]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { get } from '../../examples/mixed/load.mjs';
+import { PATHS, get } from '../../examples/mixed/load.mjs';
 import { startService } from '../../examples/mixed/service.mjs';
 
 const { values } = parseArgs({
@@ -41,7 +41,6 @@ if (!values.python) {
 const seconds = num('seconds');
 const [concurrency, workers, stallMs, gapMin, gapMax] = ['concurrency', 'workers', 'stall-ms', 'gap-min', 'gap-max'].map(num);
 
-const PATHS = ['/predict', '/predict', '/report', '/ingest'];
 const service = await startService({ python: values.python, workers, servedLog: values['served-log'], stallEvery: 0, stallMs });
 const started = performance.now();
 const end = Date.now() + seconds * 1000;

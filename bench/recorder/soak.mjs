@@ -163,8 +163,9 @@ const SERVICES = {
     stalls: (_lines, servedLog) =>
       readFileSync(servedLog, 'utf8')
         .split('\n')
-        .filter((l) => l.includes('"stall"'))
+        .filter(Boolean)
         .map((l) => JSON.parse(l))
+        .filter((j) => j.kind === 'stall')
         .map((j) => [j.start, j.end]),
     // The dump must also hold the Node side: the /stall request's range, across the stall.
     withRequest: true,

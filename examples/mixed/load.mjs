@@ -2,7 +2,8 @@
 // whatever happens. Returns per-request latencies so callers can name the slow ones.
 import http from 'node:http';
 
-const PATHS = ['/predict', '/predict', '/report', '/ingest'];
+/** The request mix a load cycles through. */
+export const PATHS = ['/predict', '/predict', '/report', '/ingest'];
 
 /** One GET; resolves (never rejects) with its status and latency. */
 export function get(url) {

@@ -90,7 +90,7 @@ interface FileCopy {
   out: number;
   size: number;
   /** Ring index → the generation copied, where in the copy, and whether its thread still wrote it. */
-  copied: Map<number, { gen: number; at: number; owned: boolean; index: number }>;
+  copied: Map<number, { gen: number; at: number; owned: boolean }>;
 }
 
 /**
@@ -150,8 +150,8 @@ function copyRingFile(file: string, header: Buffer, outFile: string, w: TimeWind
     const gen = Buffer.alloc(4);
     const readGen = (index: number) => (readSync(fd, gen, 0, 4, RAW_HEADER_SIZE + index * chunkSize + ChunkOffset.gen) === 4 ? gen.readUInt32LE(0) : 1);
     // A chunk its thread still wrote at the last copy, now reused: what it got since is gone.
-    for (const prev of f.copied.values()) {
-      if (prev.owned && readGen(prev.index) !== prev.gen) {
+    for (const [index, prev] of f.copied) {
+      if (prev.owned && readGen(index) !== prev.gen) {
         copy.lost++;
         prev.owned = false;
       }
@@ -171,7 +171,7 @@ function copyRingFile(file: string, header: Buffer, outFile: string, w: TimeWind
         f.size += chunkSize;
         copy.chunks++;
       }
-      f.copied.set(c.index, { gen: before, at, owned: buf.readUInt32LE(ChunkOffset.owned) !== 0, index: c.index });
+      f.copied.set(c.index, { gen: before, at, owned: buf.readUInt32LE(ChunkOffset.owned) !== 0 });
       writeSync(f.out, buf, 0, chunkSize, at);
       copy.earliestNs = Math.min(copy.earliestNs, c.startNs);
     }

@@ -56,6 +56,16 @@ function ringFile(dir: string, chunks: (Buffer | null)[]): string {
   return file;
 }
 
+/** A scratch folder with `ring/` (the ring file goes there) and `raw/` (the copy). */
+function ringDirs(name: string): { ring: string; out: string } {
+  const dir = scratchDir(name);
+  const ring = join(dir, 'ring');
+  const out = join(dir, 'raw');
+  mkdirSync(ring);
+  mkdirSync(out);
+  return { ring, out };
+}
+
 const copiedSeqs = (file: string) => {
   const f = new RawTraceFile(file);
   try {
@@ -67,11 +77,7 @@ const copiedSeqs = (file: string) => {
 
 describe('copying a window out of a ring', () => {
   it('takes the chunks that overlap the window, leaves out one being reused, refreshes one being written', () => {
-    const dir = scratchDir('ring-dump');
-    const ring = join(dir, 'ring');
-    const out = join(dir, 'raw');
-    mkdirSync(ring);
-    mkdirSync(out);
+    const { ring, out } = ringDirs('ring-dump');
     // Ring order is not time order: seq 3 sits before seq 0. Seq 4 (odd generation) is being reused.
     ringFile(ring, [chunk(3, 400, 2), chunk(0, 100, 2), chunk(1, 200, 4), chunk(2, 300, 2), chunk(4, 420, 7)]);
     const snap = new RingSnapshot(ring, out, { fromNs: 250, toNs: 450 });
@@ -96,11 +102,7 @@ describe('copying a window out of a ring', () => {
   });
 
   it('counts a chunk reused between two copies while it was being written as lost, not one that was finished', () => {
-    const dir = scratchDir('ring-dump-lost');
-    const ring = join(dir, 'ring');
-    const out = join(dir, 'raw');
-    mkdirSync(ring);
-    mkdirSync(out);
+    const { ring, out } = ringDirs('ring-dump-lost');
     // Seq 1 is being written at the first copy.
     ringFile(ring, [chunk(0, 100, 2), chunk(1, 200, 2, 2, true)]);
     const snap = new RingSnapshot(ring, out, { fromNs: 150, toNs: 10_000 });
